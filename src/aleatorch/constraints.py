@@ -1,0 +1,653 @@
+"""Constraints: the set a parameter or a value must lie in.
+
+A constraint answers three questions:
+
+* ``check(value)``: a boolean tensor, True where ``value`` is in the set. Its shape is
+  ``value.shape[:value.dim() - event_dim]``: an event of ``event_dim`` dims is one entry.
+* ``all_ok(value)``: one Python bool for the whole tensor, computed with as few passes as
+  possible (usually one reduction). Validation calls this first and only computes the
+  elementwise ``check`` to explain a failure.
+* ``description``: the rule in plain words, used in error messages.
+
+The public names match ``torch.distributions.constraints``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+__all__ = [
+    "Constraint",
+    "boolean",
+    "cat",
+    "corr_cholesky",
+    "dependent",
+    "dependent_property",
+    "greater_than",
+    "greater_than_eq",
+    "half_open_interval",
+    "independent",
+    "integer_interval",
+    "interval",
+    "is_dependent",
+    "less_than",
+    "lower_cholesky",
+    "lower_triangular",
+    "multinomial",
+    "nonnegative",
+    "nonnegative_integer",
+    "one_hot",
+    "positive",
+    "positive_definite",
+    "positive_integer",
+    "positive_semidefinite",
+    "real",
+    "real_vector",
+    "simplex",
+    "square",
+    "stack",
+    "symmetric",
+    "unit_interval",
+]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _fmt(bound: Any) -> str:
+    if _is_number(bound):
+        return f"{bound:g}" if isinstance(bound, float) else str(bound)
+    if isinstance(bound, torch.Tensor) and bound.numel() == 1:
+        return f"{bound.item():g}"
+    return "the distribution's bound"
+
+
+class Constraint:
+    """Base class: a set of admissible values.
+
+    Attributes:
+        is_discrete: whether the set is discrete (integers, one-hot vectors, ...).
+        event_dim: how many rightmost dims form one element of the set.
+    """
+
+    is_discrete = False
+    event_dim = 0
+    description = "valid"
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        """Return a boolean tensor: True where ``value`` satisfies the constraint."""
+        raise NotImplementedError
+
+    def all_ok(self, value: torch.Tensor) -> bool:
+        """Return whether every entry of ``value`` satisfies the constraint."""
+        return bool(self.check(value).all())
+
+    def __repr__(self) -> str:
+        return type(self).__name__.lstrip("_") + "()"
+
+
+class _Dependent(Constraint):
+    """Placeholder for a set that depends on other parameters; it cannot be checked."""
+
+    def __init__(self, *, is_discrete: Any = NotImplemented, event_dim: Any = NotImplemented):
+        self._is_discrete = is_discrete
+        self._event_dim = event_dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        if self._is_discrete is NotImplemented:
+            raise NotImplementedError(".is_discrete cannot be determined statically")
+        return self._is_discrete
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        if self._event_dim is NotImplemented:
+            raise NotImplementedError(".event_dim cannot be determined statically")
+        return self._event_dim
+
+    def __call__(self, *, is_discrete: Any = NotImplemented, event_dim: Any = NotImplemented):
+        if is_discrete is NotImplemented:
+            is_discrete = self._is_discrete
+        if event_dim is NotImplemented:
+            event_dim = self._event_dim
+        return _Dependent(is_discrete=is_discrete, event_dim=event_dim)
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        raise ValueError("Cannot determine validity of dependent constraint")
+
+
+def is_dependent(constraint: Any) -> bool:
+    """Whether ``constraint`` is a (non-checkable) dependent constraint."""
+    return isinstance(constraint, _Dependent)
+
+
+class _DependentProperty(property, _Dependent):
+    """A property that, read on the class, acts as a dependent constraint.
+
+    Used for a ``support`` that depends on the parameters::
+
+        @constraints.dependent_property(is_discrete=False, event_dim=0)
+        def support(self):
+            return constraints.interval(self.low, self.high)
+    """
+
+    def __init__(
+        self,
+        fn: Any = None,
+        *,
+        is_discrete: Any = NotImplemented,
+        event_dim: Any = NotImplemented,
+    ):
+        property.__init__(self, fn)
+        _Dependent.__init__(self, is_discrete=is_discrete, event_dim=event_dim)
+
+    def __call__(self, fn: Any) -> _DependentProperty:  # type: ignore[override]
+        return _DependentProperty(fn, is_discrete=self._is_discrete, event_dim=self._event_dim)
+
+
+class _IndependentConstraint(Constraint):
+    """Reinterpret ``reinterpreted_batch_ndims`` batch dims of a constraint as event dims."""
+
+    def __init__(self, base_constraint: Constraint, reinterpreted_batch_ndims: int):
+        assert isinstance(base_constraint, Constraint)
+        assert isinstance(reinterpreted_batch_ndims, int) and reinterpreted_batch_ndims >= 0
+        self.base_constraint = base_constraint
+        self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return self.base_constraint.event_dim + self.reinterpreted_batch_ndims
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self.base_constraint.description
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        result = self.base_constraint.check(value)
+        if result.dim() < self.reinterpreted_batch_ndims:
+            expected = self.base_constraint.event_dim + self.reinterpreted_batch_ndims
+            raise ValueError(f"Expected value.dim() >= {expected} but got {value.dim()}")
+        if self.reinterpreted_batch_ndims:
+            result = result.reshape(result.shape[: result.dim() - self.reinterpreted_batch_ndims] + (-1,))
+            result = result.all(-1)
+        return result
+
+    def all_ok(self, value: torch.Tensor) -> bool:
+        return self.base_constraint.all_ok(value)
+
+    def __repr__(self) -> str:
+        return f"IndependentConstraint({self.base_constraint!r}, {self.reinterpreted_batch_ndims})"
+
+
+class _Boolean(Constraint):
+    is_discrete = True
+    description = "0 or 1"
+
+    def check(self, value):
+        return (value == 0) | (value == 1)
+
+    def all_ok(self, value):
+        # x * (1 - x) is 0 exactly for 0 and 1, and nonzero or NaN for anything else (inf included).
+        return bool((value * (1 - value) == 0).all())
+
+
+class _OneHot(Constraint):
+    is_discrete = True
+    event_dim = 1
+    description = "a one-hot vector (0s with a single 1 along the last dim)"
+
+    def check(self, value):
+        is_boolean = (value == 0) | (value == 1)
+        return is_boolean.all(-1) & value.sum(-1).eq(1)
+
+
+class _IntegerInterval(Constraint):
+    is_discrete = True
+
+    def __init__(self, lower_bound: Any, upper_bound: Any):
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"an integer in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)}]"
+
+    def check(self, value):
+        return (value % 1 == 0) & (self.lower_bound <= value) & (value <= self.upper_bound)
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
+            return bool(self.check(value).all())
+        low, high = torch.aminmax(value)
+        return bool((low >= self.lower_bound) & (high <= self.upper_bound)) and torch.equal(
+            value, value.trunc()
+        )
+
+    def __repr__(self):
+        return f"IntegerInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+
+
+class _IntegerLessThan(Constraint):
+    is_discrete = True
+
+    def __init__(self, upper_bound: Any):
+        self.upper_bound = upper_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"an integer <= {_fmt(self.upper_bound)}"
+
+    def check(self, value):
+        return (value % 1 == 0) & (value <= self.upper_bound)
+
+    def __repr__(self):
+        return f"IntegerLessThan(upper_bound={self.upper_bound})"
+
+
+class _IntegerGreaterThan(Constraint):
+    is_discrete = True
+
+    def __init__(self, lower_bound: Any):
+        self.lower_bound = lower_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if self.lower_bound == 0:
+            return "a nonnegative integer (0, 1, 2, ...)"
+        if self.lower_bound == 1:
+            return "a positive integer (1, 2, 3, ...)"
+        return f"an integer >= {_fmt(self.lower_bound)}"
+
+    def check(self, value):
+        return (value % 1 == 0) & (value >= self.lower_bound)
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not _is_number(self.lower_bound):
+            return bool(self.check(value).all())
+        if not value.is_floating_point():
+            return bool(value.min() >= self.lower_bound)
+        low, high = torch.aminmax(value)
+        # `high < inf` rejects inf, which trunc() would leave unchanged.
+        return bool((low >= self.lower_bound) & (high < math.inf)) and torch.equal(
+            value, value.trunc()
+        )
+
+    def __repr__(self):
+        return f"IntegerGreaterThan(lower_bound={self.lower_bound})"
+
+
+class _Real(Constraint):
+    description = "a real number (not NaN)"
+
+    def check(self, value):
+        return value == value
+
+    def all_ok(self, value):
+        # One reduction: the sum is NaN if any entry is NaN (or if +inf meets -inf, in which
+        # case the exact elementwise check decides).
+        if not value.is_floating_point():
+            return True
+        if not torch.isnan(value.sum()):
+            return True
+        return bool(self.check(value).all())
+
+    def __repr__(self):
+        return "Real()"
+
+
+class _GreaterThan(Constraint):
+    def __init__(self, lower_bound: Any):
+        self.lower_bound = lower_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if _is_number(self.lower_bound) and self.lower_bound == 0:
+            return "positive (> 0)"
+        return f"greater than {_fmt(self.lower_bound)}"
+
+    def check(self, value):
+        return self.lower_bound < value
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not _is_number(self.lower_bound):
+            return bool(self.check(value).all())
+        # min() propagates NaN, and NaN > bound is False: one reduction covers both.
+        return bool(value.min() > self.lower_bound)
+
+    def __repr__(self):
+        return f"GreaterThan(lower_bound={self.lower_bound})"
+
+
+class _GreaterThanEq(Constraint):
+    def __init__(self, lower_bound: Any):
+        self.lower_bound = lower_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if _is_number(self.lower_bound) and self.lower_bound == 0:
+            return "nonnegative (>= 0)"
+        return f"greater than or equal to {_fmt(self.lower_bound)}"
+
+    def check(self, value):
+        return self.lower_bound <= value
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not _is_number(self.lower_bound):
+            return bool(self.check(value).all())
+        return bool(value.min() >= self.lower_bound)
+
+    def __repr__(self):
+        return f"GreaterThanEq(lower_bound={self.lower_bound})"
+
+
+class _LessThan(Constraint):
+    def __init__(self, upper_bound: Any):
+        self.upper_bound = upper_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"less than {_fmt(self.upper_bound)}"
+
+    def check(self, value):
+        return value < self.upper_bound
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not _is_number(self.upper_bound):
+            return bool(self.check(value).all())
+        return bool(value.max() < self.upper_bound)
+
+    def __repr__(self):
+        return f"LessThan(upper_bound={self.upper_bound})"
+
+
+class _Interval(Constraint):
+    def __init__(self, lower_bound: Any, upper_bound: Any):
+        self.lower_bound = lower_bound
+        self.upper_bound = upper_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
+            return "within the distribution's bounds [low, high]"
+        return f"in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)}]"
+
+    def check(self, value):
+        return (self.lower_bound <= value) & (value <= self.upper_bound)
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
+            return bool(self.check(value).all())
+        low, high = torch.aminmax(value)
+        return bool((low >= self.lower_bound) & (high <= self.upper_bound))
+
+    def __repr__(self):
+        return f"Interval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+
+
+class _HalfOpenInterval(_Interval):
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
+            return "within the distribution's bounds [low, high)"
+        return f"in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)})"
+
+    def check(self, value):
+        return (self.lower_bound <= value) & (value < self.upper_bound)
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
+            return bool(self.check(value).all())
+        low, high = torch.aminmax(value)
+        return bool((low >= self.lower_bound) & (high < self.upper_bound))
+
+    def __repr__(self):
+        return f"HalfOpenInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+
+
+def _sum_tolerance(value: torch.Tensor) -> float:
+    """Tolerance on ``sum(-1) == 1`` that scales with the dtype's epsilon and the length.
+
+    A fixed 1e-6 rejects half-precision vectors that were normalized in that precision.
+    """
+    eps = torch.finfo(value.dtype).eps if value.is_floating_point() else 0.0
+    n = value.shape[-1] if value.dim() else 1
+    return max(1e-6, 2.0 * n * eps)
+
+
+class _Simplex(Constraint):
+    event_dim = 1
+    description = "a probability vector (nonnegative entries summing to 1 along the last dim)"
+
+    def check(self, value):
+        return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() <= _sum_tolerance(value))
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        return bool(
+            (value.min() >= 0) & ((value.sum(-1) - 1).abs().max() <= _sum_tolerance(value))
+        )
+
+
+class _Multinomial(Constraint):
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound: Any):
+        self.upper_bound = upper_bound
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"a vector of nonnegative counts summing to at most {_fmt(self.upper_bound)}"
+
+    def check(self, x):
+        return (x >= 0).all(dim=-1) & (x.sum(dim=-1) <= self.upper_bound)
+
+
+class _LowerTriangular(Constraint):
+    event_dim = 2
+    description = "a lower-triangular matrix"
+
+    def check(self, value):
+        return (value.tril() == value).view(value.shape[:-2] + (-1,)).min(-1)[0]
+
+    def all_ok(self, value):
+        return torch.equal(value.tril(), value)
+
+
+class _LowerCholesky(Constraint):
+    event_dim = 2
+    description = "a lower-triangular matrix with a positive diagonal"
+
+    def check(self, value):
+        lower = (value.tril() == value).view(value.shape[:-2] + (-1,)).min(-1)[0]
+        positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).min(-1)[0]
+        return lower & positive_diagonal
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        return torch.equal(value.tril(), value) and bool(
+            value.diagonal(dim1=-2, dim2=-1).min() > 0
+        )
+
+
+class _CorrCholesky(Constraint):
+    event_dim = 2
+    description = (
+        "the lower Cholesky factor of a correlation matrix (positive diagonal, unit-norm rows)"
+    )
+
+    def check(self, value):
+        tol = torch.finfo(value.dtype).eps * value.size(-1) * 10
+        row_norm = torch.linalg.norm(value.detach(), dim=-1)
+        unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
+        return _LowerCholesky().check(value) & unit_row_norm
+
+
+class _Square(Constraint):
+    event_dim = 2
+    description = "a square matrix"
+
+    def check(self, value):
+        return torch.full(
+            size=value.shape[:-2],
+            fill_value=(value.shape[-2] == value.shape[-1]),
+            dtype=torch.bool,
+            device=value.device,
+        )
+
+
+class _Symmetric(_Square):
+    description = "a symmetric matrix"
+
+    def check(self, value):
+        square_check = super().check(value)
+        if not square_check.all():
+            return square_check
+        return torch.isclose(value, value.mT, atol=1e-6).all(-2).all(-1)
+
+
+class _PositiveSemidefinite(_Symmetric):
+    description = "a symmetric positive-semidefinite matrix"
+
+    def check(self, value):
+        sym_check = super().check(value)
+        if not sym_check.all():
+            return sym_check
+        return torch.linalg.eigvalsh(value).ge(0).all(-1)
+
+
+class _PositiveDefinite(_Symmetric):
+    description = "a symmetric positive-definite matrix"
+
+    def check(self, value):
+        sym_check = super().check(value)
+        if not sym_check.all():
+            return sym_check
+        return torch.linalg.cholesky_ex(value).info.eq(0)
+
+    def all_ok(self, value):
+        if value.numel() == 0:
+            return True
+        if value.shape[-1] != value.shape[-2]:
+            return False
+        if not torch.allclose(value, value.mT, atol=1e-6, equal_nan=False):
+            return False
+        return not bool(torch.linalg.cholesky_ex(value).info.any())
+
+
+class _Cat(Constraint):
+    """Apply a sequence of constraints to consecutive slices along ``dim``."""
+
+    def __init__(self, cseq: Sequence[Constraint], dim: int = 0, lengths: Sequence[int] | None = None):
+        assert all(isinstance(c, Constraint) for c in cseq)
+        self.cseq = list(cseq)
+        self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)
+        assert len(self.lengths) == len(self.cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return max(c.event_dim for c in self.cseq)
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return "; ".join(f"slice {i}: {c.description}" for i, c in enumerate(self.cseq))
+
+    def check(self, value):
+        assert -value.dim() <= self.dim < value.dim()
+        checks = []
+        start = 0
+        for constr, length in zip(self.cseq, self.lengths):
+            v = value.narrow(self.dim, start, length)
+            checks.append(constr.check(v))
+            start += length
+        return torch.cat(checks, self.dim)
+
+
+class _Stack(Constraint):
+    """Apply a sequence of constraints to the slices of ``value`` along ``dim``."""
+
+    def __init__(self, cseq: Sequence[Constraint], dim: int = 0):
+        assert all(isinstance(c, Constraint) for c in cseq)
+        self.cseq = list(cseq)
+        self.dim = dim
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return any(c.is_discrete for c in self.cseq)
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        dim = max(c.event_dim for c in self.cseq)
+        if self.dim + dim < 0:
+            dim += 1
+        return dim
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return "; ".join(f"slice {i}: {c.description}" for i, c in enumerate(self.cseq))
+
+    def check(self, value):
+        assert -value.dim() <= self.dim < value.dim()
+        vs = [value.select(self.dim, i) for i in range(value.size(self.dim))]
+        return torch.stack([c.check(v) for v, c in zip(vs, self.cseq)], self.dim)
+
+
+dependent = _Dependent()
+dependent_property = _DependentProperty
+independent = _IndependentConstraint
+boolean = _Boolean()
+one_hot = _OneHot()
+nonnegative_integer = _IntegerGreaterThan(0)
+positive_integer = _IntegerGreaterThan(1)
+integer_interval = _IntegerInterval
+real = _Real()
+real_vector = independent(real, 1)
+positive = _GreaterThan(0.0)
+nonnegative = _GreaterThanEq(0.0)
+greater_than = _GreaterThan
+greater_than_eq = _GreaterThanEq
+less_than = _LessThan
+multinomial = _Multinomial
+unit_interval = _Interval(0.0, 1.0)
+interval = _Interval
+half_open_interval = _HalfOpenInterval
+simplex = _Simplex()
+lower_triangular = _LowerTriangular()
+lower_cholesky = _LowerCholesky()
+corr_cholesky = _CorrCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+positive_definite = _PositiveDefinite()
+cat = _Cat
+stack = _Stack

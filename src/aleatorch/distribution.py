@@ -1,0 +1,492 @@
+"""The ``Distribution`` base class.
+
+A distribution declares ``arg_constraints`` and ``support``, stores its parameters as
+tensors and implements private, check-free methods (the template-method contract):
+
+* required: ``_log_prob(value)`` and one of ``_rsample(shape, generator)`` /
+  ``_sample(shape, generator)``, where ``shape`` is ``sample_shape + batch_shape + event_shape``;
+* as available: ``_cdf``, ``_log_cdf``, ``_survival_function``, ``_log_survival_function``,
+  ``_icdf``, ``_entropy``, ``_enumerate_support`` and the properties ``mean``, ``mode``,
+  ``variance``.
+
+The public methods validate once, then dispatch. Where a private method is missing, a
+documented fallback is used: ``cdf <= exp(log_cdf)``, ``log_cdf <= log(cdf)``,
+``log_survival_function <= log1mexp(log_cdf)``, ``icdf <= bisection on cdf``.
+
+Custom distributions written the torch way (overriding public ``sample``/``log_prob``) work too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from . import constraints
+from .errors import (
+    MethodNotImplementedError,
+    NoRsampleError,
+    ParameterError,
+    ShapeError,
+    SupportError,
+    describe_violation,
+)
+from .utils import lazy_property
+
+__all__ = ["Distribution", "validation"]
+
+_Shape = torch.Size | tuple[int, ...] | list[int]
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _overrides(cls: type, name: str) -> bool:
+    return getattr(cls, name) is not getattr(Distribution, name)
+
+
+class Distribution:
+    """Base class of all probability distributions.
+
+    Args:
+        batch_shape: shape over which parameters are batched.
+        event_shape: shape of a single sample (without batching).
+        validate_args: whether to validate parameters and values; ``None`` uses the default
+            (on unless Python runs with ``-O``; see :func:`set_default_validate_args` and
+            :func:`validation`).
+    """
+
+    has_rsample: bool = False
+    has_enumerate_support: bool = False
+    _validate_args: bool = __debug__
+    arg_constraints: dict[str, constraints.Constraint] = {}
+    #: what to suggest when ``rsample`` is called and ``has_rsample`` is False.
+    _rsample_hint = "use .sample() with a score-function (REINFORCE) estimator"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "has_rsample" not in cls.__dict__:
+            cls.has_rsample = _overrides(cls, "_rsample") or _overrides(cls, "rsample")
+        if "has_enumerate_support" not in cls.__dict__:
+            cls.has_enumerate_support = cls.has_enumerate_support or _overrides(
+                cls, "_enumerate_support"
+            )
+
+    @staticmethod
+    def set_default_validate_args(value: bool) -> None:
+        """Set whether validation is on by default for all distributions."""
+        if value not in (True, False):
+            raise ValueError("set_default_validate_args expects True or False")
+        Distribution._validate_args = value
+
+    def __init__(
+        self,
+        batch_shape: _Shape = torch.Size(),
+        event_shape: _Shape = torch.Size(),
+        validate_args: bool | None = None,
+    ) -> None:
+        self._batch_shape = torch.Size(batch_shape)
+        self._event_shape = torch.Size(event_shape)
+        if validate_args is not None:
+            self._validate_args = validate_args
+        if self._validate_args:
+            self._validate_parameters()
+
+    # ------------------------------------------------------------------ shapes
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """The shape over which parameters are batched."""
+        return self._batch_shape
+
+    @property
+    def event_shape(self) -> torch.Size:
+        """The shape of a single sample."""
+        return self._event_shape
+
+    def _extended_shape(self, sample_shape: _Shape = torch.Size()) -> torch.Size:
+        if not isinstance(sample_shape, torch.Size):
+            sample_shape = torch.Size(sample_shape)
+        return sample_shape + self._batch_shape + self._event_shape
+
+    @property
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _where(self, method: str) -> str:
+        return (
+            f"{self._name}(batch_shape={_shape_str(self._batch_shape)}, "
+            f"event_shape={_shape_str(self._event_shape)}).{method}"
+        )
+
+    # -------------------------------------------------------------- validation
+
+    def _parameters_to_check(self) -> Iterator[tuple[str, constraints.Constraint]]:
+        for name, constraint in self.arg_constraints.items():
+            if constraints.is_dependent(constraint):
+                continue
+            if name not in self.__dict__ and isinstance(
+                getattr(type(self), name, None), lazy_property
+            ):
+                continue  # the other parametrization was given
+            yield name, constraint
+
+    def _validate_parameters(self) -> None:
+        for name, constraint in self._parameters_to_check():
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor) or constraint.all_ok(value):
+                continue
+            ok = constraint.check(value)
+            if not bool(ok.all()):
+                raise ParameterError(
+                    describe_violation(
+                        self._name, "parameter", name, constraint.description, value, ok
+                    )
+                )
+
+    def _validate_sample(self, value: torch.Tensor, method: str = "log_prob") -> None:
+        """Check that ``value`` fits the shapes and lies in the support."""
+        if not isinstance(value, torch.Tensor):
+            raise ValueError(f"{self._where(method)}: the value must be a torch.Tensor")
+        self._check_value_shape(value, method)
+        support = self.support
+        if support is None or constraints.is_dependent(support) or support.all_ok(value):
+            return
+        ok = support.check(value)
+        if not bool(ok.all()):
+            raise SupportError(
+                describe_violation(
+                    f"{self._where(method)}",
+                    "value",
+                    "value",
+                    f"in the support, {support.description}",
+                    value,
+                    ok,
+                )
+            )
+
+    def _check_value_shape(self, value: torch.Tensor, method: str) -> None:
+        event_ndim = len(self._event_shape)
+        shape = value.shape
+        event_start = len(shape) - event_ndim
+        rule = (
+            f"The value's rightmost dims must equal event_shape {_shape_str(self._event_shape)} "
+            "and the rest must broadcast with batch_shape."
+        )
+        if event_start < 0 or shape[event_start:] != self._event_shape:
+            raise ShapeError(
+                f"{self._where(method)}: value of shape {_shape_str(shape)} does not end with "
+                f"event_shape {_shape_str(self._event_shape)}. {rule}"
+            )
+        batch = shape[:event_start]
+        for actual, expected in zip(reversed(batch), reversed(self._batch_shape)):
+            if actual != 1 and expected != 1 and actual != expected:
+                raise ShapeError(
+                    f"{self._where(method)}: value of shape {_shape_str(shape)} does not "
+                    f"broadcast with batch_shape {_shape_str(self._batch_shape)}. {rule}"
+                )
+
+    def _as_value(self, value: Any) -> torch.Tensor:
+        if isinstance(value, torch.Tensor):
+            return value
+        return torch.as_tensor(value, dtype=self._dtype(), device=self._device())
+
+    def _first_param(self) -> torch.Tensor | None:
+        for name in self.arg_constraints:
+            v = self.__dict__.get(name)
+            if isinstance(v, torch.Tensor):
+                return v
+        return None
+
+    def _dtype(self) -> torch.dtype:
+        p = self._first_param()
+        return p.dtype if p is not None and p.is_floating_point() else torch.get_default_dtype()
+
+    def _device(self) -> torch.device | None:
+        p = self._first_param()
+        return p.device if p is not None else None
+
+    # ---------------------------------------------------------------- sampling
+
+    def sample(
+        self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Draw a sample of shape ``sample_shape + batch_shape + event_shape`` (no gradient)."""
+        shape = self._extended_shape(sample_shape)
+        with torch.no_grad():
+            return self._sample(shape, generator)
+
+    def rsample(
+        self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Draw a reparameterized sample: gradients flow back to the parameters."""
+        if not self.has_rsample:
+            raise NoRsampleError(
+                f"{self._name} has no reparameterized sampler (has_rsample is False): "
+                f"{self._rsample_hint}."
+            )
+        return self._rsample(self._extended_shape(sample_shape), generator)
+
+    def sample_n(self, n: int) -> torch.Tensor:
+        """Deprecated torch alias of ``sample((n,))``."""
+        return self.sample(torch.Size((n,)))
+
+    def _sample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+        if _overrides(type(self), "_rsample"):
+            return self._rsample(shape, generator)
+        if _overrides(type(self), "rsample"):
+            return self.rsample(shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)])
+        raise self._missing("sample")
+
+    def _rsample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+        raise self._missing("rsample")
+
+    # ---------------------------------------------------------------- densities
+
+    def log_prob(self, value: Any) -> torch.Tensor:
+        """Log of the density (or mass) at ``value``."""
+        value = self._as_value(value)
+        if self._validate_args:
+            self._validate_sample(value, "log_prob")
+        return self._log_prob(value)
+
+    def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("log_prob")
+
+    def prob(self, value: Any) -> torch.Tensor:
+        """Density (or mass) at ``value``: ``exp(log_prob(value))``."""
+        return self.log_prob(value).exp()
+
+    def _checked(self, value: Any, method: str) -> torch.Tensor:
+        value = self._as_value(value)
+        if self._validate_args:
+            self._validate_sample(value, method)
+        return value
+
+    def cdf(self, value: Any) -> torch.Tensor:
+        """Cumulative distribution function ``P(X <= value)``."""
+        value = self._checked(value, "cdf")
+        if _overrides(type(self), "_cdf"):
+            return self._cdf(value)
+        if _overrides(type(self), "_log_cdf"):
+            return self._log_cdf(value).exp()
+        raise self._missing("cdf")
+
+    def log_cdf(self, value: Any) -> torch.Tensor:
+        """``log P(X <= value)``, accurate where the cdf is tiny."""
+        value = self._checked(value, "log_cdf")
+        if _overrides(type(self), "_log_cdf"):
+            return self._log_cdf(value)
+        if _overrides(type(self), "_cdf"):
+            return self._cdf(value).log()
+        raise self._missing("log_cdf")
+
+    def survival_function(self, value: Any) -> torch.Tensor:
+        """``P(X > value) = 1 - cdf(value)``."""
+        value = self._checked(value, "survival_function")
+        if _overrides(type(self), "_survival_function"):
+            return self._survival_function(value)
+        if _overrides(type(self), "_log_survival_function"):
+            return self._log_survival_function(value).exp()
+        if _overrides(type(self), "_cdf"):
+            return 1 - self._cdf(value)
+        if _overrides(type(self), "_log_cdf"):
+            return -torch.expm1(self._log_cdf(value))
+        raise self._missing("survival_function")
+
+    def log_survival_function(self, value: Any) -> torch.Tensor:
+        """``log P(X > value)``, accurate where the survival function is tiny."""
+        value = self._checked(value, "log_survival_function")
+        if _overrides(type(self), "_log_survival_function"):
+            return self._log_survival_function(value)
+        if _overrides(type(self), "_survival_function"):
+            return self._survival_function(value).log()
+        if _overrides(type(self), "_log_cdf"):
+            from .special import log1mexp
+
+            return log1mexp(self._log_cdf(value))
+        if _overrides(type(self), "_cdf"):
+            return torch.log1p(-self._cdf(value))
+        raise self._missing("log_survival_function")
+
+    def icdf(self, value: Any) -> torch.Tensor:
+        """Inverse cdf (quantile function): the smallest ``x`` with ``cdf(x) >= value``."""
+        value = self._as_value(value)
+        if self._validate_args:
+            self._check_value_shape(value, "icdf")
+            if not constraints.unit_interval.all_ok(value):
+                ok = constraints.unit_interval.check(value)
+                raise SupportError(
+                    describe_violation(
+                        self._where("icdf"), "value", "value", "a probability in [0, 1]", value, ok
+                    )
+                )
+        if _overrides(type(self), "_icdf"):
+            return self._icdf(value)
+        if _overrides(type(self), "_cdf") or _overrides(type(self), "_log_cdf"):
+            from .special.inverse import invert_cdf
+
+            return invert_cdf(self, value)
+        raise self._missing("icdf")
+
+    # Defaults of the optional private methods: the public methods test whether a subclass
+    # overrides them and otherwise use a fallback (or raise a clear NotImplementedError).
+    def _cdf(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("cdf")
+
+    def _log_cdf(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("log_cdf")
+
+    def _survival_function(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("survival_function")
+
+    def _log_survival_function(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("log_survival_function")
+
+    def _icdf(self, value: torch.Tensor) -> torch.Tensor:
+        raise self._missing("icdf")
+
+    # ------------------------------------------------------------- summaries
+
+    def entropy(self) -> torch.Tensor:
+        """Differential (or Shannon) entropy, in nats, of shape ``batch_shape``."""
+        return self._entropy()
+
+    def _entropy(self) -> torch.Tensor:
+        raise self._missing("entropy")
+
+    def perplexity(self) -> torch.Tensor:
+        """``exp(entropy())``."""
+        return torch.exp(self.entropy())
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """The mean."""
+        raise self._missing("mean")
+
+    @property
+    def mode(self) -> torch.Tensor:
+        """The mode (a most likely value)."""
+        raise self._missing("mode")
+
+    @property
+    def variance(self) -> torch.Tensor:
+        """The variance."""
+        raise self._missing("variance")
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        """The standard deviation, ``sqrt(variance)``."""
+        return self.variance.sqrt()
+
+    @property
+    def median(self) -> torch.Tensor:
+        """The median, ``icdf(0.5)`` unless the family has a closed form."""
+        if self._event_shape:
+            raise self._missing("median")
+        half = torch.full(self._batch_shape, 0.5, dtype=self._dtype(), device=self._device())
+        return self.icdf(half)
+
+    def enumerate_support(self, expand: bool = True) -> torch.Tensor:
+        """All values of a discrete, finite support, stacked along a new leading dim.
+
+        The result has shape ``(n,) + batch_shape + event_shape`` (or ``(n,) + (1,) * len(
+        batch_shape) + event_shape`` when ``expand`` is False).
+        """
+        values = self._enumerate_support()
+        if expand:
+            values = values.expand((values.shape[0],) + self._batch_shape + self._event_shape)
+        return values
+
+    def _enumerate_support(self) -> torch.Tensor:
+        raise self._missing("enumerate_support")
+
+    # --------------------------------------------------------------- expand
+
+    def expand(self, batch_shape: _Shape, _instance: Distribution | None = None) -> Distribution:
+        """A new distribution whose parameters are expanded (as views) to ``batch_shape``."""
+        batch_shape = torch.Size(batch_shape)
+        new = _instance if _instance is not None else type(self).__new__(type(self))
+        extra = len(batch_shape) - len(self._batch_shape)
+        if extra < 0:
+            raise ShapeError(
+                f"{self._where('expand')}: cannot expand to batch_shape "
+                f"{_shape_str(batch_shape)} with fewer dims than batch_shape"
+            )
+        for key, value in self.__dict__.items():
+            if key in self.arg_constraints and isinstance(value, torch.Tensor):
+                param_event = value.shape[len(self._batch_shape) :]
+                try:
+                    value = value.expand(batch_shape + param_event)
+                except RuntimeError as exc:
+                    raise ShapeError(
+                        f"{self._where('expand')}: cannot expand batch_shape "
+                        f"{_shape_str(self._batch_shape)} to {_shape_str(batch_shape)}: each "
+                        "dim must be equal or 1 in the original"
+                    ) from exc
+            elif isinstance(getattr(type(self), key, None), lazy_property):
+                continue  # a cached derived value: recomputed from the expanded parameters
+            new.__dict__[key] = value
+        new._batch_shape = batch_shape
+        return new
+
+    def _get_checked_instance(self, cls: type, _instance: Distribution | None = None) -> Any:
+        """torch-compatible helper for hand-written ``expand`` methods of subclasses."""
+        if _instance is None and type(self).__init__ != cls.__init__:
+            raise NotImplementedError(
+                f"Subclass {self._name} of {cls.__name__} that defines a custom __init__ "
+                "method must also define a custom .expand() method."
+            )
+        return self.__new__(type(self)) if _instance is None else _instance
+
+    # -------------------------------------------------------------- helpers
+
+    @property
+    def support(self) -> constraints.Constraint | None:  # type: ignore[override]
+        """The set of values this distribution puts its mass on."""
+        return None
+
+    def _missing(self, method: str) -> MethodNotImplementedError:
+        hint = {
+            "rsample": self._rsample_hint,
+            "icdf": "implement _cdf to get the generic icdf",
+            "median": "the median of a multivariate distribution is not defined here",
+        }.get(method)
+        suffix = f" ({hint})" if hint else ""
+        return MethodNotImplementedError(f"{self._name} does not implement {method}{suffix}")
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in self.arg_constraints:
+            if name not in self.__dict__:
+                continue
+            value = self.__dict__[name]
+            if isinstance(value, torch.Tensor) and value.numel() > 1:
+                parts.append(f"{name}: Tensor(shape={_shape_str(value.shape)}, dtype={value.dtype})")
+            elif isinstance(value, torch.Tensor):
+                parts.append(f"{name}: {value.item():.6g}")
+            else:
+                parts.append(f"{name}: {value!r}")
+        parts.append(f"batch_shape={_shape_str(self._batch_shape)}")
+        parts.append(f"event_shape={_shape_str(self._event_shape)}")
+        return f"{self._name}(" + ", ".join(parts) + ")"
+
+
+@contextlib.contextmanager
+def validation(enabled: bool) -> Iterator[None]:
+    """Scope the default of ``validate_args``, restoring the previous default on exit.
+
+    Example:
+        >>> import aleatorch as D
+        >>> with D.validation(False):
+        ...     d = D.Normal(0.0, -1.0)  # no error: validation is off in this block
+    """
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(enabled)
+    try:
+        yield
+    finally:
+        Distribution._validate_args = previous

@@ -1,0 +1,1 @@
+"""One distribution per module."""

@@ -1,0 +1,109 @@
+"""The normal (Gaussian) distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..exp_family import ExponentialFamily
+from ..kl import register_kl
+from ..special import ndtr_accurate
+from ..utils import as_params
+
+__all__ = ["Normal"]
+
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+
+
+class Normal(ExponentialFamily):
+    r"""Normal distribution with mean ``loc`` and standard deviation ``scale``.
+
+    .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} \exp\left(-\frac{(x-\mu)^2}{2\sigma^2}\right)
+
+    Support: the real line.
+
+    Args:
+        loc: the mean :math:`\mu`.
+        scale: the standard deviation :math:`\sigma > 0`.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Normal(0.0, 1.0).log_prob(torch.tensor(0.0))
+        tensor(-0.9189)
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    _mean_carrier_measure = 0
+
+    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = as_params(loc, scale, owner="Normal")
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def median(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return self.scale
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.scale.pow(2)
+
+    def _rsample(self, shape, generator):
+        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        return torch.addcmul(self.loc, eps, self.scale)
+
+    def _standardize(self, value):
+        return (value - self.loc) / self.scale
+
+    def _log_prob(self, value):
+        z = self._standardize(value)
+        return -0.5 * z * z - self.scale.log() - _HALF_LOG_2PI
+
+    def _cdf(self, value):
+        return ndtr_accurate(self._standardize(value))
+
+    def _survival_function(self, value):
+        return 0.5 * torch.special.erfc(self._standardize(value) * _SQRT_HALF)
+
+    def _log_cdf(self, value):
+        return torch.special.log_ndtr(self._standardize(value))
+
+    def _log_survival_function(self, value):
+        return torch.special.log_ndtr(-self._standardize(value))
+
+    def _icdf(self, value):
+        return self.loc + self.scale * torch.special.ndtri(value)
+
+    def _entropy(self):
+        return 0.5 + _HALF_LOG_2PI + torch.log(self.scale)
+
+    @property
+    def _natural_params(self):
+        return (self.loc / self.scale.pow(2), -0.5 * self.scale.pow(-2))
+
+    def _log_normalizer(self, x, y):
+        return -0.25 * x.pow(2) / y + 0.5 * torch.log(-math.pi / y)
+
+
+@register_kl(Normal, Normal)
+def _kl_normal_normal(p: Normal, q: Normal) -> torch.Tensor:
+    # KL = log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2
+    var_ratio = (p.scale / q.scale).pow(2)
+    mean_term = ((p.loc - q.loc) / q.scale).pow(2)
+    return 0.5 * (var_ratio + mean_term - 1 - var_ratio.log())

@@ -1,0 +1,96 @@
+"""Kullback-Leibler divergences: ``kl_divergence(p, q)`` and the ``register_kl`` registry.
+
+Dispatch is on the pair of types: among the registered pairs ``(P, Q)`` with ``p`` an
+instance of ``P`` and ``q`` of ``Q``, the most specific one wins (lowest positions in the
+two MROs). When two incomparable pairs tie, a warning names both and the one more specific in ``p``
+is used (as torch does).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .distribution import Distribution
+from .errors import MethodNotImplementedError
+
+__all__ = ["kl_divergence", "register_kl"]
+
+_KLFunction = Callable[[Any, Any], torch.Tensor]
+_KL_REGISTRY: dict[tuple[type, type], _KLFunction] = {}
+_KL_MEMOIZE: dict[tuple[type, type], _KLFunction | None] = {}
+
+
+def register_kl(type_p: type, type_q: type) -> Callable[[_KLFunction], _KLFunction]:
+    """Decorator registering a pairwise function as ``KL(p || q)`` for ``p: type_p, q: type_q``.
+
+    Example:
+        >>> @register_kl(Normal, Normal)  # doctest: +SKIP
+        ... def kl_normal_normal(p, q):
+        ...     ...
+    """
+    if not (isinstance(type_p, type) and issubclass(type_p, Distribution)):
+        raise TypeError(f"register_kl expects Distribution subclasses, got {type_p!r}")
+    if not (isinstance(type_q, type) and issubclass(type_q, Distribution)):
+        raise TypeError(f"register_kl expects Distribution subclasses, got {type_q!r}")
+
+    def decorator(fun: _KLFunction) -> _KLFunction:
+        _KL_REGISTRY[type_p, type_q] = fun
+        _KL_MEMOIZE.clear()
+        return fun
+
+    return decorator
+
+
+def _dispatch(type_p: type, type_q: type) -> _KLFunction | None:
+    matches = [
+        (super_p, super_q)
+        for super_p, super_q in _KL_REGISTRY
+        if issubclass(type_p, super_p) and issubclass(type_q, super_q)
+    ]
+    if not matches:
+        return None
+
+    def rank(pair: tuple[type, type]) -> tuple[int, int]:
+        return type_p.__mro__.index(pair[0]), type_q.__mro__.index(pair[1])
+
+    best = min(matches, key=rank)
+    best_q_first = min(matches, key=lambda pair: rank(pair)[::-1])
+    if best != best_q_first:
+        warnings.warn(
+            f"Ambiguous kl_divergence({type_p.__name__}, {type_q.__name__}): both "
+            f"({best[0].__name__}, {best[1].__name__}) and ({best_q_first[0].__name__}, "
+            f"{best_q_first[1].__name__}) apply; using the first. Register the exact pair "
+            "to decide.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return _KL_REGISTRY[best]
+
+
+def kl_divergence(p: Distribution, q: Distribution) -> torch.Tensor:
+    r"""``KL(p || q) = E_p[log p(x) - log q(x)]``, batched over ``batch_shape``.
+
+    Raises:
+        NotImplementedError: if no closed form is registered for the pair of types.
+    """
+    key = (type(p), type(q))
+    if key not in _KL_MEMOIZE:
+        _KL_MEMOIZE[key] = _dispatch(*key)
+    fun = _KL_MEMOIZE[key]
+    if fun is None:
+        raise MethodNotImplementedError(
+            f"No KL(p || q) is implemented for p of type {type(p).__name__} and q of type "
+            f"{type(q).__name__}; register one with @register_kl({type(p).__name__}, "
+            f"{type(q).__name__}), or estimate it by Monte Carlo: "
+            "(p.log_prob(x) - q.log_prob(x)).mean(0) with x = p.sample((n,))."
+        )
+    return fun(p, q)
+
+
+def _infinite_like(tensor: torch.Tensor) -> torch.Tensor:
+    """A tensor of +inf like ``tensor`` (for pairs whose supports do not nest)."""
+    return torch.full_like(tensor, float("inf"))

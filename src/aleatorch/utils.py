@@ -1,0 +1,182 @@
+"""Public helpers with the names and behaviour torch.distributions users import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import update_wrapper
+from numbers import Number
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .errors import DeviceError
+
+__all__ = [
+    "broadcast_all",
+    "clamp_probs",
+    "lazy_property",
+    "logits_to_probs",
+    "probs_to_logits",
+    "tril_matrix_to_vec",
+    "vec_to_tril_matrix",
+]
+
+
+def _float_dtype(values: tuple[Any, ...]) -> torch.dtype:
+    """The dtype torch ops would give: promote the tensors; integers become the default float."""
+    dtype = None
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            dtype = v.dtype if dtype is None else torch.promote_types(dtype, v.dtype)
+    if dtype is None or not (dtype.is_floating_point or dtype.is_complex):
+        return torch.get_default_dtype()
+    return dtype
+
+
+def _common_device(values: tuple[Any, ...], owner: str = "") -> torch.device | None:
+    device = None
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            if device is None:
+                device = v.device
+            elif v.device != device:
+                prefix = f"{owner}: " if owner else ""
+                raise DeviceError(
+                    f"{prefix}parameters live on different devices ({device} and {v.device}); "
+                    "move them to one device first, e.g. with .to(device)"
+                )
+    return device
+
+
+def as_params(*values: Any, owner: str = "") -> tuple[torch.Tensor, ...]:
+    """Convert parameters to tensors of one floating dtype and device, broadcast as views.
+
+    Python numbers take the default dtype unless a tensor sets it; integer tensors are
+    promoted to the default float dtype. Nothing is copied when nothing must be.
+    """
+    dtype = _float_dtype(values)
+    device = _common_device(values, owner)
+    tensors = []
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            tensors.append(v if v.dtype == dtype else v.to(dtype))
+        elif isinstance(v, Number):
+            tensors.append(torch.tensor(v, dtype=dtype, device=device))
+        else:
+            raise TypeError(
+                f"{owner + ': ' if owner else ''}expected a number or a torch.Tensor, "
+                f"got {type(v).__name__}"
+            )
+    if len(tensors) == 1:
+        return (tensors[0],)
+    first = tensors[0].shape
+    if all(t.shape == first for t in tensors[1:]):
+        return tuple(tensors)
+    return tuple(torch.broadcast_tensors(*tensors))
+
+
+def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
+    """Broadcast numbers and tensors to one shape, as torch.distributions.utils.broadcast_all.
+
+    Numbers are converted to tensors with the dtype and device of the first tensor argument
+    (or the default dtype when there is none).
+
+    Raises:
+        ValueError: if an argument is neither a number nor a tensor.
+    """
+    if not all(isinstance(v, (torch.Tensor, Number)) or _is_tensor_like(v) for v in values):
+        raise ValueError(
+            "Input arguments must all be instances of numbers.Number, "
+            "torch.Tensor or objects implementing __torch_function__."
+        )
+    if not all(isinstance(v, torch.Tensor) or _is_tensor_like(v) for v in values):
+        options: dict[str, Any] = {"dtype": torch.get_default_dtype()}
+        for value in values:
+            if isinstance(value, torch.Tensor):
+                options = {"dtype": value.dtype, "device": value.device}
+                break
+        values = tuple(
+            v if isinstance(v, torch.Tensor) else torch.tensor(v, **options) for v in values
+        )
+    return tuple(torch.broadcast_tensors(*values))
+
+
+def _is_tensor_like(v: Any) -> bool:
+    return hasattr(v, "__torch_function__") and not isinstance(v, type)
+
+
+def logits_to_probs(logits: torch.Tensor, is_binary: bool = False) -> torch.Tensor:
+    """Convert logits to probabilities: sigmoid if binary, softmax over the last dim otherwise."""
+    if is_binary:
+        return torch.sigmoid(logits)
+    return F.softmax(logits, dim=-1)
+
+
+def clamp_probs(probs: torch.Tensor) -> torch.Tensor:
+    """Clamp probabilities to ``[eps, 1 - eps]`` with ``eps`` the dtype's machine epsilon."""
+    eps = torch.finfo(probs.dtype).eps
+    return probs.clamp(min=eps, max=1 - eps)
+
+
+def probs_to_logits(probs: torch.Tensor, is_binary: bool = False) -> torch.Tensor:
+    """Convert probabilities to logits: ``log p - log1p(-p)`` if binary, ``log p`` otherwise."""
+    ps_clamped = clamp_probs(probs)
+    if is_binary:
+        return torch.log(ps_clamped) - torch.log1p(-ps_clamped)
+    return torch.log(ps_clamped)
+
+
+class lazy_property:
+    """A property computed once per instance on first access, then cached in ``__dict__``.
+
+    Read on the class it returns itself, so introspection (and generic ``expand``) can tell
+    cached values from parameters.
+    """
+
+    def __init__(self, wrapped: Callable[[Any], Any]):
+        self.wrapped = wrapped
+        update_wrapper(self, wrapped)  # type: ignore[arg-type]
+
+    def __get__(self, instance: Any, obj_type: Any = None) -> Any:
+        if instance is None:
+            return _lazy_property_and_property(self.wrapped)
+        with torch.enable_grad():
+            value = self.wrapped(instance)
+        instance.__dict__[self.wrapped.__name__] = value
+        return value
+
+
+class _lazy_property_and_property(lazy_property, property):
+    """What a lazy_property returns on the class: also a plain property, for Sphinx/inspect."""
+
+    def __init__(self, wrapped: Callable[[Any], Any]):
+        property.__init__(self, wrapped)
+
+
+def tril_matrix_to_vec(mat: torch.Tensor, diag: int = 0) -> torch.Tensor:
+    """Flatten the lower triangle (below diagonal ``diag``) of the last two dims, row by row."""
+    n = mat.shape[-1]
+    if not torch._C._get_tracing_state() and (diag < -n or diag >= n):
+        raise ValueError(f"diag ({diag}) provided is outside [{-n}, {n - 1}].")
+    arange = torch.arange(n, device=mat.device)
+    tril_mask = arange < arange.view(-1, 1) + (diag + 1)
+    return mat[..., tril_mask]
+
+
+def vec_to_tril_matrix(vec: torch.Tensor, diag: int = 0) -> torch.Tensor:
+    """Inverse of :func:`tril_matrix_to_vec`: fill a lower-triangular matrix row by row."""
+    # The vector holds n(n+1)/2 + n*diag entries; solve for n.
+    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    eps = torch.finfo(vec.dtype).eps
+    if not torch._C._get_tracing_state() and (round(n) - n > eps):
+        raise ValueError(
+            f"The size of last dimension is {vec.shape[-1]} which cannot be expressed as "
+            "the lower triangular part of a square D x D matrix."
+        )
+    n = round(n.item()) if isinstance(n, torch.Tensor) else round(n)
+    mat = vec.new_zeros(vec.shape[:-1] + torch.Size((n, n)))
+    arange = torch.arange(n, device=vec.device)
+    tril_mask = arange < arange.view(-1, 1) + (diag + 1)
+    mat[..., tril_mask] = vec
+    return mat
