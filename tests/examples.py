@@ -1,0 +1,137 @@
+"""The registry of example distributions that the generic conformance suite runs.
+
+Each public distribution registers an :class:`Example`: parameter sets (scalar, batched,
+broadcast, both parametrizations), a reference built from scipy or closed forms, and bad
+parameters with the words the error must contain. A new distribution gets most of its
+coverage by adding an Example here (in the ``examples_*.py`` file of its group).
+
+Parameter conventions: in ``params`` a Python list or float becomes a float64 tensor (the
+dtype of the reference comparisons), an int stays an int, a tensor is converted to float64.
+``reference(numpy_params)`` returns an object with any of the methods ``log_prob(x)``,
+``cdf(x)``, ``sf(x)``, ``icdf(q)``, ``entropy()``, ``mean()``, ``variance()``, each taking
+and returning numpy arrays broadcast like the distribution's ``batch_shape``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+import aleatorch as D
+
+
+@dataclass
+class Example:
+    """Examples of one distribution class for the conformance suite.
+
+    Attributes:
+        cls: the distribution class.
+        params: keyword-argument dicts, each building one instance.
+        reference: ``numpy_params -> reference object`` (see the module docstring), or None.
+        bad_params: ``(kwargs, words)`` pairs: building with kwargs must raise a ValueError
+            whose message contains every string in ``words``.
+        rtol: relative tolerance of the float64 comparisons with the reference.
+        atol: absolute tolerance of the float64 comparisons with the reference.
+        missing: methods the family does not have (yet), e.g. ``{"cdf", "icdf"}`` for a
+            multivariate family: the suite checks that they raise NotImplementedError.
+    """
+
+    cls: type
+    params: list[dict[str, Any]]
+    reference: Callable[[dict[str, np.ndarray]], Any] | None = None
+    bad_params: list[tuple[dict[str, Any], list[str]]] = field(default_factory=list)
+    rtol: float = 1e-6
+    atol: float = 1e-9
+    missing: set[str] = field(default_factory=set)
+
+    def build(self, index: int, dtype: torch.dtype = torch.float64, **kwargs: Any) -> Any:
+        return self.cls(**to_tensors(self.params[index], dtype), **kwargs)
+
+    def numpy_params(self, index: int) -> dict[str, np.ndarray]:
+        return {
+            k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+            for k, v in self.params[index].items()
+            if v is not None
+        }
+
+
+def to_tensors(params: dict[str, Any], dtype: torch.dtype) -> dict[str, Any]:
+    out = {}
+    for k, v in params.items():
+        if isinstance(v, (list, float)):
+            v = torch.tensor(v, dtype=dtype)
+        elif isinstance(v, torch.Tensor) and v.is_floating_point():
+            v = v.to(dtype)
+        out[k] = v
+    return out
+
+
+class ScipyReference:
+    """Adapt a frozen scipy.stats distribution to the reference protocol."""
+
+    def __init__(self, frozen: Any, discrete: bool = False):
+        self.frozen = frozen
+        self.discrete = discrete
+
+    def log_prob(self, x):
+        return self.frozen.logpmf(x) if self.discrete else self.frozen.logpdf(x)
+
+    def cdf(self, x):
+        return self.frozen.cdf(x)
+
+    def sf(self, x):
+        return self.frozen.sf(x)
+
+    def icdf(self, q):
+        return self.frozen.ppf(q)
+
+    def entropy(self):
+        return self.frozen.entropy()
+
+    def mean(self):
+        return self.frozen.mean()
+
+    def variance(self):
+        return self.frozen.var()
+
+
+def scipy_reference(make: Callable[[dict[str, np.ndarray]], Any], discrete: bool = False):
+    """``reference`` for an Example from ``numpy_params -> frozen scipy distribution``."""
+    return lambda p: ScipyReference(make(p), discrete=discrete)
+
+
+def _all_examples() -> list[Example]:
+    from examples_continuous import EXAMPLES as continuous
+    from examples_core import EXAMPLES as core
+    from examples_discrete import EXAMPLES as discrete
+    from examples_multivariate import EXAMPLES as multivariate
+
+    return core + continuous + discrete + multivariate
+
+
+EXAMPLES: list[Example] = _all_examples()
+
+
+def public_distribution_classes() -> list[type]:
+    """Every concrete public distribution class aleatorch exports."""
+    abstract = {D.Distribution, D.ExponentialFamily}
+    return [
+        obj
+        for name in D.__all__
+        if isinstance(obj := getattr(D, name), type)
+        and issubclass(obj, D.Distribution)
+        and obj not in abstract
+    ]
+
+
+def example_cases() -> list[tuple[Example, int]]:
+    return [(ex, i) for ex in EXAMPLES for i in range(len(ex.params))]
+
+
+def case_id(case: tuple[Example, int]) -> str:
+    ex, i = case
+    return f"{ex.cls.__name__}-{i}"

@@ -1,0 +1,3 @@
+"""Examples of the continuous families (filled by their issue)."""
+
+EXAMPLES = []

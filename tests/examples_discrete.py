@@ -1,0 +1,3 @@
+"""Examples of the discrete families (filled by their issue)."""
+
+EXAMPLES = []

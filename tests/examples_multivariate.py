@@ -1,0 +1,3 @@
+"""Examples of the multivariate families (filled by their issue)."""
+
+EXAMPLES = []
