@@ -18,8 +18,14 @@ EXAMPLES = [
         ],
         reference=scipy_reference(lambda p: stats.norm(p["loc"], p["scale"])),
         bad_params=[
-            ({"loc": 0.0, "scale": torch.tensor([1.0, -0.5, 2.0])}, ["Normal", "scale", "positive", "scale[1] = -0.5"]),
-            ({"loc": torch.tensor([0.0, float("nan")]), "scale": 1.0}, ["Normal", "loc", "NaN", "[1]"]),
+            (
+                {"loc": 0.0, "scale": torch.tensor([1.0, -0.5, 2.0])},
+                ["Normal", "scale", "positive", "scale[1] = -0.5"],
+            ),
+            (
+                {"loc": torch.tensor([0.0, float("nan")]), "scale": 1.0},
+                ["Normal", "loc", "NaN", "[1]"],
+            ),
             ({"loc": 0.0, "scale": 0.0}, ["Normal", "scale", "positive"]),
         ],
     ),
@@ -32,11 +38,16 @@ EXAMPLES = [
             {"logits": torch.tensor([0.5, -0.5], requires_grad=True)},
         ],
         reference=scipy_reference(
-            lambda p: stats.bernoulli(p["probs"] if "probs" in p else 1 / (1 + np.exp(-p["logits"]))),
+            lambda p: stats.bernoulli(
+                p["probs"] if "probs" in p else 1 / (1 + np.exp(-p["logits"]))
+            ),
             discrete=True,
         ),
         bad_params=[
-            ({"probs": torch.tensor([0.5, 1.5])}, ["Bernoulli", "probs", "[0, 1]", "probs[1] = 1.5"]),
+            (
+                {"probs": torch.tensor([0.5, 1.5])},
+                ["Bernoulli", "probs", "[0, 1]", "probs[1] = 1.5"],
+            ),
             ({"probs": 0.5, "logits": 0.0}, ["Bernoulli", "exactly one of 'probs' or 'logits'"]),
             ({}, ["Bernoulli", "neither"]),
         ],

@@ -122,7 +122,9 @@ def test_expand_matches_the_original(case):
     assert type(e) is type(d)
     assert e.batch_shape == new_batch and e.event_shape == d.event_shape
     x = points(d, 5)
-    torch.testing.assert_close(e.log_prob(x.unsqueeze(1)), d.log_prob(x).unsqueeze(1).expand(5, *new_batch))
+    torch.testing.assert_close(
+        e.log_prob(x.unsqueeze(1)), d.log_prob(x).unsqueeze(1).expand(5, *new_batch)
+    )
     assert e.sample((3,)).shape == (3,) + new_batch + d.event_shape
     if implements(ex, "mean"):
         torch.testing.assert_close(e.mean, d.mean.expand(new_batch + d.event_shape), equal_nan=True)
@@ -172,7 +174,9 @@ def test_cdf_family_matches_reference(case):
 def test_icdf_matches_reference(case):
     ex, i = case
     d, ref = ex.build(i), reference(ex, i)
-    q = np.array([0.001, 0.05, 0.3, 0.5, 0.77, 0.99, 0.999999]).reshape((-1,) + (1,) * len(d.batch_shape))
+    q = np.array([0.001, 0.05, 0.3, 0.5, 0.77, 0.99, 0.999999]).reshape(
+        (-1,) + (1,) * len(d.batch_shape)
+    )
     q = np.broadcast_to(q, (7,) + tuple(d.batch_shape)).copy()
     if not implements(ex, "icdf"):
         raises_not_implemented(lambda: d.icdf(torch.from_numpy(q)))
@@ -232,11 +236,15 @@ def test_closed_forms_match_generic_fallbacks(case):
     if _overrides(cls, "_cdf") and _overrides(cls, "_log_cdf"):
         torch.testing.assert_close(d._log_cdf(x).exp(), d._cdf(x), rtol=1e-9, atol=1e-12)
     if _overrides(cls, "_cdf") and _overrides(cls, "_log_survival_function"):
-        torch.testing.assert_close(d._log_survival_function(x).exp(), 1 - d._cdf(x), rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(
+            d._log_survival_function(x).exp(), 1 - d._cdf(x), rtol=1e-9, atol=1e-12
+        )
     if _overrides(cls, "_icdf") and not d.support.is_discrete:
         q = torch.tensor([1e-6, 0.1, 0.5, 0.9, 0.999], dtype=torch.float64)
         q = q.reshape((-1,) + (1,) * len(d.batch_shape))
-        torch.testing.assert_close(invert_cdf(d, q), d._icdf(q).expand(invert_cdf(d, q).shape), rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(
+            invert_cdf(d, q), d._icdf(q).expand(invert_cdf(d, q).shape), rtol=1e-9, atol=1e-12
+        )
 
 
 @pytest.mark.parametrize("case", cases(lambda ex, d: d.has_enumerate_support), ids=case_id)
@@ -268,7 +276,9 @@ def test_log_prob_rejects_values_outside_the_support(case):
             d.log_prob(torch.full(d.batch_shape, value, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("case", cases(lambda ex, d: len(d.batch_shape) > 0 and d.batch_shape[-1] > 1), ids=case_id)
+@pytest.mark.parametrize(
+    "case", cases(lambda ex, d: len(d.batch_shape) > 0 and d.batch_shape[-1] > 1), ids=case_id
+)
 def test_log_prob_explains_shape_mismatch(case):
     ex, i = case
     d = ex.build(i)
@@ -293,7 +303,11 @@ def test_bad_parameters_raise_kind_errors(ex):
 
 @pytest.mark.parametrize("ex", EXAMPLES, ids=lambda ex: ex.cls.__name__)
 def test_validation_can_be_switched_off(ex):
-    constraint_violations = [kw for kw, words in ex.bad_params if "exactly one" not in " ".join(words) and "neither" not in words]
+    constraint_violations = [
+        kw
+        for kw, words in ex.bad_params
+        if "exactly one" not in " ".join(words) and "neither" not in words
+    ]
     assert constraint_violations
     with D.validation(False):
         ex.cls(**constraint_violations[0])
@@ -305,7 +319,9 @@ def test_validation_can_be_switched_off(ex):
 # ----------------------------------------------------------------- Monte Carlo
 
 
-@pytest.mark.parametrize("case", cases(lambda ex, d: implements(ex, "mean") and implements(ex, "variance")), ids=case_id)
+@pytest.mark.parametrize(
+    "case", cases(lambda ex, d: implements(ex, "mean") and implements(ex, "variance")), ids=case_id
+)
 def test_sample_moments_match(case):
     ex, i = case
     d = ex.build(i)
@@ -336,7 +352,9 @@ def _with_grad_params(ex, i):
     return params
 
 
-@pytest.mark.parametrize("case", cases(lambda ex, d: d.has_rsample and implements(ex, "mean")), ids=case_id)
+@pytest.mark.parametrize(
+    "case", cases(lambda ex, d: d.has_rsample and implements(ex, "mean")), ids=case_id
+)
 def test_rsample_gradient_matches_gradient_of_mean(case):
     ex, i = case
     params = _with_grad_params(ex, i)

@@ -177,7 +177,9 @@ class _IndependentConstraint(Constraint):
             expected = self.base_constraint.event_dim + self.reinterpreted_batch_ndims
             raise ValueError(f"Expected value.dim() >= {expected} but got {value.dim()}")
         if self.reinterpreted_batch_ndims:
-            result = result.reshape(result.shape[: result.dim() - self.reinterpreted_batch_ndims] + (-1,))
+            result = result.reshape(
+                result.shape[: result.dim() - self.reinterpreted_batch_ndims] + (-1,)
+            )
             result = result.all(-1)
         return result
 
@@ -447,9 +449,7 @@ class _Simplex(Constraint):
     def all_ok(self, value):
         if value.numel() == 0:
             return True
-        return bool(
-            (value.min() >= 0) & ((value.sum(-1) - 1).abs().max() <= _sum_tolerance(value))
-        )
+        return bool((value.min() >= 0) & ((value.sum(-1) - 1).abs().max() <= _sum_tolerance(value)))
 
 
 class _Multinomial(Constraint):
@@ -490,9 +490,7 @@ class _LowerCholesky(Constraint):
     def all_ok(self, value):
         if value.numel() == 0:
             return True
-        return torch.equal(value.tril(), value) and bool(
-            value.diagonal(dim1=-2, dim2=-1).min() > 0
-        )
+        return torch.equal(value.tril(), value) and bool(value.diagonal(dim1=-2, dim2=-1).min() > 0)
 
 
 class _CorrCholesky(Constraint):
@@ -563,7 +561,9 @@ class _PositiveDefinite(_Symmetric):
 class _Cat(Constraint):
     """Apply a sequence of constraints to consecutive slices along ``dim``."""
 
-    def __init__(self, cseq: Sequence[Constraint], dim: int = 0, lengths: Sequence[int] | None = None):
+    def __init__(
+        self, cseq: Sequence[Constraint], dim: int = 0, lengths: Sequence[int] | None = None
+    ):
         assert all(isinstance(c, Constraint) for c in cseq)
         self.cseq = list(cseq)
         self.lengths = list(lengths) if lengths is not None else [1] * len(self.cseq)

@@ -238,7 +238,9 @@ class Distribution:
         if _overrides(type(self), "_rsample"):
             return self._rsample(shape, generator)
         if _overrides(type(self), "rsample"):
-            return self.rsample(shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)])
+            return self.rsample(
+                shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)]
+            )
         raise self._missing("sample")
 
     def _rsample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
@@ -465,7 +467,9 @@ class Distribution:
                 continue
             value = self.__dict__[name]
             if isinstance(value, torch.Tensor) and value.numel() > 1:
-                parts.append(f"{name}: Tensor(shape={_shape_str(value.shape)}, dtype={value.dtype})")
+                parts.append(
+                    f"{name}: Tensor(shape={_shape_str(value.shape)}, dtype={value.dtype})"
+                )
             elif isinstance(value, torch.Tensor):
                 parts.append(f"{name}: {value.item():.6g}")
             else:

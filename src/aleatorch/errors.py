@@ -21,9 +21,7 @@ __all__ = [
 ]
 
 MAX_SHOWN = 3
-NAN_HINT = (
-    "NaN usually comes from an earlier computation, e.g. a diverging optimizer step"
-)
+NAN_HINT = "NaN usually comes from an earlier computation, e.g. a diverging optimizer step"
 
 
 class AleatorchError(Exception):
@@ -110,7 +108,9 @@ def describe_violation(
     verb = "is" if len(bad) == 1 else "are"
     lines = [f"{owner}: {label} must be {rule}, but {len(bad)} of {total} entries {verb} not:"]
     for index in bad[:MAX_SHOWN]:
-        lines.append(f"  {name}{_format_index(tuple(index))} = {_format_entry(entries[tuple(index)])}")
+        lines.append(
+            f"  {name}{_format_index(tuple(index))} = {_format_entry(entries[tuple(index)])}"
+        )
     if len(bad) > MAX_SHOWN:
         lines.append(f"  ... and {len(bad) - MAX_SHOWN} more")
     return "\n".join(lines)

@@ -167,7 +167,10 @@ def tril_matrix_to_vec(mat: torch.Tensor, diag: int = 0) -> torch.Tensor:
 def vec_to_tril_matrix(vec: torch.Tensor, diag: int = 0) -> torch.Tensor:
     """Inverse of :func:`tril_matrix_to_vec`: fill a lower-triangular matrix row by row."""
     # The vector holds n(n+1)/2 + n*diag entries; solve for n.
-    n = (-(1 + 2 * diag) + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5) / 2
+    n = (
+        -(1 + 2 * diag)
+        + ((1 + 2 * diag) ** 2 + 8 * vec.shape[-1] + 4 * abs(diag) * (diag + 1)) ** 0.5
+    ) / 2
     eps = torch.finfo(vec.dtype).eps
     if not torch._C._get_tracing_state() and (round(n) - n > eps):
         raise ValueError(

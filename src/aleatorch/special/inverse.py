@@ -131,5 +131,7 @@ def _with_implicit_gradient(dist, x, q):
     cdf = dist._cdf(x) if _overrides(type(dist), "_cdf") else dist._log_cdf(x).exp()
     density = dist._log_prob(x).exp().detach()
     residual = q - cdf
-    step = (residual - residual.detach()) / torch.where(density > 0, density, torch.ones_like(density))
+    step = (residual - residual.detach()) / torch.where(
+        density > 0, density, torch.ones_like(density)
+    )
     return x + step
