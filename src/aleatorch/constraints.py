@@ -22,6 +22,7 @@ import torch
 
 __all__ = [
     "Constraint",
+    "MixtureSameFamilyConstraint",
     "boolean",
     "cat",
     "corr_cholesky",
@@ -188,6 +189,42 @@ class _IndependentConstraint(Constraint):
 
     def __repr__(self) -> str:
         return f"IndependentConstraint({self.base_constraint!r}, {self.reinterpreted_batch_ndims})"
+
+
+class MixtureSameFamilyConstraint(Constraint):
+    """The support of a mixture whose components share ``base_constraint``.
+
+    A value is valid when it lies in the component support; the component dim of a
+    component-batched constraint (e.g. ``interval`` with per-component bounds) is reduced
+    with ``all``, since a mixture value must be admissible for the family.
+    """
+
+    def __init__(self, base_constraint: Constraint):
+        assert isinstance(base_constraint, Constraint)
+        self.base_constraint = base_constraint
+
+    @property
+    def is_discrete(self) -> bool:  # type: ignore[override]
+        return self.base_constraint.is_discrete
+
+    @property
+    def event_dim(self) -> int:  # type: ignore[override]
+        return self.base_constraint.event_dim
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return self.base_constraint.description
+
+    def check(self, value: torch.Tensor) -> torch.Tensor:
+        if value.dim() < self.event_dim:
+            raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
+        # Insert the component dim just left of the event dims, check, then reduce it away.
+        result = self.base_constraint.check(value.unsqueeze(-1 - self.event_dim))
+        kept = value.dim() - self.event_dim
+        return result.reshape(result.shape[:kept] + (-1,)).all(-1)
+
+    def __repr__(self) -> str:
+        return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
 
 
 class _Boolean(Constraint):

@@ -1,0 +1,78 @@
+"""aleatorch.utils against torch.distributions.utils as the oracle."""
+
+import pytest
+import torch
+import torch.distributions.utils as tu
+
+from aleatorch import utils as au
+
+
+def test_broadcast_all_matches_torch():
+    x = torch.zeros(3, 1, dtype=torch.float64)
+    for args in [(x, 1.0), (1.0, 2), (x, torch.ones(4)), (2.5, x)]:
+        ours, theirs = au.broadcast_all(*args), tu.broadcast_all(*args)
+        for a, b in zip(ours, theirs):
+            assert a.shape == b.shape and a.dtype == b.dtype
+            assert torch.equal(a, b)
+    with pytest.raises(ValueError):
+        au.broadcast_all(x, "a")
+
+
+@pytest.mark.parametrize("is_binary", [True, False])
+def test_probs_logits_round_trip_matches_torch(is_binary):
+    probs = torch.tensor([[0.0, 0.2, 0.8], [1.0, 0.5, 0.5]], dtype=torch.float64)
+    torch.testing.assert_close(
+        au.probs_to_logits(probs, is_binary), tu.probs_to_logits(probs, is_binary)
+    )
+    logits = torch.tensor([[-50.0, 0.0, 3.0], [1.0, 2.0, 40.0]], dtype=torch.float64)
+    torch.testing.assert_close(
+        au.logits_to_probs(logits, is_binary), tu.logits_to_probs(logits, is_binary)
+    )
+
+
+def test_clamp_probs_matches_torch():
+    probs = torch.tensor([0.0, 1e-30, 0.5, 1.0])
+    assert torch.equal(au.clamp_probs(probs), tu.clamp_probs(probs))
+
+
+@pytest.mark.parametrize("diag", [-1, 0, 1])
+def test_tril_vec_round_trip_matches_torch(diag):
+    mat = torch.arange(16.0).reshape(4, 4).tril(diag)
+    vec = au.tril_matrix_to_vec(mat, diag)
+    assert torch.equal(vec, tu.tril_matrix_to_vec(mat, diag))
+    assert torch.equal(au.vec_to_tril_matrix(vec, diag), tu.vec_to_tril_matrix(vec, diag))
+    assert torch.equal(au.vec_to_tril_matrix(vec, diag), mat)
+
+
+def test_vec_to_tril_matrix_rejects_impossible_lengths():
+    with pytest.raises(ValueError):
+        au.vec_to_tril_matrix(torch.zeros(5))
+
+
+def test_lazy_property_computes_once_and_caches():
+    calls = []
+
+    class Thing:
+        @au.lazy_property
+        def value(self):
+            calls.append(1)
+            return torch.tensor(3.0)
+
+    t = Thing()
+    assert t.value == 3 and t.value == 3
+    assert calls == [1]
+    assert "value" in t.__dict__
+    assert isinstance(Thing.value, au.lazy_property) and isinstance(Thing.value, property)
+
+
+def test_lazy_property_builds_a_graph_even_under_no_grad():
+    leaf = torch.tensor(2.0, requires_grad=True)
+
+    class Thing:
+        @au.lazy_property
+        def square(self):
+            return leaf**2
+
+    with torch.no_grad():
+        value = Thing().square
+    assert value.requires_grad
