@@ -339,7 +339,8 @@ class _Real(Constraint):
         # case the exact elementwise check decides).
         if not value.is_floating_point():
             return True
-        if not torch.isnan(value.sum()):
+        total = value.sum().item()
+        if total == total:
             return True
         return bool(self.check(value).all())
 
@@ -366,7 +367,7 @@ class _GreaterThan(Constraint):
         if not _is_number(self.lower_bound):
             return bool(self.check(value).all())
         # min() propagates NaN, and NaN > bound is False: one reduction covers both.
-        return bool(value.min() > self.lower_bound)
+        return value.min().item() > self.lower_bound
 
     def __repr__(self):
         return f"GreaterThan(lower_bound={self.lower_bound})"
@@ -390,7 +391,7 @@ class _GreaterThanEq(Constraint):
             return True
         if not _is_number(self.lower_bound):
             return bool(self.check(value).all())
-        return bool(value.min() >= self.lower_bound)
+        return value.min().item() >= self.lower_bound
 
     def __repr__(self):
         return f"GreaterThanEq(lower_bound={self.lower_bound})"
@@ -412,7 +413,7 @@ class _LessThan(Constraint):
             return True
         if not _is_number(self.upper_bound):
             return bool(self.check(value).all())
-        return bool(value.max() < self.upper_bound)
+        return value.max().item() < self.upper_bound
 
     def __repr__(self):
         return f"LessThan(upper_bound={self.upper_bound})"
@@ -438,7 +439,7 @@ class _Interval(Constraint):
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
             return bool(self.check(value).all())
         low, high = torch.aminmax(value)
-        return bool((low >= self.lower_bound) & (high <= self.upper_bound))
+        return low.item() >= self.lower_bound and high.item() <= self.upper_bound
 
     def __repr__(self):
         return f"Interval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
@@ -460,7 +461,7 @@ class _HalfOpenInterval(_Interval):
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
             return bool(self.check(value).all())
         low, high = torch.aminmax(value)
-        return bool((low >= self.lower_bound) & (high < self.upper_bound))
+        return low.item() >= self.lower_bound and high.item() < self.upper_bound
 
     def __repr__(self):
         return f"HalfOpenInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"

@@ -73,7 +73,8 @@ class Normal(ExponentialFamily):
 
     def _log_prob(self, value):
         z = self._standardize(value)
-        return -0.5 * z * z - self.scale.log() - _HALF_LOG_2PI
+        # -z^2/2 - log(scale) - log(2 pi)/2, in as few tensor ops as possible.
+        return torch.addcmul(torch.rsub(self.scale.log(), -_HALF_LOG_2PI), z, z, value=-0.5)
 
     def _cdf(self, value):
         return ndtr_accurate(self._standardize(value))
