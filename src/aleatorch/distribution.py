@@ -169,8 +169,10 @@ class Distribution:
             )
 
     def _check_value_shape(self, value: torch.Tensor, method: str) -> None:
-        event_ndim = len(self._event_shape)
         shape = value.shape
+        if shape == self._batch_shape + self._event_shape:
+            return
+        event_ndim = len(self._event_shape)
         event_start = len(shape) - event_ndim
         rule = (
             f"The value's rightmost dims must equal event_shape {_shape_str(self._event_shape)} "

@@ -1,0 +1,126 @@
+"""Drop-in parity with torch.distributions: names, signatures, flags and values.
+
+torch.distributions is the oracle here (tests may import it; the library never does).
+"""
+
+import inspect
+
+import pytest
+import torch
+import torch.distributions as td
+from examples import EXAMPLES, case_id, example_cases
+
+import aleatorch as D
+
+SUBMODULES = ["constraints", "kl", "utils"]
+PUBLIC_METHODS = [
+    "sample",
+    "rsample",
+    "sample_n",
+    "log_prob",
+    "cdf",
+    "icdf",
+    "entropy",
+    "perplexity",
+    "enumerate_support",
+    "expand",
+]
+PUBLIC_PROPERTIES = ["batch_shape", "event_shape", "mean", "mode", "variance", "stddev", "support"]
+
+
+def classes():
+    return [ex.cls for ex in EXAMPLES]
+
+
+@pytest.mark.parametrize("name", SUBMODULES)
+def test_submodules_exist(name):
+    import importlib
+
+    importlib.import_module(f"aleatorch.{name}")
+
+
+def test_top_level_helpers_exist():
+    for name in ["Distribution", "ExponentialFamily", "kl_divergence", "register_kl"]:
+        assert hasattr(D, name), name
+    assert D.Distribution.set_default_validate_args is not None
+
+
+@pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)
+def test_constructor_signature_matches_torch(cls):
+    theirs = getattr(td, cls.__name__)
+    ours_params = list(inspect.signature(cls.__init__).parameters)
+    theirs_params = list(inspect.signature(theirs.__init__).parameters)
+    assert ours_params == theirs_params
+
+
+@pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)
+def test_flags_and_arg_constraints_match_torch(cls):
+    theirs = getattr(td, cls.__name__)
+    assert cls.has_rsample == theirs.has_rsample
+    assert cls.has_enumerate_support == theirs.has_enumerate_support
+    ours_args = cls.arg_constraints if isinstance(cls.arg_constraints, dict) else None
+    theirs_args = theirs.arg_constraints if isinstance(theirs.arg_constraints, dict) else None
+    if ours_args is not None and theirs_args is not None:
+        assert set(ours_args) == set(theirs_args)
+        for name in ours_args:
+            assert type(ours_args[name]).__name__.lstrip("_") == type(
+                theirs_args[name]
+            ).__name__.lstrip("_"), name
+
+
+@pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)
+def test_public_methods_and_properties_exist(cls):
+    for name in PUBLIC_METHODS + PUBLIC_PROPERTIES:
+        assert hasattr(cls, name), name
+
+
+def torch_twin(ex, i):
+    kwargs = {}
+    for k, v in ex.params[i].items():
+        if isinstance(v, D.Distribution):
+            kwargs[k] = torch_equivalent(v)
+        elif isinstance(v, (list, float)):
+            kwargs[k] = torch.tensor(v, dtype=torch.float64)
+        elif isinstance(v, torch.Tensor) and v.is_floating_point():
+            kwargs[k] = v.detach().double()
+        else:
+            kwargs[k] = v
+    return getattr(td, ex.cls.__name__)(**kwargs)
+
+
+def torch_equivalent(d):
+    name = type(d).__name__
+    if name == "Independent":
+        return td.Independent(torch_equivalent(d.base_dist), d.reinterpreted_batch_ndims)
+    kwargs = {}
+    for k in inspect.signature(getattr(td, name).__init__).parameters:
+        if k in ("self", "validate_args"):
+            continue
+        if k in d.__dict__:
+            kwargs[k] = d.__dict__[k]
+    return getattr(td, name)(**kwargs)
+
+
+def theirs_or_none(call):
+    try:
+        return call()
+    except NotImplementedError:
+        return None
+
+
+@pytest.mark.parametrize("case", example_cases(), ids=case_id)
+def test_values_match_torch(case):
+    ex, i = case
+    ours = ex.build(i)
+    theirs = torch_twin(ex, i)
+    assert ours.batch_shape == theirs.batch_shape
+    assert ours.event_shape == theirs.event_shape
+    x = ours.sample((20,))
+    torch.testing.assert_close(ours.log_prob(x), theirs.log_prob(x))
+    for name in ["mean", "variance", "mode"]:
+        expected = theirs_or_none(lambda n=name: getattr(theirs, n))
+        if expected is not None:
+            torch.testing.assert_close(getattr(ours, name), expected, equal_nan=True, msg=name)
+    expected = theirs_or_none(theirs.entropy)
+    if expected is not None:
+        torch.testing.assert_close(ours.entropy(), expected)
