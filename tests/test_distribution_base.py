@@ -224,3 +224,18 @@ def test_python_number_values_are_accepted():
 def test_pickling_keeps_validation_flag():
     d = D.Normal(0.0, 1.0, validate_args=False)
     assert pickle.loads(pickle.dumps(d))._validate_args is False
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: D.Bernoulli(probs=torch.tensor([0.0, 0.3, 1.0])),
+        lambda: D.Binomial(5, probs=torch.tensor([0.0, 0.3, 1.0])),
+    ],
+)
+def test_reading_the_derived_parameter_does_not_change_results(make):
+    d = make()
+    x = d.sample((4,))
+    before = d.log_prob(x)
+    _ = d.logits  # caches the derived parametrization next to the given one
+    assert torch.equal(d.log_prob(x), before)

@@ -10,7 +10,11 @@ Every public name is listed here, in one place.
 from . import constraints, kl, utils
 from .distribution import Distribution, validation
 from .distributions.bernoulli import Bernoulli
+from .distributions.binomial import Binomial
+from .distributions.categorical import Categorical
 from .distributions.normal import Normal
+from .distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
+from .distributions.poisson import Poisson
 from .errors import (
     AleatorchError,
     DeviceError,
@@ -30,13 +34,18 @@ set_default_validate_args = Distribution.set_default_validate_args
 __all__ = [
     "AleatorchError",
     "Bernoulli",
+    "Binomial",
+    "Categorical",
     "DeviceError",
     "Distribution",
     "ExponentialFamily",
     "MethodNotImplementedError",
     "NoRsampleError",
     "Normal",
+    "OneHotCategorical",
+    "OneHotCategoricalStraightThrough",
     "ParameterError",
+    "Poisson",
     "ShapeError",
     "SupportError",
     "constraints",

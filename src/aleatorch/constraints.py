@@ -14,7 +14,6 @@ The public names match ``torch.distributions.constraints``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -249,6 +248,14 @@ class _OneHot(Constraint):
         return is_boolean.all(-1) & value.sum(-1).eq(1)
 
 
+def _all_integral(value: torch.Tensor) -> bool:
+    """Whether every entry is a finite integer: frac() is 0 there, NaN at inf and NaN."""
+    if not value.is_floating_point():
+        return True
+    low, high = torch.aminmax(value.frac())
+    return low.item() == 0 and high.item() == 0
+
+
 class _IntegerInterval(Constraint):
     is_discrete = True
 
@@ -269,8 +276,10 @@ class _IntegerInterval(Constraint):
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
             return bool(self.check(value).all())
         low, high = torch.aminmax(value)
-        return bool((low >= self.lower_bound) & (high <= self.upper_bound)) and torch.equal(
-            value, value.trunc()
+        return (
+            low.item() >= self.lower_bound
+            and high.item() <= self.upper_bound
+            and _all_integral(value)
         )
 
     def __repr__(self):
@@ -318,11 +327,7 @@ class _IntegerGreaterThan(Constraint):
             return bool(self.check(value).all())
         if not value.is_floating_point():
             return bool(value.min() >= self.lower_bound)
-        low, high = torch.aminmax(value)
-        # `high < inf` rejects inf, which trunc() would leave unchanged.
-        return bool((low >= self.lower_bound) & (high < math.inf)) and torch.equal(
-            value, value.trunc()
-        )
+        return value.min().item() >= self.lower_bound and _all_integral(value)
 
     def __repr__(self):
         return f"IntegerGreaterThan(lower_bound={self.lower_bound})"

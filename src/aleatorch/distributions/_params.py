@@ -18,3 +18,27 @@ def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Ten
     if probs is not None:
         return "probs", as_params(probs, owner=owner)[0]
     return "logits", as_params(logits, owner=owner)[0]
+
+
+class GivenParameter:
+    """Mixin for dual parametrizations: remembers which parameter was given.
+
+    ``_given`` is the name given at construction (``"probs"`` or ``"logits"``); the other is a
+    lazily cached derivation, so "which is in ``__dict__``" depends on access order and must
+    not decide anything.
+    """
+
+    _given: str
+
+    def _set_given(self, name: str, param: torch.Tensor) -> None:
+        setattr(self, name, param)
+        self._given = name
+
+    @property
+    def _param(self) -> torch.Tensor:
+        """The parameter given at construction."""
+        return self.__dict__[self._given]
+
+    @property
+    def param_shape(self) -> torch.Size:
+        return self._param.size()

@@ -11,12 +11,12 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import softplus
 from ..utils import lazy_property, logits_to_probs, probs_to_logits
-from ._params import probs_or_logits
+from ._params import GivenParameter, probs_or_logits
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(ExponentialFamily):
+class Bernoulli(GivenParameter, ExponentialFamily):
     r"""Bernoulli distribution: 1 with probability ``probs``, 0 otherwise.
 
     .. math:: P(X = x) = p^x (1 - p)^{1 - x}, \quad x \in \{0, 1\}
@@ -43,8 +43,7 @@ class Bernoulli(ExponentialFamily):
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
         name, param = probs_or_logits("Bernoulli", probs, logits)
-        setattr(self, name, param)
-        self._param = param
+        self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
 
     @lazy_property
@@ -54,10 +53,6 @@ class Bernoulli(ExponentialFamily):
     @lazy_property
     def probs(self) -> torch.Tensor:
         return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self) -> torch.Size:
-        return self._param.size()
 
     @property
     def mean(self) -> torch.Tensor:
@@ -76,7 +71,7 @@ class Bernoulli(ExponentialFamily):
         return torch.bernoulli(self.probs.expand(shape), generator=generator)
 
     def _log_prob(self, value):
-        if "probs" in self.__dict__ and "logits" not in self.__dict__:
+        if self._given == "probs":
             # Exact at p = 0 and p = 1, where the logit would be clamped.
             return torch.where(value > 0.5, self.probs.log(), torch.log1p(-self.probs))
         return value * self.logits - softplus(self.logits)

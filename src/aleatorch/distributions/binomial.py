@@ -1,0 +1,138 @@
+"""The binomial distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..errors import MethodNotImplementedError
+from ..kl import register_kl
+from ..special import softplus
+from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
+from ._params import GivenParameter, probs_or_logits
+
+__all__ = ["Binomial"]
+
+
+class Binomial(GivenParameter, Distribution):
+    r"""Binomial distribution: successes among ``total_count`` independent Bernoulli trials.
+
+    .. math:: P(X = k) = \binom{n}{k} p^k (1 - p)^{n - k}, \quad k \in \{0, \dots, n\}
+
+    Give exactly one of ``probs`` (:math:`p \in [0, 1]`) or ``logits``
+    (:math:`\log(p / (1 - p))`); the other is derived lazily. ``total_count`` broadcasts
+    with it.
+
+    Args:
+        total_count: the number of trials :math:`n \in \{0, 1, 2, \dots\}`.
+        probs: the success probability of each trial :math:`p`.
+        logits: its log-odds.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Binomial(10, probs=0.5).log_prob(torch.tensor(5.0))
+        tensor(-1.4020)
+    """
+
+    arg_constraints = {
+        "total_count": constraints.nonnegative_integer,
+        "probs": constraints.unit_interval,
+        "logits": constraints.real,
+    }
+    has_enumerate_support = True
+    _rsample_hint = "Binomial is discrete: use .sample() with a score-function estimator"
+
+    def __init__(
+        self,
+        total_count: Any = 1,
+        probs: Any = None,
+        logits: Any = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        name, _ = probs_or_logits("Binomial", probs, logits)
+        given = probs if name == "probs" else logits
+        self.total_count, param = as_params(total_count, given, owner="Binomial")
+        self._set_given(name, param)
+        super().__init__(param.shape, validate_args=validate_args)
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return logits_to_probs(self.logits, is_binary=True)
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self.total_count)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.total_count * self.probs
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return ((self.total_count + 1) * self.probs).floor().clamp(max=self.total_count)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.total_count * self.probs * (1 - self.probs)
+
+    def _sample(self, shape, generator):
+        return torch.binomial(
+            self.total_count.expand(shape), self.probs.expand(shape), generator=generator
+        )
+
+    def _log_prob(self, value):
+        n = self.total_count
+        log_binom = torch.lgamma(n + 1) - torch.lgamma(value + 1) - torch.lgamma(n - value + 1)
+        if self._given == "logits":
+            logits = self.logits
+            return log_binom + value * logits - n * softplus(logits)
+        # Exact at p = 0 and p = 1 (0 log 0 = 0), where the logit would be clamped.
+        p = self.probs
+        return log_binom + torch.special.xlogy(value, p) + torch.special.xlogy(n - value, 1 - p)
+
+    def _entropy(self):
+        # No closed form: sum -P log P over 0..max(n); labels above a row's n have P = 0.
+        n = self.total_count
+        values = torch.arange(int(n.max()) + 1, dtype=n.dtype, device=n.device)
+        values = values.view((-1,) + (1,) * len(self._batch_shape))
+        inside = values <= n
+        log_p = self._log_prob(torch.where(inside, values, torch.zeros_like(values)))
+        log_p = torch.where(inside, log_p, torch.full_like(log_p, -torch.inf))
+        log_p = log_p.clamp(min=torch.finfo(log_p.dtype).min)
+        return -(log_p.exp() * log_p).sum(0)
+
+    def _enumerate_support(self):
+        n = self.total_count
+        top = int(n.max()) if n.numel() else 0
+        if n.numel() and not bool(n.min() == top):
+            raise MethodNotImplementedError(
+                "Binomial.enumerate_support needs one total_count for the whole batch "
+                f"(the values must stack into one tensor), but it ranges from "
+                f"{int(n.min())} to {top}; split the batch by total_count"
+            )
+        values = torch.arange(top + 1, dtype=n.dtype, device=n.device)
+        return values.view((-1,) + (1,) * len(self._batch_shape))
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p: Binomial, q: Binomial) -> torch.Tensor:
+    # With equal counts, KL = n [p log(p/q) + (1-p) log((1-p)/(1-q))] (0 log 0 = 0). If p has
+    # more trials than q, p puts mass where q has none: KL = inf.
+    if bool((p.total_count < q.total_count).any()):
+        raise MethodNotImplementedError(
+            "kl_divergence(Binomial, Binomial) has a closed form only when p.total_count >= "
+            "q.total_count (equal counts: finite; larger: inf), but p.total_count < "
+            "q.total_count somewhere"
+        )
+    pp, qp = p.probs, q.probs
+    t1 = torch.special.xlogy(pp, pp) - torch.special.xlogy(pp, qp)
+    t2 = torch.special.xlogy(1 - pp, 1 - pp) - torch.special.xlogy(1 - pp, 1 - qp)
+    kl = p.total_count * (t1 + t2)
+    return torch.where(p.total_count > q.total_count, torch.full_like(kl, torch.inf), kl)

@@ -1,0 +1,192 @@
+"""The categorical distribution over ``{0, ..., K - 1}``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..errors import ParameterError
+from ..kl import register_kl
+from ..utils import lazy_property
+from ._params import GivenParameter, probs_or_logits
+
+__all__ = ["Categorical"]
+
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+_BLOCK_ENTRIES = 1 << 20
+
+
+def normalized_probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Tensor]:
+    """The given parametrization, normalized along the last dim (probs sum to 1, logsumexp 0)."""
+    name, param = probs_or_logits(owner, probs, logits)
+    if param.dim() < 1:
+        raise ParameterError(
+            f"{owner}: parameter '{name}' must have at least one dim (the categories, last), "
+            f"but it is a scalar"
+        )
+    if name == "probs":
+        # Dividing by |sum| keeps the sign of negative entries, so validation still sees them
+        # when every entry is negative.
+        return name, param / param.sum(-1, keepdim=True).abs()
+    # Shifting by the max first is exact for nearby large logits (1e4 and 1e4 - 1 in float32),
+    # where subtracting a rounded logsumexp would cost the ulp of 1e4.
+    shifted = param - param.amax(-1, keepdim=True)
+    return name, shifted - shifted.exp().sum(-1, keepdim=True).log()
+
+
+def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
+    """``log(probs)``, exactly -inf at 0, with a finite gradient there (safe-where)."""
+    positive = probs > 0
+    safe = torch.where(positive, probs, torch.ones_like(probs))
+    return torch.where(positive, safe.log(), torch.full_like(probs, -math.inf))
+
+
+class Categorical(GivenParameter, Distribution):
+    r"""Categorical distribution over the labels ``0, ..., K - 1``.
+
+    .. math:: P(X = k) = p_k, \quad k \in \{0, \dots, K - 1\}
+
+    The last dim of the parameter indexes the categories; the others are batch dims.
+    Give exactly one of ``probs`` (nonnegative, normalized along the last dim) or ``logits``
+    (unnormalized log-probabilities, normalized with logsumexp; ``-inf`` gives probability 0).
+    The other one is derived lazily. Samples are ``int64`` labels.
+
+    Args:
+        probs: category weights :math:`p` (shape ``batch_shape + (K,)``).
+        logits: category log-weights :math:`\log p + c`.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Categorical(probs=torch.tensor([0.2, 0.3, 0.5])).log_prob(torch.tensor(2))
+        tensor(-0.6931)
+    """
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    has_enumerate_support = True
+    _rsample_hint = (
+        "use .sample() with a score-function (REINFORCE) estimator, or a continuous "
+        "relaxation such as RelaxedOneHotCategorical"
+    )
+
+    def __init__(
+        self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
+    ) -> None:
+        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
+        self._set_given(name, param)
+        super().__init__(param.shape[:-1], validate_args=validate_args)
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return log_of_probs(self.probs)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=-1)
+
+    @property
+    def _num_events(self) -> int:
+        return self._param.size(-1)
+
+    @constraints.dependent_property(is_discrete=True, event_dim=0)
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        # Labels are unordered names: no mean (NaN, as torch).
+        p = self._param
+        return torch.full(self._batch_shape, math.nan, dtype=p.dtype, device=p.device)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.mean
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self._param.argmax(-1)
+
+    def _cumulative_probs(self) -> torch.Tensor:
+        probs = self.probs
+        if probs.dtype in _LOW_PRECISION:
+            # A half-precision running sum drifts by ~K eps; sum in float32 instead.
+            probs = probs.float()
+        return probs.cumsum(-1)
+
+    def _sample(self, shape, generator):
+        # Inverse cdf: one sorted search per draw, much cheaper than torch.multinomial.
+        probs = self.probs
+        if probs.dtype in _LOW_PRECISION:
+            probs = probs.float()
+        k = self._num_events
+        rows = probs.reshape(-1, k)
+        n = math.prod(shape[: len(shape) - len(self._batch_shape)])
+        u = torch.rand(
+            (rows.shape[0], n), dtype=probs.dtype, device=probs.device, generator=generator
+        )
+        index = torch.empty(u.shape, dtype=torch.long, device=probs.device)
+        # On CPU, work through the rows in blocks of ~4 MB: a cdf table the size of probs
+        # would be a fresh large allocation per call, whose page faults cost more than the
+        # cumsum itself.
+        block = rows.shape[0] if probs.is_cuda else max(1, _BLOCK_ENTRIES // k)
+        for start in range(0, rows.shape[0], block):
+            cdf = rows[start : start + block].cumsum(-1)
+            # (1 - u) * total lies in (0, total]: the first cdf entry >= it is never a
+            # zero-probability label (its cdf equals its predecessor's, or is 0 for label 0)
+            # and never past the last label.
+            target = torch.rsub(u[start : start + block], 1).mul_(cdf[:, -1:])
+            torch.searchsorted(cdf, target, out=index[start : start + block])
+        return index.T.reshape(shape)
+
+    def _gather(self, table: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        index = value.long().unsqueeze(-1)
+        index, table = torch.broadcast_tensors(index, table)
+        return table.gather(-1, index[..., :1]).squeeze(-1)
+
+    def _log_prob(self, value):
+        return self._gather(self.logits, value)
+
+    def _cdf(self, value):
+        cdf = self._cumulative_probs().to(self._param.dtype)
+        return self._gather(cdf, value).clamp(max=1)
+
+    def _survival_function(self, value):
+        # sum_{j > k} p_j summed from the top, accurate where the cdf is close to 1.
+        probs = self.probs
+        tail = probs.flip(-1).cumsum(-1).flip(-1)
+        tail = torch.cat([tail[..., 1:], torch.zeros_like(tail[..., :1])], -1)
+        return self._gather(tail, value).clamp(max=1)
+
+    def _icdf(self, value):
+        cdf = self._cumulative_probs()
+        shape = torch.broadcast_shapes(value.shape, self._batch_shape)
+        nb = len(self._batch_shape)
+        lead, batch = shape[: len(shape) - nb], shape[len(shape) - nb :]
+        cdf = cdf.expand(batch + cdf.shape[-1:])
+        q = value.to(cdf.dtype).expand(shape).reshape((-1,) + batch).movedim(0, -1)
+        # The smallest label with cdf >= q, against the cdf's own total so that rounding
+        # cannot run past the last label; zero-probability labels are never returned for
+        # q > 0 (q = 0 gives the lowest label).
+        index = torch.searchsorted(cdf.contiguous(), (q * cdf[..., -1:]).contiguous())
+        return index.movedim(-1, 0).reshape(lead + batch)
+
+    def _entropy(self):
+        # -sum p log p with 0 log 0 = 0: clamping -inf log-probabilities makes 0 * -inf a 0.
+        logits = self.logits.clamp(min=torch.finfo(self.logits.dtype).min)
+        return -(self.probs * logits).sum(-1)
+
+    def _enumerate_support(self):
+        values = torch.arange(self._num_events, device=self._param.device)
+        return values.view((-1,) + (1,) * len(self._batch_shape))
+
+
+@register_kl(Categorical, Categorical)
+def _kl_categorical_categorical(p: Categorical, q: Categorical) -> torch.Tensor:
+    # KL = sum_k p_k (log p_k - log q_k), with 0 log(0 / q) = 0 and p log(p / 0) = inf.
+    pp = p.probs
+    positive = pp > 0
+    diff = torch.where(positive, p.logits - q.logits, torch.zeros_like(pp))
+    return (pp * diff).sum(-1)

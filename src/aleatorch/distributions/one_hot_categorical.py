@@ -1,0 +1,135 @@
+"""The one-hot categorical distribution (and its straight-through variant)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .. import constraints
+from ..distribution import Distribution
+from ..kl import register_kl
+from ..utils import lazy_property
+from ._params import GivenParameter
+from .categorical import (
+    Categorical,
+    _kl_categorical_categorical,
+    log_of_probs,
+    normalized_probs_or_logits,
+)
+
+__all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
+
+
+class OneHotCategorical(GivenParameter, Distribution):
+    r"""Categorical distribution whose samples are one-hot vectors of length ``K``.
+
+    .. math:: P(X = e_k) = p_k, \quad k \in \{0, \dots, K - 1\}
+
+    where :math:`e_k` is the k-th unit vector. Parameters as :class:`Categorical`: exactly
+    one of ``probs`` or ``logits``, the categories along the last dim. The event shape is
+    ``(K,)``; samples have the parameter's floating dtype.
+
+    Args:
+        probs: category weights :math:`p` (shape ``batch_shape + (K,)``).
+        logits: category log-weights :math:`\log p + c`.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.OneHotCategorical(probs=torch.tensor([0.2, 0.8])).log_prob(torch.tensor([0.0, 1.0]))
+        tensor(-0.2231)
+    """
+
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    support = constraints.one_hot
+    has_enumerate_support = True
+    _rsample_hint = (
+        "use .sample() with a score-function estimator, OneHotCategoricalStraightThrough, or "
+        "RelaxedOneHotCategorical"
+    )
+
+    def __init__(
+        self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
+    ) -> None:
+        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
+        self._set_given(name, param)
+        super().__init__(param.shape[:-1], param.shape[-1:], validate_args=validate_args)
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return log_of_probs(self.probs)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=-1)
+
+    @lazy_property
+    def _categorical(self) -> Categorical:
+        # Shares the (already normalized) parameters; rebuilt lazily after expand().
+        cat = Categorical.__new__(Categorical)
+        cat._set_given(self._given, self._param)
+        Distribution.__init__(cat, self._batch_shape, validate_args=False)
+        return cat
+
+    @property
+    def _num_events(self) -> int:
+        return self._param.size(-1)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.probs
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return F.one_hot(self._param.argmax(-1), self._num_events).to(self._param)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.probs * (1 - self.probs)
+
+    def _sample(self, shape, generator):
+        labels = self._categorical._sample(shape[:-1], generator)
+        return F.one_hot(labels, self._num_events).to(self._param)
+
+    def _log_prob(self, value):
+        return self._categorical._log_prob(value.argmax(-1))
+
+    def _entropy(self):
+        return self._categorical._entropy()
+
+    def _enumerate_support(self):
+        p = self._param
+        values = torch.eye(self._num_events, dtype=p.dtype, device=p.device)
+        return values.view((self._num_events,) + (1,) * len(self._batch_shape) + (-1,))
+
+
+class OneHotCategoricalStraightThrough(OneHotCategorical):
+    r"""One-hot categorical with the straight-through gradient estimator.
+
+    ``rsample`` returns a one-hot sample whose gradient is that of ``probs`` (Bengio et al.
+    2013, "Estimating or Propagating Gradients Through Stochastic Neurons"): biased, but
+    cheap and often good enough.
+
+    .. math:: \tilde{x} = x + p - \mathrm{stop\_gradient}(p), \quad x \sim \mathrm{OneHot}(p)
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.OneHotCategoricalStraightThrough(logits=torch.zeros(3)).rsample().sum()
+        tensor(1.)
+    """
+
+    has_rsample = True
+
+    def _rsample(self, shape, generator):
+        with torch.no_grad():
+            sample = self._sample(shape, generator)
+        probs = self.probs
+        return sample + (probs - probs.detach())
+
+
+@register_kl(OneHotCategorical, OneHotCategorical)
+def _kl_onehotcategorical_onehotcategorical(
+    p: OneHotCategorical, q: OneHotCategorical
+) -> torch.Tensor:
+    return _kl_categorical_categorical(p._categorical, q._categorical)
