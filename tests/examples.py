@@ -51,18 +51,66 @@ class Example:
     def build(self, index: int, dtype: torch.dtype = torch.float64, **kwargs: Any) -> Any:
         return self.cls(**to_tensors(self.params[index], dtype), **kwargs)
 
-    def numpy_params(self, index: int) -> dict[str, np.ndarray]:
-        return {
-            k: (v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
-            for k, v in self.params[index].items()
-            if v is not None
-        }
+    def grad_params(self, index: int) -> tuple[dict[str, Any], list[torch.Tensor]]:
+        """float64 parameters whose floating tensors (nested ones included) are fresh leaves
+        that require grad, and the list of those leaves."""
+        return _grad_params(self.params[index])
+
+    def numpy_params(self, index: int) -> dict[str, Any]:
+        """Parameters as numpy arrays; a :func:`nested` distribution as ``(cls, its numpy
+        params)``."""
+        out = {}
+        for k, v in self.params[index].items():
+            if v is None:
+                continue
+            if id(v) in _RECIPES:
+                cls, params = _RECIPES[id(v)]
+                v = (cls, Example(cls, [params]).numpy_params(0))
+            elif isinstance(v, torch.Tensor):
+                v = v.detach().cpu().numpy()
+            else:
+                v = np.asarray(v)
+            out[k] = v
+        return out
+
+
+# id(distribution) -> (class, params) of the distributions made by `nested`.
+_RECIPES: dict[int, tuple[type, dict[str, Any]]] = {}
+
+
+def nested(cls: type, **params: Any) -> Any:
+    """A float64 ``cls(**params)`` to use as a parameter (e.g. Independent's base); the suite
+    rebuilds it in other dtypes and with gradient leaves."""
+    dist = cls(**to_tensors(params, torch.float64))
+    _RECIPES[id(dist)] = (cls, params)
+    return dist
+
+
+def _grad_params(params: dict[str, Any]) -> tuple[dict[str, Any], list[torch.Tensor]]:
+    out, leaves = {}, []
+    for k, v in params.items():
+        if id(v) in _RECIPES:
+            cls, inner = _RECIPES[id(v)]
+            inner, inner_leaves = _grad_params(inner)
+            v = cls(**inner)
+            leaves += inner_leaves
+        elif isinstance(v, (list, float)):
+            v = torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        elif isinstance(v, torch.Tensor) and v.is_floating_point():
+            v = v.detach().double().requires_grad_()
+        if isinstance(v, torch.Tensor) and v.requires_grad:
+            leaves.append(v)
+        out[k] = v
+    return out, leaves
 
 
 def to_tensors(params: dict[str, Any], dtype: torch.dtype) -> dict[str, Any]:
     out = {}
     for k, v in params.items():
-        if isinstance(v, (list, float)):
+        if id(v) in _RECIPES:
+            cls, inner = _RECIPES[id(v)]
+            v = cls(**to_tensors(inner, dtype))
+        elif isinstance(v, (list, float)):
             v = torch.tensor(v, dtype=dtype)
         elif isinstance(v, torch.Tensor) and v.is_floating_point():
             v = v.to(dtype)

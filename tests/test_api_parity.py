@@ -56,8 +56,12 @@ def test_constructor_signature_matches_torch(cls):
 @pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)
 def test_flags_and_arg_constraints_match_torch(cls):
     theirs = getattr(td, cls.__name__)
-    assert cls.has_rsample == theirs.has_rsample
-    assert cls.has_enumerate_support == theirs.has_enumerate_support
+    for flag in ("has_rsample", "has_enumerate_support"):
+        ours_flag, theirs_flag = getattr(cls, flag), getattr(theirs, flag)
+        if isinstance(theirs_flag, property):  # depends on the instance (e.g. Independent)
+            assert isinstance(ours_flag, property), flag
+        else:
+            assert ours_flag == theirs_flag, flag
     ours_args = cls.arg_constraints if isinstance(cls.arg_constraints, dict) else None
     theirs_args = theirs.arg_constraints if isinstance(theirs.arg_constraints, dict) else None
     if ours_args is not None and theirs_args is not None:
@@ -115,6 +119,8 @@ def test_values_match_torch(case):
     theirs = torch_twin(ex, i)
     assert ours.batch_shape == theirs.batch_shape
     assert ours.event_shape == theirs.event_shape
+    assert ours.has_rsample == theirs.has_rsample
+    assert ours.has_enumerate_support == theirs.has_enumerate_support
     x = ours.sample((20,))
     torch.testing.assert_close(ours.log_prob(x), theirs.log_prob(x))
     for name in ["mean", "variance", "mode"]:

@@ -342,27 +342,13 @@ def test_sample_moments_match(case):
     assert ((sample_var - var).abs() <= 8 * se_var + 1e-9)[finite].all()
 
 
-def _with_grad_params(ex, i):
-    params = {}
-    for k, v in ex.params[i].items():
-        if isinstance(v, list):
-            v = torch.tensor(v, dtype=torch.float64, requires_grad=True)
-        elif isinstance(v, float):
-            v = torch.tensor(v, dtype=torch.float64, requires_grad=True)
-        elif isinstance(v, torch.Tensor) and v.is_floating_point():
-            v = v.detach().double().requires_grad_()
-        params[k] = v
-    return params
-
-
 @pytest.mark.parametrize(
     "case", cases(lambda ex, d: d.has_rsample and implements(ex, "mean")), ids=case_id
 )
 def test_rsample_gradient_matches_gradient_of_mean(case):
     ex, i = case
-    params = _with_grad_params(ex, i)
+    params, leaves = ex.grad_params(i)
     d = ex.cls(**params)
-    leaves = [v for v in params.values() if isinstance(v, torch.Tensor) and v.requires_grad]
     # retain_graph: parameters derived in __init__ (e.g. normalized probs) are shared by calls.
     exact = torch.autograd.grad(d.mean.sum(), leaves, allow_unused=True, retain_graph=True)
     batches = 16
@@ -382,9 +368,8 @@ def test_rsample_gradient_matches_gradient_of_mean(case):
 @pytest.mark.parametrize("case", cases(lambda ex, d: d.has_rsample), ids=case_id)
 def test_rsample_gradients_are_finite(case):
     ex, i = case
-    params = _with_grad_params(ex, i)
+    params, leaves = ex.grad_params(i)
     d = ex.cls(**params)
-    leaves = [v for v in params.values() if isinstance(v, torch.Tensor) and v.requires_grad]
     x = d.rsample((100,))
     grads = torch.autograd.grad(x.sum(), leaves, allow_unused=True)
     for grad in grads:

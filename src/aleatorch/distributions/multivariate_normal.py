@@ -1,0 +1,264 @@
+"""The multivariate normal distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..errors import ParameterError, ShapeError, describe_violation
+from ..kl import register_kl
+from ..utils import _common_device, _float_dtype, lazy_property
+
+__all__ = ["MultivariateNormal"]
+
+_LOG_2PI = math.log(2 * math.pi)
+_MATRICES = ("covariance_matrix", "precision_matrix", "scale_tril")
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return str(tuple(shape))
+
+
+def _tensor(value: Any, dtype: torch.dtype, device: torch.device | None) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value if value.dtype == dtype else value.to(dtype)
+    return torch.as_tensor(value, dtype=dtype, device=device)
+
+
+def _precision_to_scale_tril(precision: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # With J the exchange matrix, J P J = F F^T (Cholesky), so P = U U^T where U = J F J is
+    # upper triangular. Then P^{-1} = U^{-T} U^{-1}, and U^{-T} = (J F^T J)^{-1} is lower
+    # triangular with a positive diagonal: the scale_tril, from one triangular solve and
+    # without forming P^{-1}.
+    factor, info = torch.linalg.cholesky_ex(precision.flip(-2, -1))
+    eye = torch.eye(precision.shape[-1], dtype=precision.dtype, device=precision.device)
+    lower = torch.linalg.solve_triangular(factor.flip(-2, -1).mT, eye, upper=False)
+    return lower, info
+
+
+class MultivariateNormal(Distribution):
+    r"""Multivariate normal (Gaussian) distribution of dimension :math:`d`.
+
+    .. math::
+        p(x) = (2\pi)^{-d/2} \det(\Sigma)^{-1/2}
+               \exp\left(-\tfrac12 (x - \mu)^\top \Sigma^{-1} (x - \mu)\right)
+
+    Support: :math:`\mathbb{R}^d` (``event_shape == (d,)``).
+
+    Give exactly one of ``covariance_matrix`` (:math:`\Sigma`), ``precision_matrix``
+    (:math:`\Sigma^{-1}`) or ``scale_tril`` (the lower Cholesky factor :math:`L` with
+    :math:`\Sigma = L L^\top`); the others are derived lazily from :math:`L`, the
+    representation every formula uses. ``loc`` and the matrix broadcast over batch dims.
+
+    Args:
+        loc: the mean :math:`\mu`, of shape ``(..., d)``.
+        covariance_matrix: symmetric positive-definite :math:`\Sigma`, ``(..., d, d)``.
+        precision_matrix: symmetric positive-definite :math:`\Sigma^{-1}`, ``(..., d, d)``.
+        scale_tril: lower-triangular :math:`L` with a positive diagonal, ``(..., d, d)``.
+
+    Example:
+        >>> import aleatorch as D
+        >>> d = D.MultivariateNormal(torch.zeros(2), covariance_matrix=torch.eye(2))
+        >>> d.log_prob(torch.zeros(2))
+        tensor(-1.8379)
+    """
+
+    arg_constraints = {
+        "loc": constraints.real_vector,
+        "covariance_matrix": constraints.positive_definite,
+        "precision_matrix": constraints.positive_definite,
+        "scale_tril": constraints.lower_cholesky,
+    }
+    support = constraints.real_vector
+
+    def __init__(
+        self,
+        loc: Any,
+        covariance_matrix: Any = None,
+        precision_matrix: Any = None,
+        scale_tril: Any = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        given = {
+            name: m
+            for name, m in zip(_MATRICES, (covariance_matrix, precision_matrix, scale_tril))
+            if m is not None
+        }
+        if len(given) != 1:
+            got = ", ".join(f"'{n}'" for n in given) or "none"
+            raise ParameterError(
+                "MultivariateNormal: give exactly one of 'covariance_matrix', "
+                f"'precision_matrix' or 'scale_tril', but got {got}"
+            )
+        ((name, matrix),) = given.items()
+        dtype = _float_dtype((loc, matrix))
+        device = _common_device((loc, matrix), "MultivariateNormal")
+        loc, matrix = _tensor(loc, dtype, device), _tensor(matrix, dtype, device)
+        batch_shape = self._check_shapes(loc, name, matrix)
+        if name == "scale_tril":
+            factor, info = matrix, None
+        elif name == "covariance_matrix":
+            factor, info = torch.linalg.cholesky_ex(matrix)
+        else:
+            factor, info = _precision_to_scale_tril(matrix)
+        # The factor keeps the matrix's own batch shape: broadcasting it would multiply the
+        # cost of every solve and of the log-determinant by the broadcast factor.
+        self._unbroadcasted_scale_tril = factor
+        self.loc = loc.expand(batch_shape + loc.shape[-1:])
+        setattr(self, name, matrix.expand(batch_shape + matrix.shape[-2:]))
+        # Validation reuses the Cholesky status computed above instead of factorizing again.
+        self._unchecked = (loc, name, matrix, info)
+        super().__init__(batch_shape, loc.shape[-1:], validate_args=validate_args)
+        self.__dict__.pop("_unchecked", None)
+
+    @staticmethod
+    def _check_shapes(loc: torch.Tensor, name: str, matrix: torch.Tensor) -> torch.Size:
+        if loc.dim() < 1:
+            raise ShapeError(
+                "MultivariateNormal: 'loc' must be at least one-dimensional (its last dim is "
+                f"the event dim d), but its shape is {_shape_str(loc.shape)}"
+            )
+        d = loc.shape[-1]
+        if matrix.dim() < 2 or matrix.shape[-2:] != (d, d):
+            raise ShapeError(
+                f"MultivariateNormal: '{name}' must have shape (..., {d}, {d}) to match 'loc' "
+                f"of shape {_shape_str(loc.shape)}, but its shape is {_shape_str(matrix.shape)}"
+            )
+        try:
+            return torch.broadcast_shapes(loc.shape[:-1], matrix.shape[:-2])
+        except RuntimeError:
+            raise ShapeError(
+                f"MultivariateNormal: the batch dims of 'loc' {_shape_str(loc.shape[:-1])} and "
+                f"of '{name}' {_shape_str(matrix.shape[:-2])} do not broadcast"
+            ) from None
+
+    def _validate_parameters(self) -> None:
+        pending = self.__dict__.pop("_unchecked", None)
+        if pending is None:  # asked again later (e.g. by a wrapper): check what is stored
+            return super()._validate_parameters()
+        loc, name, matrix, info = pending
+        checks = [("loc", loc, constraints.real_vector)]
+        if info is None:
+            checks.append((name, matrix, constraints.lower_cholesky))
+        for pname, value, constraint in checks:
+            if not constraint.all_ok(value):
+                self._raise_violation(pname, value, constraint.check(value))
+        if info is not None:
+            # Symmetric and factorizable (a zero Cholesky status): one host read for both.
+            ok = torch.isclose(matrix, matrix.mT, atol=1e-6).all(-1).all(-1) & (info == 0)
+            if not bool(ok.all()):
+                self._raise_violation(name, matrix, ok)
+
+    def _raise_violation(self, name: str, value: torch.Tensor, ok: torch.Tensor) -> None:
+        rule = self.arg_constraints[name].description
+        raise ParameterError(describe_violation(self._name, "parameter", name, rule, value, ok))
+
+    # -------------------------------------------------------------- derived parameters
+
+    @lazy_property
+    def scale_tril(self) -> torch.Tensor:
+        factor = self._unbroadcasted_scale_tril
+        return factor.expand(self._batch_shape + factor.shape[-2:])
+
+    @lazy_property
+    def covariance_matrix(self) -> torch.Tensor:
+        factor = self._unbroadcasted_scale_tril
+        return (factor @ factor.mT).expand(self._batch_shape + factor.shape[-2:])
+
+    @lazy_property
+    def precision_matrix(self) -> torch.Tensor:
+        factor = self._unbroadcasted_scale_tril
+        return torch.cholesky_inverse(factor).expand(self._batch_shape + factor.shape[-2:])
+
+    @lazy_property
+    def _half_log_det(self) -> torch.Tensor:
+        # log det(Sigma) / 2 = sum(log diag L), of the factor's own batch shape.
+        return self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+    # ---------------------------------------------------------------------- summaries
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> torch.Tensor:
+        # diag(L L^T)_i is the squared norm of row i of L.
+        return self._unbroadcasted_scale_tril.pow(2).sum(-1).expand(self.loc.shape)
+
+    def _entropy(self) -> torch.Tensor:
+        d = self._event_shape[0]
+        return (0.5 * d * (1.0 + _LOG_2PI) + self._half_log_det).expand(self._batch_shape)
+
+    # ----------------------------------------------------------------------- the math
+
+    def _rsample(self, shape, generator):
+        factor = self._unbroadcasted_scale_tril
+        loc = self.loc
+        if factor.dim() == 2:
+            # One GEMM over all samples and batch entries: x = mu + eps L^T.
+            eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
+            return loc + eps @ factor.mT
+        d = loc.shape[-1]
+        batch = self._batch_shape
+        n = math.prod(shape[: len(shape) - len(batch) - 1])
+        # Samples as the columns of one (d, n) block per batch entry: a single bmm with no
+        # copy of the factor per sample (a broadcast matmul would materialize n copies).
+        eps = torch.randn(
+            (batch.numel(), d, n), dtype=loc.dtype, device=loc.device, generator=generator
+        )
+        cols = torch.bmm(factor.expand(batch + (d, d)).reshape(-1, d, d), eps)
+        return loc + cols.permute(2, 0, 1).reshape(shape)
+
+    def _mahalanobis(self, diff: torch.Tensor) -> torch.Tensor:
+        """``|L^{-1} diff|^2`` over the last dim, by triangular solves."""
+        factor = self._unbroadcasted_scale_tril
+        d = factor.shape[-1]
+        if factor.dim() == 2:
+            # Rows z_i with z_i L^T = diff_i: one solve for all points.
+            z = torch.linalg.solve_triangular(
+                factor.mT, diff.reshape(-1, d), upper=True, left=False
+            )
+            return z.pow(2).sum(-1).reshape(diff.shape[:-1])
+        k = factor.dim() - 2
+        if diff.dim() - 1 < k:
+            diff = diff.reshape((1,) * (k + 1 - diff.dim()) + diff.shape)
+        lead = diff.shape[:-1]
+        sample, batch = lead[:-k], torch.broadcast_shapes(lead[-k:], factor.shape[:-2])
+        n, b = math.prod(sample), batch.numel()
+        rhs = diff.expand(sample + batch + (d,)).reshape(n, b, d).transpose(0, 1)
+        factors = factor.expand(batch + (d, d)).reshape(b, d, d)
+        z = torch.linalg.solve_triangular(factors.mT, rhs, upper=True, left=False)
+        return z.pow(2).sum(-1).T.reshape(sample + batch)
+
+    def _log_prob(self, value):
+        d = self._event_shape[0]
+        maha = self._mahalanobis(value - self.loc)
+        return -0.5 * (d * _LOG_2PI + maha) - self._half_log_det
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> torch.Tensor:
+    if p.event_shape != q.event_shape:
+        raise ShapeError(
+            "kl_divergence(MultivariateNormal, MultivariateNormal): the event shapes differ "
+            f"({_shape_str(p.event_shape)} and {_shape_str(q.event_shape)})"
+        )
+    # 2 KL = tr(S_q^{-1} S_p) + |L_q^{-1}(mu_q - mu_p)|^2 - d + log det S_q - log det S_p.
+    # With Z = L_q^{-1} [L_p | mu_q - mu_p], the first two terms are the squared Frobenius
+    # norm of Z: one batched triangular solve.
+    d = p.event_shape[0]
+    batch = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    diff = (q.loc - p.loc).expand(batch + (d,)).unsqueeze(-1)
+    rhs = torch.cat([lp.expand(batch + (d, d)), diff], dim=-1)
+    z = torch.linalg.solve_triangular(lq, rhs, upper=False)
+    return 0.5 * (z.pow(2).sum((-2, -1)) - d) + q._half_log_det - p._half_log_det

@@ -1,0 +1,5 @@
+"""Distributions built from other distributions (Independent, ...)."""
+
+from .independent import Independent
+
+__all__ = ["Independent"]
