@@ -67,7 +67,8 @@ class Example:
                 cls, params = _RECIPES[id(v)]
                 v = (cls, Example(cls, [params]).numpy_params(0))
             elif isinstance(v, torch.Tensor):
-                v = v.detach().cpu().numpy()
+                # scipy computes in the dtype it is given: compare against float64 always.
+                v = v.detach().cpu().double().numpy() if v.is_floating_point() else v.numpy()
             else:
                 v = np.asarray(v)
             out[k] = v

@@ -1,0 +1,116 @@
+"""The Dirichlet distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import constraints
+from .._samplers import log_standard_gamma
+from ..errors import ParameterError
+from ..exp_family import ExponentialFamily
+from ..kl import register_kl
+from ..utils import as_params
+from .gamma import _times_log
+
+__all__ = ["Dirichlet"]
+
+
+class Dirichlet(ExponentialFamily):
+    r"""Dirichlet distribution over the probability simplex, with concentration ``concentration``.
+
+    .. math:: p(x) = \frac{\Gamma(\alpha_0)}{\prod_i \Gamma(\alpha_i)} \prod_{i=1}^k
+              x_i^{\alpha_i - 1}, \quad \alpha_0 = \sum_i \alpha_i
+
+    Support: the simplex :math:`\{x : x_i \ge 0, \sum_i x_i = 1\}`; ``event_shape`` is
+    ``(k,)``.
+
+    Args:
+        concentration: :math:`\alpha`, positive, of shape ``batch_shape + (k,)``.
+
+    Sampling normalizes gamma draws in log space (``softmax`` of
+    :func:`aleatorch._samplers.log_standard_gamma`), which stays exact for tiny
+    concentrations where the gamma draws themselves underflow.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Dirichlet(torch.tensor([1.0, 2.0, 3.0])).log_prob(torch.tensor([0.2, 0.3, 0.5]))
+        tensor(1.5041)
+    """
+
+    arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, concentration: Any, validate_args: bool | None = None) -> None:
+        (self.concentration,) = as_params(concentration, owner="Dirichlet")
+        if self.concentration.dim() < 1:
+            raise ParameterError(
+                "Dirichlet: parameter 'concentration' must have at least one dim (the "
+                f"categories, k), but it is a scalar: {self.concentration.item():g}"
+            )
+        shape = self.concentration.shape
+        super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        # (alpha_i - 1)_+ normalized; when every alpha_i < 1 the density is unbounded at each
+        # vertex and the vertex of the largest alpha is taken (torch's convention).
+        c = self.concentration
+        cm1 = (c - 1).clamp(min=0)
+        interior = cm1 / cm1.sum(-1, keepdim=True)
+        vertex = torch.nn.functional.one_hot(c.argmax(-1), c.shape[-1]).to(c.dtype)
+        return torch.where((c < 1).all(-1, keepdim=True), vertex, interior)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        c = self.concentration
+        total = c.sum(-1, keepdim=True)
+        return c * (total - c) / (total.pow(2) * (total + 1))
+
+    def _rsample(self, shape, generator):
+        x = torch.softmax(log_standard_gamma(self.concentration, shape, generator), -1)
+        # 0 has infinite log-density for alpha_i < 1: keep the components positive.
+        return x.clamp(min=torch.finfo(x.dtype).tiny)
+
+    def _log_prob(self, value):
+        c = self.concentration
+        log_norm = torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+        return _times_log(c - 1, torch.log(value)).sum(-1) + log_norm
+
+    def _entropy(self):
+        c = self.concentration
+        k = c.shape[-1]
+        total = c.sum(-1)
+        return (
+            torch.lgamma(c).sum(-1)
+            - torch.lgamma(total)
+            - (k - total) * torch.digamma(total)
+            - ((c - 1) * torch.digamma(c)).sum(-1)
+        )
+
+    @property
+    def _natural_params(self):
+        return (self.concentration,)
+
+    def _log_normalizer(self, x):
+        return torch.lgamma(x).sum(-1) - torch.lgamma(x.sum(-1))
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> torch.Tensor:
+    # KL = log Gamma(s_p) - log Gamma(s_q) - sum_i [log Gamma(a_i) - log Gamma(b_i)]
+    #      + sum_i (a_i - b_i) (psi(a_i) - psi(s_p)),  with s = sum of the concentration.
+    a, b = p.concentration, q.concentration
+    s_p = a.sum(-1)
+    return (
+        torch.lgamma(s_p)
+        - torch.lgamma(b.sum(-1))
+        - (torch.lgamma(a) - torch.lgamma(b)).sum(-1)
+        + ((a - b) * (torch.digamma(a) - torch.digamma(s_p).unsqueeze(-1))).sum(-1)
+    )

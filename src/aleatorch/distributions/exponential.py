@@ -1,0 +1,101 @@
+"""The exponential distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..exp_family import ExponentialFamily
+from ..kl import register_kl
+from ..special import log1mexp
+from ..utils import as_params
+
+__all__ = ["Exponential"]
+
+
+class Exponential(ExponentialFamily):
+    r"""Exponential distribution with rate ``rate``.
+
+    .. math:: p(x) = \lambda e^{-\lambda x}, \quad x \ge 0
+
+    Support: :math:`[0, \infty)`.
+
+    Args:
+        rate: the rate :math:`\lambda > 0` (the inverse of the mean).
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Exponential(2.0).log_prob(torch.tensor(1.0))
+        tensor(-1.3069)
+    """
+
+    arg_constraints = {"rate": constraints.positive}
+    support = constraints.nonnegative
+    has_rsample = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, rate: Any, validate_args: bool | None = None) -> None:
+        (self.rate,) = as_params(rate, owner="Exponential")
+        super().__init__(self.rate.shape, validate_args=validate_args)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.rate.reciprocal()
+
+    @property
+    def median(self) -> torch.Tensor:
+        return math.log(2) / self.rate
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return torch.zeros_like(self.rate)
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return self.rate.reciprocal()
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return self.rate.pow(-2)
+
+    def _rsample(self, shape, generator):
+        e = torch.empty(shape, dtype=self.rate.dtype, device=self.rate.device)
+        return e.exponential_(generator=generator) / self.rate
+
+    def _log_prob(self, value):
+        return self.rate.log() - self.rate * value
+
+    def _cdf(self, value):
+        return -torch.expm1(-self.rate * value)
+
+    def _survival_function(self, value):
+        return torch.exp(-self.rate * value)
+
+    def _log_cdf(self, value):
+        return log1mexp(-self.rate * value)
+
+    def _log_survival_function(self, value):
+        return -self.rate * value
+
+    def _icdf(self, value):
+        return -torch.log1p(-value) / self.rate
+
+    def _entropy(self):
+        return 1 - self.rate.log()
+
+    @property
+    def _natural_params(self):
+        return (-self.rate,)
+
+    def _log_normalizer(self, x):
+        return -torch.log(-x)
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p: Exponential, q: Exponential) -> torch.Tensor:
+    # KL = r - 1 - log r with r = rate_q / rate_p; d = r - 1 from the exact difference of rates.
+    d = (q.rate - p.rate) / p.rate
+    return d - torch.log1p(d)

@@ -1,0 +1,121 @@
+"""The continuous uniform distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..errors import ParameterError, describe_violation
+from ..kl import register_kl
+from ..utils import as_params
+
+__all__ = ["Uniform"]
+
+
+class Uniform(Distribution):
+    r"""Uniform distribution on the half-open interval ``[low, high)``.
+
+    .. math:: p(x) = \frac{1}{b - a}, \quad a \le x < b
+
+    Support: :math:`[a, b)`.
+
+    Args:
+        low: the lower bound :math:`a` (inclusive).
+        high: the upper bound :math:`b > a` (exclusive).
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Uniform(0.0, 4.0).log_prob(torch.tensor(1.0))
+        tensor(-1.3863)
+    """
+
+    arg_constraints = {
+        "low": constraints.dependent(is_discrete=False, event_dim=0),
+        "high": constraints.dependent(is_discrete=False, event_dim=0),
+    }
+    has_rsample = True
+
+    def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
+        self.low, self.high = as_params(low, high, owner="Uniform")
+        super().__init__(self.low.shape, validate_args=validate_args)
+
+    def _validate_parameters(self) -> None:
+        # The bounds constrain each other, which arg_constraints cannot express.
+        ok = self.low < self.high  # False where either is NaN too
+        if bool(ok.all()):
+            return
+        message = describe_violation(
+            "Uniform", "parameter", "high", "greater than 'low'", self.high, ok
+        )
+        bad = (~ok).nonzero().tolist()[:3]
+        lows = ", ".join(
+            f"low{list(i)} = {self.low[tuple(i)].item():.6g}"
+            if i
+            else f"low = {self.low.item():.6g}"
+            for i in bad
+        )
+        raise ParameterError(f"{message}\n  where {lows}")
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self) -> constraints.Constraint:
+        return constraints.half_open_interval(self.low, self.high)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return (self.low + self.high) / 2
+
+    @property
+    def median(self) -> torch.Tensor:
+        return self.mean
+
+    @property
+    def mode(self) -> torch.Tensor:
+        # Every point of the support is a mode: no single one (as torch).
+        return torch.full_like(self.mean, math.nan)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return (self.high - self.low).pow(2) / 12
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return (self.high - self.low) / math.sqrt(12)
+
+    def _rsample(self, shape, generator):
+        u = torch.rand(shape, dtype=self.low.dtype, device=self.low.device, generator=generator)
+        return torch.addcmul(self.low, u, self.high - self.low)
+
+    def _log_prob(self, value):
+        inside = (self.low <= value) & (value < self.high)
+        return torch.where(inside, -(self.high - self.low).log(), -math.inf)
+
+    def _cdf(self, value):
+        return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
+
+    def _survival_function(self, value):
+        # high - x is exact near the upper bound, where 1 - cdf would cancel.
+        return ((self.high - value) / (self.high - self.low)).clamp(0, 1)
+
+    def _log_cdf(self, value):
+        return self._cdf(value).log()
+
+    def _log_survival_function(self, value):
+        return self._survival_function(value).log()
+
+    def _icdf(self, value):
+        return torch.addcmul(self.low, value, self.high - self.low)
+
+    def _entropy(self):
+        return (self.high - self.low).log()
+
+
+@register_kl(Uniform, Uniform)
+def _kl_uniform_uniform(p: Uniform, q: Uniform) -> torch.Tensor:
+    # KL = log(width_q / width_p) when [low_p, high_p) lies inside [low_q, high_q), else inf.
+    kl = ((q.high - q.low) / (p.high - p.low)).log()
+    outside = (q.low > p.low) | (q.high < p.high)
+    return torch.where(outside, math.inf, kl)
