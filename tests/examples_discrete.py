@@ -154,7 +154,6 @@ EXAMPLES = [
             ({"probs": 0.5, "logits": 0.0}, ["Binomial", "exactly one of 'probs' or 'logits'"]),
             ({"total_count": 3}, ["Binomial", "neither"]),
         ],
-        missing={"cdf", "icdf"},
     ),
     # A batch of different total_counts: everything but enumerate_support, which must stack
     # the values of every batch member into one tensor.
@@ -173,7 +172,7 @@ EXAMPLES = [
                 ["Binomial", "probs[1] = -0.5"],
             )
         ],
-        missing={"cdf", "icdf", "enumerate_support"},
+        missing={"enumerate_support"},
     ),
     Example(
         D.Categorical,

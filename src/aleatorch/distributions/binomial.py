@@ -11,6 +11,7 @@ from ..distribution import Distribution
 from ..errors import MethodNotImplementedError
 from ..kl import register_kl
 from ..special import softplus
+from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
 from ._params import GivenParameter, probs_or_logits
 
@@ -107,6 +108,49 @@ class Binomial(GivenParameter, Distribution):
         log_p = torch.where(inside, log_p, torch.full_like(log_p, -torch.inf))
         log_p = log_p.clamp(min=torch.finfo(log_p.dtype).min)
         return -(log_p.exp() * log_p).sum(0)
+
+    def _success_failure_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(p, 1 - p)``, each accurate near 0 (from the logits when they were given)."""
+        if self._given == "logits":
+            return torch.sigmoid(self.logits), torch.sigmoid(-self.logits)
+        return self.probs, 1 - self.probs
+
+    def _tail_arguments(self, value):
+        """For ``k = floor(value)``: ``P(X <= k) = I_{1-p}(n - k, k + 1)`` on ``0 <= k < n``.
+
+        Returns the clamped beta arguments (valid everywhere, for the safe-where pattern) and
+        the masks of ``k < 0`` and ``k >= n``, where the cdf is exactly 0 and 1.
+        """
+        n = self.total_count
+        k = value.floor()
+        below, above = k < 0, k >= n
+        inside = k.clamp(min=0)
+        inside = torch.minimum(inside, (n - 1).clamp(min=0))
+        return (n - inside).clamp(min=1), inside + 1, below, above
+
+    def _cdf(self, value):
+        a, b, below, above = self._tail_arguments(value)
+        p, q = self._success_failure_probs()
+        cdf = betainc(a, b, q, p)
+        return torch.where(below, 0.0, torch.where(above, 1.0, cdf))
+
+    def _survival_function(self, value):
+        a, b, below, above = self._tail_arguments(value)
+        p, q = self._success_failure_probs()
+        sf = betaincc(a, b, q, p)
+        return torch.where(below, 1.0, torch.where(above, 0.0, sf))
+
+    def _log_cdf(self, value):
+        a, b, below, above = self._tail_arguments(value)
+        p, q = self._success_failure_probs()
+        log_cdf = log_betainc(a, b, q, p)
+        return torch.where(below, -torch.inf, torch.where(above, 0.0, log_cdf))
+
+    def _log_survival_function(self, value):
+        a, b, below, above = self._tail_arguments(value)
+        p, q = self._success_failure_probs()
+        log_sf = log_betainc(b, a, p, q)
+        return torch.where(below, 0.0, torch.where(above, -torch.inf, log_sf))
 
     def _enumerate_support(self):
         n = self.total_count
