@@ -29,6 +29,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_small.py
 	$(PY) benchmarks/bench_large.py
+	$(PY) benchmarks/bench_mvn.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
