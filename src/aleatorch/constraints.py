@@ -234,8 +234,11 @@ class _Boolean(Constraint):
         return (value == 0) | (value == 1)
 
     def all_ok(self, value):
-        # x * (1 - x) is 0 exactly for 0 and 1, and nonzero or NaN for anything else (inf included).
-        return bool((value * (1 - value) == 0).all())
+        # In [0, 1] (NaN fails the comparisons) and integral: 0 or 1, with one temporary.
+        if value.numel() == 0:
+            return True
+        low, high = torch.aminmax(value)
+        return low.item() >= 0 and high.item() <= 1 and torch.equal(value, value.round())
 
 
 class _OneHot(Constraint):

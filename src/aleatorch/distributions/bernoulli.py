@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from .. import constraints
 from ..exp_family import ExponentialFamily
@@ -70,22 +71,43 @@ class Bernoulli(GivenParameter, ExponentialFamily):
     def _sample(self, shape, generator):
         return torch.bernoulli(self.probs.expand(shape), generator=generator)
 
+    @lazy_property
+    def _failure_prob(self) -> torch.Tensor:
+        """``1 - p``, cached: ``log_prob`` reads it on every call."""
+        return 1 - self.probs
+
+    @lazy_property
+    def _floored_log_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p, log(1 - p))`` floored at the most negative float, cached for entropy.
+
+        The floor turns ``0 * log 0`` into 0 and changes nothing else (``log p >= -745``).
+        """
+        if self._given == "logits":
+            log_p, log_q = -softplus(-self.logits), -softplus(self.logits)
+        else:
+            log_p, log_q = self.probs.log(), torch.log1p(-self.probs)
+        floor = torch.finfo(log_p.dtype).min
+        return log_p.clamp_(min=floor), log_q.clamp_(min=floor)
+
     def _log_prob(self, value):
-        if self._given == "probs":
-            # Exact at p = 0 and p = 1, where the logit would be clamped.
-            return torch.where(value > 0.5, self.probs.log(), torch.log1p(-self.probs))
-        return value * self.logits - softplus(self.logits)
+        if self._given == "logits":
+            # One fused op, accurate for large |logits| (x*l - softplus(l) cancels there).
+            logits = self.logits
+            if logits.shape != value.shape:
+                logits, value = torch.broadcast_tensors(logits, value)
+            return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+        # lerp picks p at 1 and 1 - p at 0 exactly; one temporary, log in place, log 0 = -inf.
+        return torch.lerp(self._failure_prob, self.probs, value).log_()
 
     def _cdf(self, value):
         below = torch.where(value >= 1, torch.ones_like(self.probs), 1 - self.probs)
         return torch.where(value < 0, torch.zeros_like(below), below)
 
     def _entropy(self):
-        # H = -p log p - (1 - p) log(1 - p), with 0 log 0 = 0.
-        probs = self.probs
-        plogp = torch.special.xlogy(probs, probs)
-        qlogq = torch.special.xlogy(1 - probs, 1 - probs)
-        return -(plogp + qlogq)
+        # H = -p log p - q log q, with 0 log 0 = 0 (see _floored_log_probs).
+        log_p, log_q = self._floored_log_probs
+        q = torch.sigmoid(-self.logits) if self._given == "logits" else self._failure_prob
+        return torch.addcmul(self.probs * log_p, q, log_q).neg_()
 
     def _enumerate_support(self):
         values = torch.arange(2, dtype=self._param.dtype, device=self._param.device)
