@@ -91,6 +91,8 @@ def _hard_points() -> list[tuple[float, float, float]]:
     for a in (1e-3, 0.02):
         for b in (1e-3, 0.4, 3.0, 80.0, 1e5):
             points += [(a, b, x) for x in (1e-8, 0.01, 0.24, 0.26, 0.6)]
+    # the power series at the edge of its domain (x = 1/4, b x = 2)
+    points += [(0.99, 0.995, 0.25), (0.6, 0.7, 0.2499), (0.3, 8.0, 0.25), (0.01, 1e3, 2e-3)]
     return points
 
 

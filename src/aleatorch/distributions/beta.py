@@ -12,7 +12,7 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..utils import as_params
-from .gamma import _times_log
+from .gamma import x_log1p_y, x_log_y
 
 __all__ = ["Beta"]
 
@@ -89,8 +89,8 @@ class Beta(ExponentialFamily):
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
         # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends.
-        out = _times_log(a - 1, torch.log(value))
-        out = out.add_(_times_log(b - 1, torch.log1p(-value)))
+        # Both terms have the broadcast shape of (a, b, value): accumulate in place.
+        out = x_log_y(a - 1, value).add_(x_log1p_y(b - 1, -value))
         return out.sub_(_log_beta(a, b))
 
     def _cdf(self, value):

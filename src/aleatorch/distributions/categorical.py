@@ -142,11 +142,17 @@ class Categorical(GivenParameter, Distribution):
         return index.T.reshape(shape)
 
     def _gather(self, table: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """``table[..., value]``: the entry of each value's label, broadcast over the batch."""
         index = value.long().unsqueeze(-1)
-        index, table = torch.broadcast_tensors(index, table)
-        return table.gather(-1, index[..., :1]).squeeze(-1)
+        if index.shape[:-1] != table.shape[:-1]:
+            index, table = torch.broadcast_tensors(index, table)
+            index = index[..., :1]
+        return table.gather(-1, index).squeeze(-1)
 
     def _log_prob(self, value):
+        if self._given == "probs":
+            # Gather first, then log only the gathered entries (log 0 = -inf exactly).
+            return self._gather(self.probs, value).log()
         return self._gather(self.logits, value)
 
     def _cdf(self, value):

@@ -12,7 +12,7 @@ from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..utils import as_params
-from .gamma import _times_log
+from .gamma import x_log_y
 
 __all__ = ["Dirichlet"]
 
@@ -81,7 +81,7 @@ class Dirichlet(ExponentialFamily):
     def _log_prob(self, value):
         c = self.concentration
         log_norm = torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
-        return _times_log(c - 1, torch.log(value)).sum(-1) + log_norm
+        return x_log_y(c - 1, value).sum(-1) + log_norm
 
     def _entropy(self):
         c = self.concentration
