@@ -239,3 +239,32 @@ def test_reading_the_derived_parameter_does_not_change_results(make):
     before = d.log_prob(x)
     _ = d.logits  # caches the derived parametrization next to the given one
     assert torch.equal(d.log_prob(x), before)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: D.Bernoulli(probs=p),
+        lambda p: D.Gamma(p, p),
+        lambda p: D.Beta(p, p),
+        lambda p: D.Dirichlet(p),
+    ],
+)
+def test_a_distribution_built_once_can_be_backpropagated_many_times(make):
+    param = torch.tensor([0.3, 0.6], requires_grad=True)
+    d = make(param)
+    x = d.sample((5,))
+    d.log_prob(x).sum().backward()
+    first = param.grad.clone()
+    d.log_prob(x).sum().backward()
+    torch.testing.assert_close(param.grad, 2 * first)
+
+
+def test_parameter_only_caches_are_dropped_by_expand():
+    d = D.Gamma(torch.tensor([1.0, 2.0]), 1.0)
+    x = torch.tensor([0.5, 1.5])
+    d.log_prob(x)
+    assert "_cached_log_normalizer" in d.__dict__
+    e = d.expand((3, 2))
+    assert "_cached_log_normalizer" not in e.__dict__
+    torch.testing.assert_close(e.log_prob(x.expand(3, 2)), d.log_prob(x).expand(3, 2))

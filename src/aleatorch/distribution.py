@@ -431,7 +431,9 @@ class Distribution:
                         f"{_shape_str(self._batch_shape)} to {_shape_str(batch_shape)}: each "
                         "dim must be equal or 1 in the original"
                     ) from exc
-            elif isinstance(getattr(type(self), key, None), lazy_property):
+            elif key.startswith("_cached_") or isinstance(
+                getattr(type(self), key, None), lazy_property
+            ):
                 continue  # a cached derived value: recomputed from the expanded parameters
             new.__dict__[key] = value
         new._batch_shape = batch_shape
@@ -447,6 +449,23 @@ class Distribution:
         return self.__new__(type(self)) if _instance is None else _instance
 
     # -------------------------------------------------------------- helpers
+
+    def _cached(self, name: str, compute: Any) -> Any:
+        """``compute()``, cached on the instance unless it carries a graph.
+
+        For parameter-only terms reused by every call (``log Gamma(a)``, ``log B(a, b)``,
+        ``1 - p``). A result that requires grad is not cached, so a distribution built once
+        from ``nn.Parameter``s can be backpropagated through any number of times (a cached
+        graph would fail on the second ``backward``). ``expand`` drops these caches.
+        """
+        key = "_cached_" + name
+        value = self.__dict__.get(key)
+        if value is None:
+            value = compute()
+            leaves = value if isinstance(value, tuple) else (value,)
+            if not any(v.requires_grad for v in leaves):
+                self.__dict__[key] = value
+        return value
 
     @property
     def support(self) -> constraints.Constraint | None:  # type: ignore[override]

@@ -71,17 +71,20 @@ class Bernoulli(GivenParameter, ExponentialFamily):
     def _sample(self, shape, generator):
         return torch.bernoulli(self.probs.expand(shape), generator=generator)
 
-    @lazy_property
+    @property
     def _failure_prob(self) -> torch.Tensor:
         """``1 - p``, cached: ``log_prob`` reads it on every call."""
-        return 1 - self.probs
+        return self._cached("failure_prob", lambda: 1 - self.probs)
 
-    @lazy_property
+    @property
     def _floored_log_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log p, log(1 - p))`` floored at the most negative float, cached for entropy.
 
         The floor turns ``0 * log 0`` into 0 and changes nothing else (``log p >= -745``).
         """
+        return self._cached("floored_log_probs", self._compute_floored_log_probs)
+
+    def _compute_floored_log_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._given == "logits":
             log_p, log_q = -softplus(-self.logits), -softplus(self.logits)
         else:

@@ -91,7 +91,7 @@ class Beta(ExponentialFamily):
         # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends.
         # Both terms have the broadcast shape of (a, b, value): accumulate in place.
         out = x_log_y(a - 1, value).add_(x_log1p_y(b - 1, -value))
-        return out.sub_(_log_beta(a, b))
+        return out.sub_(self._cached("log_beta", lambda: _log_beta(a, b)))
 
     def _cdf(self, value):
         return betainc(self.concentration1, self.concentration0, value)

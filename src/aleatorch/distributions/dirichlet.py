@@ -80,7 +80,9 @@ class Dirichlet(ExponentialFamily):
 
     def _log_prob(self, value):
         c = self.concentration
-        log_norm = torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+        log_norm = self._cached(
+            "log_normalizer", lambda: torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+        )
         return x_log_y(c - 1, value).sum(-1) + log_norm
 
     def _entropy(self):

@@ -102,7 +102,7 @@ class Gamma(ExponentialFamily):
     def _log_prob(self, value):
         a, rate = self.concentration, self.rate
         # Parameter-only terms are formed at batch size; the per-value passes reuse one buffer.
-        const = a * rate.log() - torch.lgamma(a)
+        const = self._cached("log_normalizer", lambda: a * rate.log() - torch.lgamma(a))
         out = x_log_y(a - 1, value)
         if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
             return out - rate * value + const
