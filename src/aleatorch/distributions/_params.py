@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from ..errors import ParameterError
-from ..utils import as_params
+from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
 
 
 def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Tensor]:
@@ -42,3 +42,15 @@ class GivenParameter:
     @property
     def param_shape(self) -> torch.Size:
         return self._param.size()
+
+
+class BinaryGivenParameter(GivenParameter):
+    """:class:`GivenParameter` for a success probability ``p`` and its log-odds."""
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return logits_to_probs(self.logits, is_binary=True)

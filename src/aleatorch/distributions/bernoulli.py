@@ -11,13 +11,12 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import softplus
-from ..utils import lazy_property, logits_to_probs, probs_to_logits
-from ._params import GivenParameter, probs_or_logits
+from ._params import BinaryGivenParameter, probs_or_logits
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(GivenParameter, ExponentialFamily):
+class Bernoulli(BinaryGivenParameter, ExponentialFamily):
     r"""Bernoulli distribution: 1 with probability ``probs``, 0 otherwise.
 
     .. math:: P(X = x) = p^x (1 - p)^{1 - x}, \quad x \in \{0, 1\}
@@ -46,14 +45,6 @@ class Bernoulli(GivenParameter, ExponentialFamily):
         name, param = probs_or_logits("Bernoulli", probs, logits)
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def mean(self) -> torch.Tensor:

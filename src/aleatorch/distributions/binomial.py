@@ -12,13 +12,13 @@ from ..errors import MethodNotImplementedError
 from ..kl import register_kl
 from ..special import softplus
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
-from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
-from ._params import GivenParameter, probs_or_logits
+from ..utils import as_params
+from ._params import BinaryGivenParameter, probs_or_logits
 
 __all__ = ["Binomial"]
 
 
-class Binomial(GivenParameter, Distribution):
+class Binomial(BinaryGivenParameter, Distribution):
     r"""Binomial distribution: successes among ``total_count`` independent Bernoulli trials.
 
     .. math:: P(X = k) = \binom{n}{k} p^k (1 - p)^{n - k}, \quad k \in \{0, \dots, n\}
@@ -58,14 +58,6 @@ class Binomial(GivenParameter, Distribution):
         self.total_count, param = as_params(total_count, given, owner="Binomial")
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return logits_to_probs(self.logits, is_binary=True)
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):

@@ -45,7 +45,19 @@ def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, safe.log(), torch.full_like(probs, -math.inf))
 
 
-class Categorical(GivenParameter, Distribution):
+class CategoricalParameter(GivenParameter):
+    """:class:`GivenParameter` for normalized category probabilities and their logits."""
+
+    @lazy_property
+    def logits(self) -> torch.Tensor:
+        return log_of_probs(self.probs)
+
+    @lazy_property
+    def probs(self) -> torch.Tensor:
+        return torch.softmax(self.logits, dim=-1)
+
+
+class Categorical(CategoricalParameter, Distribution):
     r"""Categorical distribution over the labels ``0, ..., K - 1``.
 
     .. math:: P(X = k) = p_k, \quad k \in \{0, \dots, K - 1\}
@@ -78,14 +90,6 @@ class Categorical(GivenParameter, Distribution):
         name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
         self._set_given(name, param)
         super().__init__(param.shape[:-1], validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return log_of_probs(self.probs)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return torch.softmax(self.logits, dim=-1)
 
     @property
     def _num_events(self) -> int:

@@ -11,18 +11,17 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..utils import lazy_property
-from ._params import GivenParameter
 from .categorical import (
     Categorical,
+    CategoricalParameter,
     _kl_categorical_categorical,
-    log_of_probs,
     normalized_probs_or_logits,
 )
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
 
 
-class OneHotCategorical(GivenParameter, Distribution):
+class OneHotCategorical(CategoricalParameter, Distribution):
     r"""Categorical distribution whose samples are one-hot vectors of length ``K``.
 
     .. math:: P(X = e_k) = p_k, \quad k \in \{0, \dots, K - 1\}
@@ -55,14 +54,6 @@ class OneHotCategorical(GivenParameter, Distribution):
         name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
         self._set_given(name, param)
         super().__init__(param.shape[:-1], param.shape[-1:], validate_args=validate_args)
-
-    @lazy_property
-    def logits(self) -> torch.Tensor:
-        return log_of_probs(self.probs)
-
-    @lazy_property
-    def probs(self) -> torch.Tensor:
-        return torch.softmax(self.logits, dim=-1)
 
     @lazy_property
     def _categorical(self) -> Categorical:
