@@ -5,7 +5,7 @@ smallest float for most draws once :math:`a \lesssim 10^{-3}`, so its logarithm 
 of gammas, as in Beta and Dirichlet sampling) is lost. The boosting identity
 
 .. math:: G_a \overset{d}{=} G_{a+1} \, U^{1/a}, \qquad
-          \log G_a = \log G_{a+1} - E / a, \quad E = -\log U \sim \mathrm{Exp}(1)
+          \log G_a = \log G_{a+1} + \log(U) / a
 
 (Marsaglia & Tsang 2000, "A simple method for generating gamma variables", §6) keeps the log
 exact, since :math:`G_{a+1}` never underflows.
@@ -37,8 +37,13 @@ def log_standard_gamma(
     # Boost every a < 1 to a + 1; the U^(1/a) factor is added back in log space below.
     boosted = torch.where(small, concentration + 1, concentration)
     log_g = torch._standard_gamma(boosted.expand(shape), generator=generator).log()
-    e = torch.empty(shape, dtype=concentration.dtype, device=concentration.device)
-    e.exponential_(generator=generator)
+    # log U = log(1 - u) with u uniform on [0, 1): never -inf, and ~5x cheaper than drawing
+    # E = -log U with exponential_. Its lower tail stops at log(eps / 2) (-16.6 in float32,
+    # -36.7 in float64), a probability of eps / 2 that no test at that precision can see.
+    log_u = torch.rand(
+        shape, dtype=concentration.dtype, device=concentration.device, generator=generator
+    )
+    log_u = log_u.neg_().log1p_()
     # 1/a where a < 1 and 1/inf = 0 elsewhere: no stray inf or NaN, in values or gradients.
     inv_small = torch.where(small, concentration, float("inf")).reciprocal()
-    return log_g - e * inv_small
+    return torch.addcmul(log_g, log_u, inv_small)
