@@ -69,7 +69,8 @@ class Poisson(ExponentialFamily):
         # turn the NaN of 0 * log(0) into 0 in place (NaN inputs stay NaN through lgamma and
         # the rate term); lgamma is the costly op left.
         log_factorial = torch.lgamma(value + 1)
-        x_log_rate = torch.mul(value, self.rate.log()).nan_to_num_(
+        log_rate = self._cached("log_rate", self.rate.log)
+        x_log_rate = torch.mul(value, log_rate).nan_to_num_(
             nan=0.0, posinf=math.inf, neginf=-math.inf
         )
         return x_log_rate.sub_(log_factorial).sub_(self.rate)
