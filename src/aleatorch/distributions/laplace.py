@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import as_params
+from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Laplace"]
 
 _LOG_HALF = -math.log(2.0)
 
 
-class Laplace(Distribution):
+class Laplace(SymmetricLocationScale, Distribution):
     r"""Laplace distribution with location ``loc`` and scale ``scale``.
 
     .. math:: p(x) = \frac{1}{2b} \exp\left(-\frac{|x - \mu|}{b}\right)
@@ -37,22 +36,6 @@ class Laplace(Distribution):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     has_rsample = True
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = as_params(loc, scale, owner="Laplace")
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def median(self) -> torch.Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> torch.Tensor:

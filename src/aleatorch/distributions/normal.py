@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 
@@ -11,7 +10,7 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
-from ..utils import as_params
+from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Normal"]
 
@@ -19,7 +18,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF = math.sqrt(0.5)
 
 
-class Normal(ExponentialFamily):
+class Normal(SymmetricLocationScale, ExponentialFamily):
     r"""Normal distribution with mean ``loc`` and standard deviation ``scale``.
 
     .. math:: p(x) = \frac{1}{\sigma\sqrt{2\pi}} \exp\left(-\frac{(x-\mu)^2}{2\sigma^2}\right)
@@ -39,22 +38,6 @@ class Normal(ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     _mean_carrier_measure = 0
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
-        self.loc, self.scale = as_params(loc, scale, owner="Normal")
-        super().__init__(self.loc.shape, validate_args=validate_args)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def median(self) -> torch.Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> torch.Tensor:
