@@ -267,3 +267,19 @@ def test_temme_coefficients():
                 )
                 assert abs(series / (zeta / v) - 1) < 1e-17
     assert f[1] == [0, ib.Fraction(1, 3)]  # f_1 = theta / 3
+
+
+@pytest.mark.slow
+def test_torch_compile_fullgraph():
+    a = torch.tensor([0.5, 2.0, 30.0, 1e3], dtype=torch.float64)
+    b = torch.tensor([0.7, 3.0, 40.0, 2e3], dtype=torch.float64)
+    x = torch.tensor([0.3, 0.5, 0.4, 0.33], dtype=torch.float64, requires_grad=True)
+    compiled = torch.compile(lambda a, b, x: log_betainc(a, b, x), fullgraph=True)
+    value = compiled(a, b, x)
+    torch.testing.assert_close(value, log_betainc(a, b, x), rtol=0, atol=0)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    expected = (
+        scipy.stats.beta.pdf(x.detach().numpy(), a.numpy(), b.numpy())
+        / value.exp().detach().numpy()
+    )
+    np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-11)

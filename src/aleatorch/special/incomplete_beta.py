@@ -65,7 +65,7 @@ _TEMME_MIN_PARAM = {torch.float64: 300.0, torch.float32: 100.0}
 _TEMME_MAX_DEVIATE = 4.0
 _SERIES_TERMS = {torch.float64: 26, torch.float32: 16}
 
-_CHUNK = 1 << 16  # elements per pass on CPU: keeps the temporaries in cache
+_CHUNK = 1 << 15  # elements per pass on CPU: keeps the temporaries in cache
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,6 +482,46 @@ def _evaluate(a, b, x, y, kind: str, with_density: bool, precision: torch.dtype)
 
 
 # --------------------------------------------------------------------------------------------
+# Under torch.compile: one opaque operator
+# --------------------------------------------------------------------------------------------
+
+# Traced, the ~1400 elementwise operations above fuse into a kernel that takes inductor over ten
+# minutes to build; as a custom operator they compile in seconds and run as in eager mode. Set
+# this to True to let torch.compile trace (and fuse) them anyway.
+TRACE_UNDER_COMPILE = False
+
+
+@torch.library.custom_op("aleatorch::incomplete_beta", mutates_args=())
+def _incomplete_beta_op(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    kind: str,
+    full_precision: bool,
+    with_density: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    precision = torch.float64 if full_precision else torch.float32
+    value, log_density = _evaluate(a, b, x, y, kind, with_density, precision)
+    return value, (log_density if with_density else value.new_empty(0))
+
+
+@_incomplete_beta_op.register_fake
+def _(a, b, x, y, kind, full_precision, with_density):
+    return x.new_empty(x.shape), x.new_empty(x.shape if with_density else (0,))
+
+
+@_incomplete_beta_op.register_vmap
+def _(info, in_dims, a, b, x, y, kind, full_precision, with_density):
+    def batch_first(t, dim):
+        return t.movedim(dim, 0) if dim is not None else t.expand(info.batch_size, *t.shape)
+
+    a, b, x, y = (batch_first(t, d) for t, d in zip((a, b, x, y), in_dims[:4]))
+    out = _incomplete_beta_op(a, b, x, y, kind, full_precision, with_density)
+    return out, (0, 0 if with_density else None)
+
+
+# --------------------------------------------------------------------------------------------
 # Gradients: d/dx is the density; a and b have none (yet)
 # --------------------------------------------------------------------------------------------
 
@@ -548,6 +588,15 @@ def _as_tensors(a, b, x, one_minus_x):
     return torch.broadcast_tensors(*out)
 
 
+def _derivative_in_x(kind: str, value, log_density):
+    """d/dx of I (the density), of 1 - I (minus it) or of log I (density / I)."""
+    if kind == "cdf":
+        return torch.exp(log_density)
+    if kind == "sf":
+        return -torch.exp(log_density)
+    return torch.exp(log_density - value)
+
+
 def _incomplete_beta(kind: str, a, b, x, one_minus_x):
     if one_minus_x is None:
         a, b, x = _as_tensors(a, b, x, None)
@@ -558,18 +607,16 @@ def _incomplete_beta(kind: str, a, b, x, one_minus_x):
     work = torch.float64
     needs_x = x.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
-        a_, b_, x_ = a.to(work), b.to(work), x.to(work)
-        y_ = 1 - x_ if y is None else y.to(work)
-        precision = torch.float64 if dtype == torch.float64 else torch.float32
-        value, log_density = _evaluate(a_, b_, x_, y_, kind, needs_x, precision)
+        a_, b_, x_ = a.detach().to(work), b.detach().to(work), x.detach().to(work)
+        y_ = 1 - x_ if y is None else y.detach().to(work)
+        full_precision = dtype == torch.float64
+        if torch.compiler.is_compiling() and not TRACE_UNDER_COMPILE:
+            value, log_density = _incomplete_beta_op(a_, b_, x_, y_, kind, full_precision, needs_x)
+        else:
+            precision = torch.float64 if full_precision else torch.float32
+            value, log_density = _evaluate(a_, b_, x_, y_, kind, needs_x, precision)
         if needs_x:
-            if kind == "cdf":
-                derivative = torch.exp(log_density)
-            elif kind == "sf":
-                derivative = -torch.exp(log_density)
-            else:
-                derivative = torch.exp(log_density - value)
-            derivative = derivative.to(dtype)
+            derivative = _derivative_in_x(kind, value, log_density).to(dtype)
         value = value.to(dtype)
     if needs_x:
         value = _WithDerivativeInX.apply(value, x, derivative)
@@ -583,10 +630,12 @@ def betainc(a, b, x, one_minus_x=None) -> torch.Tensor:
 
     .. math:: I_x(a, b) = \frac{1}{B(a, b)} \int_0^x t^{a-1} (1-t)^{b-1} \, dt
 
-    Relative accuracy ~1e-13 in float64 and ~1e-7 in float32 for :math:`a, b \in [10^{-3},
-    10^5]` and every :math:`x \in [0, 1]`, tails included. Broadcasts its arguments; the
-    result has their promoted floating dtype. Out-of-domain entries (``a <= 0``, ``b <= 0``,
-    ``x`` outside ``[0, 1]``) give NaN.
+    For :math:`a, b \in [10^{-3}, 10^5]` and every :math:`x \in [0, 1]`, tails included, the
+    relative error is below :math:`10^{-13} + 4 \cdot 10^{-16} |\log I|` in float64 (a few ulps
+    of the log-space kernel; measured ≤ 7e-14 for :math:`I \ge 10^{-30}`, ≤ 2e-13 near
+    :math:`10^{-300}`) and within one float32 rounding in float32. Broadcasts its arguments;
+    the result has their promoted floating dtype. Out-of-domain entries (``a <= 0``,
+    ``b <= 0``, ``x`` outside ``[0, 1]``) give NaN.
 
     Args:
         a: the first shape parameter :math:`a > 0`.
@@ -622,8 +671,8 @@ def betaincc(a, b, x, one_minus_x=None) -> torch.Tensor:
 def log_betainc(a, b, x, one_minus_x=None) -> torch.Tensor:
     r""":math:`\log I_x(a, b)`, finite where :math:`I_x(a, b)` underflows (the Beta log-cdf).
 
-    Same accuracy (absolute in the log when :math:`I_x` is close to 1), arguments and gradients
-    as :func:`betainc`.
+    Same arguments and gradients as :func:`betainc`, and the same relative accuracy for
+    :math:`\log I`, also as :math:`I \to 1` (where :math:`\log I \approx -(1 - I)`).
 
     Example:
         >>> x = torch.tensor(1e-200, dtype=torch.float64)
