@@ -154,3 +154,16 @@ def assert_mode_is_as_likely_as_torchs(ours, theirs):
         ours_lp = ours.log_prob(mode)
         theirs_lp = ours.log_prob(torch.where(torch.isnan(expected), mode, expected))
     assert bool((ours_lp >= theirs_lp - 1e-9)[~same].all()), (mode, expected)
+
+
+def test_the_library_never_imports_torch_distributions():
+    import pathlib
+    import re
+
+    root = pathlib.Path(D.__file__).parent
+    pattern = re.compile(
+        r"^\s*(import torch\.distributions|from torch(\.distributions| import distributions))",
+        re.M,
+    )
+    offenders = [str(p) for p in root.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
