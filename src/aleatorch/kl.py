@@ -89,8 +89,3 @@ def kl_divergence(p: Distribution, q: Distribution) -> torch.Tensor:
             "(p.log_prob(x) - q.log_prob(x)).mean(0) with x = p.sample((n,))."
         )
     return fun(p, q)
-
-
-def _infinite_like(tensor: torch.Tensor) -> torch.Tensor:
-    """A tensor of +inf like ``tensor`` (for pairs whose supports do not nest)."""
-    return torch.full_like(tensor, float("inf"))

@@ -15,7 +15,6 @@ from ._location_scale import SymmetricLocationScale
 __all__ = ["Normal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-_SQRT_HALF = math.sqrt(0.5)
 
 
 class Normal(SymmetricLocationScale, ExponentialFamily):
@@ -63,7 +62,7 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
         return ndtr_accurate(self._standardize(value))
 
     def _survival_function(self, value):
-        return 0.5 * torch.special.erfc(self._standardize(value) * _SQRT_HALF)
+        return ndtr_accurate(-self._standardize(value))
 
     def _log_cdf(self, value):
         return torch.special.log_ndtr(self._standardize(value))

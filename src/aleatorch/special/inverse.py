@@ -14,6 +14,7 @@ which equals ``x`` exactly and carries that gradient.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -63,23 +64,36 @@ def _midpoint(lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     return (lo >> 1) + (hi >> 1) + (lo & hi & 1)
 
 
-def _below(dist: Any, x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    """Whether ``cdf(x) < q``, asked in the most accurate space the distribution offers."""
-    has = {
-        name: _overrides(type(dist), name)
-        for name in ("_log_cdf", "_log_survival_function", "_survival_function")
-    }
-    if has["_log_cdf"]:
-        below = dist._log_cdf(x) < torch.log(q)
+def _cdf_below(dist: Any, q: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A test ``x -> cdf(x) < q``, asked in the most accurate space the distribution offers.
+
+    Which methods to use and the ``q``-only terms are settled once, not at every step.
+    """
+    cls = type(dist)
+    if _overrides(cls, "_log_cdf"):
+        log_q = torch.log(q)
+
+        def lower_half(x):
+            return dist._log_cdf(x) < log_q
     else:
-        below = dist._cdf(x) < q
-    if has["_log_survival_function"]:
-        above = dist._log_survival_function(x) > torch.log1p(-q)
-        below = torch.where(q > 0.5, above, below)
-    elif has["_survival_function"]:
-        above = dist._survival_function(x) > 1 - q
-        below = torch.where(q > 0.5, above, below)
-    return below
+
+        def lower_half(x):
+            return dist._cdf(x) < q
+
+    if _overrides(cls, "_log_survival_function"):
+        log_one_minus_q = torch.log1p(-q)
+
+        def upper_half(x):
+            return dist._log_survival_function(x) > log_one_minus_q
+    elif _overrides(cls, "_survival_function"):
+        one_minus_q = 1 - q
+
+        def upper_half(x):
+            return dist._survival_function(x) > one_minus_q
+    else:
+        return lower_half
+    in_upper_half = q > 0.5
+    return lambda x: torch.where(in_upper_half, upper_half(x), lower_half(x))
 
 
 def invert_cdf(dist: Any, q: torch.Tensor) -> torch.Tensor:
@@ -92,39 +106,41 @@ def invert_cdf(dist: Any, q: torch.Tensor) -> torch.Tensor:
     lower_t = torch.as_tensor(lower, dtype=dtype, device=q.device).expand(shape)
     upper_t = torch.as_tensor(upper, dtype=dtype, device=q.device).expand(shape)
     with torch.no_grad():
+        below = _cdf_below(dist, q.detach())
         if support.is_discrete:
-            x = _bisect_integers(dist, q.detach(), lower_t, upper_t)
+            x = _bisect_integers(below, lower_t, upper_t)
         else:
-            x = _bisect_floats(dist, q.detach(), lower_t, upper_t)
+            x = _bisect_floats(below, lower_t, upper_t)
         x = torch.where(q <= 0, lower_t, torch.where(q >= 1, upper_t, x))
     if support.is_discrete or not torch.is_grad_enabled():
         return x
     return _with_implicit_gradient(dist, x, q)
 
 
-def _bisect_floats(dist, q, lower, upper):
-    lo, hi = _to_key(lower), _to_key(upper)
-    steps = torch.iinfo(lo.dtype).bits
+def _bisect(lo, hi, steps: int, to_value, below):
+    """Keep ``below(to_value(lo))`` true and ``below(to_value(hi))`` false; return ``hi``."""
     for _ in range(steps):
         mid = _midpoint(lo, hi)
-        below = _below(dist, _from_key(mid, q.dtype), q)
-        lo = torch.where(below, mid, lo)
-        hi = torch.where(below, hi, mid)
-    return _from_key(hi, q.dtype)
+        is_below = below(to_value(mid))
+        lo = torch.where(is_below, mid, lo)
+        hi = torch.where(is_below, hi, mid)
+    return hi
 
 
-def _bisect_integers(dist, q, lower, upper):
+def _bisect_floats(below, lower, upper):
+    lo, hi = _to_key(lower), _to_key(upper)
+    steps = torch.iinfo(lo.dtype).bits
+    hi = _bisect(lo, hi, steps, lambda key: _from_key(key, lower.dtype), below)
+    return _from_key(hi, lower.dtype)
+
+
+def _bisect_integers(below, lower, upper):
     # Integers above 2**53 are not all representable in float64; searching below is enough
     # for any cdf that reaches 1 in floating point.
-    cap = 2.0**53 if q.dtype == torch.float64 else 2.0**24
+    cap = 2.0**53 if lower.dtype == torch.float64 else 2.0**24
     lo = (lower - 1).to(torch.int64)
     hi = upper.clamp(max=cap).to(torch.int64)
-    for _ in range(64):
-        mid = _midpoint(lo, hi)
-        below = _below(dist, mid.to(q.dtype), q)
-        lo = torch.where(below, mid, lo)
-        hi = torch.where(below, hi, mid)
-    return hi.to(q.dtype)
+    return _bisect(lo, hi, 64, lambda k: k.to(lower.dtype), below).to(lower.dtype)
 
 
 def _with_implicit_gradient(dist, x, q):

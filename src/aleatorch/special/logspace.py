@@ -32,16 +32,6 @@ def ndtr_accurate(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.special.erfc(-x * _SQRT_HALF)
 
 
-def log_ndtr_complement(x: torch.Tensor) -> torch.Tensor:
-    """``log(1 - Phi(x)) = log Phi(-x)``, accurate in the upper tail."""
-    return torch.special.log_ndtr(-x)
-
-
-def xlogy_safe(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``x * log(y)`` with ``0 * log(0) = 0``."""
-    return torch.special.xlogy(x, y)
-
-
 def softplus(x: torch.Tensor) -> torch.Tensor:
     """``log(1 + exp(x))`` to full precision in every dtype.
 
