@@ -107,6 +107,10 @@ class Distribution:
         """The shape of a single sample."""
         return self._event_shape
 
+    def _sample_shape(self, shape: torch.Size) -> torch.Size:
+        """Inverse of :meth:`_extended_shape`: the leading ``sample_shape`` of ``shape``."""
+        return shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)]
+
     def _extended_shape(self, sample_shape: _Shape = torch.Size()) -> torch.Size:
         if not isinstance(sample_shape, torch.Size):
             sample_shape = torch.Size(sample_shape)
@@ -240,9 +244,7 @@ class Distribution:
         if _overrides(type(self), "_rsample"):
             return self._rsample(shape, generator)
         if _overrides(type(self), "rsample"):
-            return self.rsample(
-                shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)]
-            )
+            return self.rsample(self._sample_shape(shape))
         raise self._missing("sample")
 
     def _rsample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:

@@ -145,9 +145,6 @@ class Independent(Distribution):
             return super().median  # raises: no median of a multivariate event
         return self.base_dist.median
 
-    def _sample_shape(self, shape: torch.Size) -> torch.Size:
-        return shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)]
-
     def _sample(self, shape, generator):
         # A torch-style base may not take ``generator``: pass it only when there is one.
         kwargs = {} if generator is None else {"generator": generator}
