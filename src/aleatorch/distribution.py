@@ -107,10 +107,6 @@ class Distribution:
         """The shape of a single sample."""
         return self._event_shape
 
-    def _sample_shape(self, shape: torch.Size) -> torch.Size:
-        """Inverse of :meth:`_extended_shape`: the leading ``sample_shape`` of ``shape``."""
-        return shape[: len(shape) - len(self._batch_shape) - len(self._event_shape)]
-
     def _extended_shape(self, sample_shape: _Shape = torch.Size()) -> torch.Size:
         if not isinstance(sample_shape, torch.Size):
             sample_shape = torch.Size(sample_shape)
@@ -221,9 +217,8 @@ class Distribution:
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape`` (no gradient)."""
-        shape = self._extended_shape(sample_shape)
         with torch.no_grad():
-            return self._sample(shape, generator)
+            return self._sample(torch.Size(sample_shape), generator)
 
     def rsample(
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
@@ -234,20 +229,20 @@ class Distribution:
                 f"{self._name} has no reparameterized sampler (has_rsample is False): "
                 f"{self._rsample_hint}."
             )
-        return self._rsample(self._extended_shape(sample_shape), generator)
+        return self._rsample(torch.Size(sample_shape), generator)
 
     def sample_n(self, n: int) -> torch.Tensor:
         """Deprecated torch alias of ``sample((n,))``."""
         return self.sample(torch.Size((n,)))
 
-    def _sample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+    def _sample(self, sample_shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
         if _overrides(type(self), "_rsample"):
-            return self._rsample(shape, generator)
+            return self._rsample(sample_shape, generator)
         if _overrides(type(self), "rsample"):
-            return self.rsample(self._sample_shape(shape))
+            return self.rsample(sample_shape)
         raise self._missing("sample")
 
-    def _rsample(self, shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
+    def _rsample(self, sample_shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
         raise self._missing("rsample")
 
     # ---------------------------------------------------------------- densities

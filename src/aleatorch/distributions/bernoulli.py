@@ -59,7 +59,8 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.probs * (1 - self.probs)
 
-    def _sample(self, shape, generator):
+    def _sample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         return torch.bernoulli(self.probs.expand(shape), generator=generator)
 
     @property

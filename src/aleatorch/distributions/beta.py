@@ -77,7 +77,8 @@ class Beta(ExponentialFamily):
         total = a + b
         return a * b / (total.pow(2) * (total + 1))
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         log_x = log_standard_gamma(self.concentration1, shape, generator)
         log_y = log_standard_gamma(self.concentration0, shape, generator)
         x = torch.sigmoid(log_x - log_y)

@@ -75,7 +75,8 @@ class Binomial(BinaryGivenParameter, Distribution):
     def variance(self) -> torch.Tensor:
         return self.total_count * self.probs * (1 - self.probs)
 
-    def _sample(self, shape, generator):
+    def _sample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         return torch.binomial(
             self.total_count.expand(shape), self.probs.expand(shape), generator=generator
         )

@@ -120,14 +120,14 @@ class Categorical(CategoricalParameter, Distribution):
             probs = probs.float()
         return probs.cumsum(-1)
 
-    def _sample(self, shape, generator):
+    def _sample(self, sample_shape, generator):
         # Inverse cdf: one sorted search per draw, much cheaper than torch.multinomial.
         probs = self.probs
         if probs.dtype in _LOW_PRECISION:
             probs = probs.float()
         k = self._num_events
         rows = probs.reshape(-1, k)
-        n = math.prod(shape[: len(shape) - len(self._batch_shape)])
+        n = math.prod(sample_shape)
         u = torch.rand(
             (rows.shape[0], n), dtype=probs.dtype, device=probs.device, generator=generator
         )
@@ -143,7 +143,7 @@ class Categorical(CategoricalParameter, Distribution):
             # and never past the last label.
             target = torch.rsub(u[start : start + block], 1).mul_(cdf[:, -1:])
             torch.searchsorted(cdf, target, out=index[start : start + block])
-        return index.T.reshape(shape)
+        return index.T.reshape(self._extended_shape(sample_shape))
 
     def _gather(self, table: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         """``table[..., value]``: the entry of each value's label, broadcast over the batch."""

@@ -73,7 +73,8 @@ class Dirichlet(ExponentialFamily):
         total = c.sum(-1, keepdim=True)
         return c * (total - c) / (total.pow(2) * (total + 1))
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         log_g = log_standard_gamma(self.concentration, shape, generator)
         # softmax written out: torch's softmax kernel is ~5x slower over a short last dim.
         g = (log_g - log_g.amax(-1, keepdim=True)).exp_()

@@ -61,7 +61,8 @@ class Exponential(ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.rate.pow(-2)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         e = torch.empty(shape, dtype=self.rate.dtype, device=self.rate.device)
         return e.exponential_(generator=generator) / self.rate
 

@@ -93,7 +93,8 @@ class Gamma(ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.concentration / self.rate.pow(2)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         g = torch._standard_gamma(self.concentration.expand(shape), generator=generator)
         # Draws below the smallest normal float would make log_prob infinite; the gradient
         # (torch's implicit reparameterization of _standard_gamma) flows through the rest.

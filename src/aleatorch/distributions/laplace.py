@@ -45,7 +45,8 @@ class Laplace(SymmetricLocationScale, Distribution):
     def variance(self) -> torch.Tensor:
         return 2 * self.scale.pow(2)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         dtype, device = self.loc.dtype, self.loc.device
         u = torch.rand(shape, dtype=dtype, device=device, generator=generator)
         # rand gives multiples of eps/2 in [0, 1); w = 2u - 1 + eps/2 is then an odd multiple of

@@ -200,7 +200,8 @@ class MultivariateNormal(Distribution):
 
     # ----------------------------------------------------------------------- the math
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         factor = self._unbroadcasted_scale_tril
         loc = self.loc
         if factor.dim() == 2:
@@ -209,7 +210,7 @@ class MultivariateNormal(Distribution):
             return loc + eps @ factor.mT
         d = loc.shape[-1]
         batch = self._batch_shape
-        n = math.prod(shape[: len(shape) - len(batch) - 1])
+        n = math.prod(sample_shape)
         # Samples as the columns of one (d, n) block per batch entry: a single bmm with no
         # copy of the factor per sample (a broadcast matmul would materialize n copies).
         eps = torch.randn(

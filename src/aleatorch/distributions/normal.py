@@ -46,7 +46,8 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.scale.pow(2)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         return torch.addcmul(self.loc, eps, self.scale)
 

@@ -79,8 +79,8 @@ class OneHotCategorical(CategoricalParameter, Distribution):
     def variance(self) -> torch.Tensor:
         return self.probs * (1 - self.probs)
 
-    def _sample(self, shape, generator):
-        labels = self._categorical._sample(shape[:-1], generator)
+    def _sample(self, sample_shape, generator):
+        labels = self._categorical._sample(sample_shape, generator)
         return F.one_hot(labels, self._num_events).to(self._param)
 
     def _log_prob(self, value):
@@ -112,9 +112,9 @@ class OneHotCategoricalStraightThrough(OneHotCategorical):
 
     has_rsample = True
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
         with torch.no_grad():
-            sample = self._sample(shape, generator)
+            sample = self._sample(sample_shape, generator)
         probs = self.probs
         return sample + (probs - probs.detach())
 

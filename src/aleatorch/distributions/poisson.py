@@ -61,7 +61,8 @@ class Poisson(ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.rate
 
-    def _sample(self, shape, generator):
+    def _sample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         return torch.poisson(self.rate.expand(shape), generator=generator)
 
     def _log_prob(self, value):

@@ -85,7 +85,8 @@ class Uniform(Distribution):
     def stddev(self) -> torch.Tensor:
         return (self.high - self.low) / math.sqrt(12)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
         u = torch.rand(shape, dtype=self.low.dtype, device=self.low.device, generator=generator)
         return torch.addcmul(self.low, u, self.high - self.low)
 

@@ -145,14 +145,14 @@ class Independent(Distribution):
             return super().median  # raises: no median of a multivariate event
         return self.base_dist.median
 
-    def _sample(self, shape, generator):
+    def _sample(self, sample_shape, generator):
         # A torch-style base may not take ``generator``: pass it only when there is one.
         kwargs = {} if generator is None else {"generator": generator}
-        return self.base_dist.sample(self._sample_shape(shape), **kwargs)
+        return self.base_dist.sample(sample_shape, **kwargs)
 
-    def _rsample(self, shape, generator):
+    def _rsample(self, sample_shape, generator):
         kwargs = {} if generator is None else {"generator": generator}
-        return self.base_dist.rsample(self._sample_shape(shape), **kwargs)
+        return self.base_dist.rsample(sample_shape, **kwargs)
 
     def _log_prob(self, value):
         base = self.base_dist
