@@ -50,6 +50,63 @@ def test_integer_constraints_accept_integer_dtypes():
     assert not ac.nonnegative_integer.all_ok(torch.tensor([0, -3]))
 
 
+BOUNDS = [
+    ("real", ac.real, (-INF, INF)),
+    ("positive", ac.positive, (0.0, INF)),
+    ("nonnegative", ac.nonnegative, (0.0, INF)),
+    ("unit_interval", ac.unit_interval, (0.0, 1.0)),
+    ("boolean", ac.boolean, (0, 1)),
+    ("nonnegative_integer", ac.nonnegative_integer, (0, INF)),
+    ("positive_integer", ac.positive_integer, (1, INF)),
+    ("greater_than(-1)", ac.greater_than(-1.0), (-1.0, INF)),
+    ("greater_than_eq(-1)", ac.greater_than_eq(-1.0), (-1.0, INF)),
+    ("less_than(1)", ac.less_than(1.0), (-INF, 1.0)),
+    ("interval(-1, 1.5)", ac.interval(-1.0, 1.5), (-1.0, 1.5)),
+    ("half_open(-1, 1.5)", ac.half_open_interval(-1.0, 1.5), (-1.0, 1.5)),
+    ("integer_interval(0, 2)", ac.integer_interval(0, 2), (0, 2)),
+]
+
+
+@pytest.mark.parametrize("name, constraint, expected", BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_univariate_bounds_are_the_closed_hull(name, constraint, expected):
+    lower, upper = constraint.bounds
+    assert (lower, upper) == expected
+    assert (constraint.lower_bound, constraint.upper_bound) == expected
+    inside = SCALARS[constraint.check(SCALARS)]
+    assert bool(((lower <= inside) & (inside <= upper)).all())
+
+
+def test_bounds_given_as_tensors_stay_tensors():
+    low, high = torch.tensor([0.0, -2.0]), torch.tensor([1.0, 3.0])
+    lower, upper = ac.interval(low, high).bounds
+    assert lower is low and upper is high
+    assert ac.greater_than(low).bounds == (low, INF)
+
+
+def test_independent_without_event_dims_has_its_base_bounds():
+    assert ac.independent(ac.positive, 0).bounds == (0.0, INF)
+
+
+NOT_UNIVARIATE = [
+    ac.simplex,
+    ac.real_vector,
+    ac.independent(ac.positive, 1),
+    ac.one_hot,
+    ac.multinomial(3),
+    ac.lower_cholesky,
+    ac.positive_definite,
+    ac.dependent,
+    ac.cat([ac.positive, ac.real]),
+    ac.MixtureSameFamilyConstraint(ac.real),
+]
+
+
+@pytest.mark.parametrize("constraint", NOT_UNIVARIATE, ids=repr)
+def test_bounds_of_a_set_that_is_not_a_univariate_interval_raise(constraint):
+    with pytest.raises(NotImplementedError, match="not a univariate interval"):
+        constraint.bounds  # noqa: B018
+
+
 def test_simplex_matches_torch_and_tolerates_half_precision_normalization():
     probs = torch.tensor([[0.2, 0.3, 0.5], [0.5, 0.6, -0.1], [0.5, 0.6, 0.1], [NAN, 0.5, 0.5]])
     assert torch.equal(ac.simplex.check(probs), tc.simplex.check(probs))

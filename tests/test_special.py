@@ -12,7 +12,9 @@ import scipy.stats
 import torch
 
 from aleatorch.special import incomplete_beta as ib
+from aleatorch.special import x_log1p_y, x_log_y
 from aleatorch.special.incomplete_beta import betainc, betaincc, log_betainc
+from aleatorch.special.xlogy import _FUSED_BELOW
 
 # --------------------------------------------------------------------------------------------
 # An independent reference: Numerical Recipes' continued fraction with modified Lentz, run to
@@ -283,3 +285,51 @@ def test_torch_compile_fullgraph():
         / value.exp().detach().numpy()
     )
     np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-11)
+
+
+# x_log_y / x_log1p_y: torch.special.xlogy / xlog1py are the oracle, on both sides of the
+# size threshold where the fused call gives way to a log and a multiply.
+XLOG = [
+    ("x_log_y", x_log_y, torch.special.xlogy, torch.log, [0.0, 1e-300, 0.3, 1.0, 7.0]),
+    ("x_log1p_y", x_log1p_y, torch.special.xlog1py, torch.log1p, [-1.0, -0.7, 0.0, 1e-20, 3.0]),
+]
+XLOG_SIZES = {"fused": 15, "two_passes": 15 * (_FUSED_BELOW // 15 + 1)}
+
+
+def _xlog_inputs(ys, n, dtype):
+    """Every pair of a coefficient in (0, 2.5, -1.5) and a ``y`` in ``ys``, repeated to n."""
+    c, y = torch.meshgrid(torch.tensor([0.0, 2.5, -1.5]), torch.tensor(ys), indexing="ij")
+    repeats = n // c.numel()
+    return c.reshape(-1).repeat(repeats).to(dtype), y.reshape(-1).repeat(repeats).to(dtype)
+
+
+@pytest.mark.parametrize("size", XLOG_SIZES.values(), ids=XLOG_SIZES.keys())
+@pytest.mark.parametrize("name, ours, oracle, log, ys", XLOG, ids=[x[0] for x in XLOG])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_x_log_y_values_match_torch(name, ours, oracle, log, ys, size, dtype):
+    c, y = _xlog_inputs(ys, size, dtype)
+    assert (y.numel() < _FUSED_BELOW) == (size == XLOG_SIZES["fused"])
+    # Rounding the log before multiplying may differ from the fused op by an ulp.
+    tol = {"rtol": 2 * torch.finfo(dtype).eps, "atol": 0}
+    torch.testing.assert_close(ours(c, y), oracle(c, y), **tol)
+    # 0 * log 0 = 0, not NaN; a nonzero coefficient times log 0 is infinite.
+    edge = log(y) == -math.inf
+    assert bool(edge.any()) and bool((ours(c, y)[edge & (c == 0)] == 0).all())
+    assert bool(ours(c, y)[edge & (c != 0)].isinf().all())
+    # A coefficient that broadcasts into y, and one that y broadcasts into.
+    torch.testing.assert_close(ours(c[1:2], y), oracle(c[1:2], y), **tol)
+    wide = torch.stack([c, c + 1])
+    torch.testing.assert_close(ours(wide, y), oracle(wide, y), **tol)
+
+
+@pytest.mark.parametrize("size", XLOG_SIZES.values(), ids=XLOG_SIZES.keys())
+@pytest.mark.parametrize("name, ours, oracle, log, ys", XLOG, ids=[x[0] for x in XLOG])
+def test_x_log_y_gradient_in_the_coefficient_is_the_log(name, ours, oracle, log, ys, size):
+    c, y = _xlog_inputs(ys, size, torch.float64)
+    finite = log(y) > -math.inf
+    c, y = c[finite].requires_grad_(), y[finite].requires_grad_()
+    grad_c, grad_y = torch.autograd.grad(ours(c, y).sum(), (c, y))
+    # Also where the coefficient is 0: d/dc (c log y) = log y.
+    torch.testing.assert_close(grad_c, log(y.detach()), rtol=1e-15, atol=0)
+    expected_y = torch.autograd.grad(oracle(c, y).sum(), y)[0]
+    torch.testing.assert_close(grad_y, expected_y, rtol=1e-15, atol=0)

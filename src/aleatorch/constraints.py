@@ -9,11 +9,16 @@ A constraint answers three questions:
   elementwise ``check`` to explain a failure.
 * ``description``: the rule in plain words, used in error messages.
 
+A univariate interval (``real``, ``positive``, ``integer_interval(a, b)``, ...) also has
+``lower_bound``, ``upper_bound`` and ``bounds``, its closed hull; generic algorithms (the
+inverse cdf by bisection, truncation) read these instead of testing the constraint's class.
+
 The public names match ``torch.distributions.constraints``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,6 +84,20 @@ class Constraint:
     event_dim = 0
     description = "valid"
 
+    @property
+    def bounds(self) -> tuple[Any, Any]:
+        """The closed hull ``(lower, upper)`` of a univariate interval.
+
+        Each bound is a number or a tensor (for bounds given as parameters), ``-inf`` or
+        ``inf`` where the set is unbounded; for an open or half-open interval it is the
+        closure, e.g. ``positive.bounds == (0.0, inf)``.
+
+        Raises:
+            NotImplementedError: the set is not a univariate interval (a simplex, matrices,
+                ``independent(...)`` with event dims, a dependent constraint, ...).
+        """
+        raise NotImplementedError(f"{self!r} is not a univariate interval: it has no bounds")
+
     def check(self, value: torch.Tensor) -> torch.Tensor:
         """Return a boolean tensor: True where ``value`` satisfies the constraint."""
         raise NotImplementedError
@@ -89,6 +108,20 @@ class Constraint:
 
     def __repr__(self) -> str:
         return type(self).__name__.lstrip("_") + "()"
+
+
+class _Univariate(Constraint):
+    """A univariate interval: ``bounds`` is ``(lower_bound, upper_bound)``.
+
+    The class defaults are infinite, so a subclass sets only the bounds it has.
+    """
+
+    lower_bound: Any = -math.inf
+    upper_bound: Any = math.inf
+
+    @property
+    def bounds(self) -> tuple[Any, Any]:
+        return self.lower_bound, self.upper_bound
 
 
 class _Dependent(Constraint):
@@ -186,6 +219,13 @@ class _IndependentConstraint(Constraint):
     def all_ok(self, value: torch.Tensor) -> bool:
         return self.base_constraint.all_ok(value)
 
+    @property
+    def bounds(self) -> tuple[Any, Any]:
+        # With no reinterpreted dims each entry is still one univariate value.
+        if self.reinterpreted_batch_ndims:
+            return super().bounds
+        return self.base_constraint.bounds
+
     def __repr__(self) -> str:
         return f"IndependentConstraint({self.base_constraint!r}, {self.reinterpreted_batch_ndims})"
 
@@ -226,9 +266,11 @@ class MixtureSameFamilyConstraint(Constraint):
         return f"MixtureSameFamilyConstraint({self.base_constraint!r})"
 
 
-class _Boolean(Constraint):
+class _Boolean(_Univariate):
     is_discrete = True
     description = "0 or 1"
+    lower_bound = 0
+    upper_bound = 1
 
     def check(self, value):
         return (value == 0) | (value == 1)
@@ -259,7 +301,7 @@ def _all_integral(value: torch.Tensor) -> bool:
     return low.item() == 0 and high.item() == 0
 
 
-class _IntegerInterval(Constraint):
+class _IntegerInterval(_Univariate):
     is_discrete = True
 
     def __init__(self, lower_bound: Any, upper_bound: Any):
@@ -289,7 +331,7 @@ class _IntegerInterval(Constraint):
         return f"IntegerInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
 
 
-class _IntegerLessThan(Constraint):
+class _IntegerLessThan(_Univariate):
     is_discrete = True
 
     def __init__(self, upper_bound: Any):
@@ -306,7 +348,7 @@ class _IntegerLessThan(Constraint):
         return f"IntegerLessThan(upper_bound={self.upper_bound})"
 
 
-class _IntegerGreaterThan(Constraint):
+class _IntegerGreaterThan(_Univariate):
     is_discrete = True
 
     def __init__(self, lower_bound: Any):
@@ -336,7 +378,7 @@ class _IntegerGreaterThan(Constraint):
         return f"IntegerGreaterThan(lower_bound={self.lower_bound})"
 
 
-class _Real(Constraint):
+class _Real(_Univariate):
     description = "a real number (not NaN)"
 
     def check(self, value):
@@ -356,7 +398,7 @@ class _Real(Constraint):
         return "Real()"
 
 
-class _GreaterThan(Constraint):
+class _GreaterThan(_Univariate):
     def __init__(self, lower_bound: Any):
         self.lower_bound = lower_bound
 
@@ -381,7 +423,7 @@ class _GreaterThan(Constraint):
         return f"GreaterThan(lower_bound={self.lower_bound})"
 
 
-class _GreaterThanEq(Constraint):
+class _GreaterThanEq(_Univariate):
     def __init__(self, lower_bound: Any):
         self.lower_bound = lower_bound
 
@@ -405,7 +447,7 @@ class _GreaterThanEq(Constraint):
         return f"GreaterThanEq(lower_bound={self.lower_bound})"
 
 
-class _LessThan(Constraint):
+class _LessThan(_Univariate):
     def __init__(self, upper_bound: Any):
         self.upper_bound = upper_bound
 
@@ -427,7 +469,7 @@ class _LessThan(Constraint):
         return f"LessThan(upper_bound={self.upper_bound})"
 
 
-class _Interval(Constraint):
+class _Interval(_Univariate):
     def __init__(self, lower_bound: Any, upper_bound: Any):
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -10,49 +9,10 @@ import torch
 from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
+from ..special.xlogy import _broadcasts_into, x_log_y
 from ..utils import as_params
 
 __all__ = ["Gamma"]
-
-
-def _times_log(coefficient: torch.Tensor, log_value: torch.Tensor) -> torch.Tensor:
-    """``coefficient * log_value`` with ``0 * log 0 = 0``, reusing ``log_value``'s memory.
-
-    Does what ``xlogy(c, x)`` does for ``log_value = log(x)`` (or ``log1p(-x)``, unlike
-    ``xlog1py`` which is not vectorized on CPU) in two cheap passes: where ``c = 0`` the log
-    is floored at ``-max`` so the product is 0, and its derivative in ``c`` stays the log.
-    """
-    finite = -torch.finfo(coefficient.dtype).max
-    floor = torch.full_like(coefficient, -math.inf).masked_fill_(coefficient == 0, finite)
-    if _broadcasts_into(coefficient.shape, log_value.shape):
-        return log_value.clamp_(min=floor).mul_(coefficient)
-    return torch.clamp(log_value, min=floor).mul_(coefficient)
-
-
-def _broadcasts_into(small: torch.Size, big: torch.Size) -> bool:
-    """Whether ``small`` broadcasts to ``big`` unchanged (so ``big`` can be updated in place)."""
-    return len(small) <= len(big) and all(
-        s == 1 or s == b for s, b in zip(reversed(small), reversed(big))
-    )
-
-
-# Below this many entries the fused xlogy/xlog1py win (Python overhead dominates); above it
-# the two vectorized passes of _times_log do (xlogy is ~15x slower than log per entry on CPU).
-_FUSED_BELOW = 4096
-
-
-def x_log_y(coefficient: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``coefficient * log(y)`` with ``0 * log 0 = 0``."""
-    if y.numel() < _FUSED_BELOW:
-        return torch.special.xlogy(coefficient, y)
-    return _times_log(coefficient, torch.log(y))
-
-
-def x_log1p_y(coefficient: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``coefficient * log1p(y)`` with ``0 * log 0 = 0``."""
-    if y.numel() < _FUSED_BELOW:
-        return torch.special.xlog1py(coefficient, y)
-    return _times_log(coefficient, torch.log1p(y))
 
 
 class Gamma(ExponentialFamily):
@@ -78,7 +38,7 @@ class Gamma(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, concentration: Any, rate: Any, validate_args: bool | None = None) -> None:
-        self.concentration, self.rate = as_params(concentration, rate, owner="Gamma")
+        self.concentration, self.rate = as_params(concentration, rate, owner=self._name)
         super().__init__(self.concentration.shape, validate_args=validate_args)
 
     @property

@@ -46,6 +46,7 @@ from fractions import Fraction
 
 import torch
 
+from ..utils import as_params
 from .logspace import log1mexp
 
 __all__ = ["betainc", "betaincc", "log_betainc"]
@@ -572,22 +573,6 @@ class _NoDerivativeInParameters(torch.autograd.Function):
 # --------------------------------------------------------------------------------------------
 
 
-def _as_tensors(a, b, x, one_minus_x):
-    values = (a, b, x) if one_minus_x is None else (a, b, x, one_minus_x)
-    tensors = [v for v in values if isinstance(v, torch.Tensor)]
-    dtype = torch.get_default_dtype()
-    device = None
-    if tensors:
-        dtype = tensors[0].dtype
-        for t in tensors[1:]:
-            dtype = torch.promote_types(dtype, t.dtype)
-        if not dtype.is_floating_point:
-            dtype = torch.get_default_dtype()
-        device = tensors[0].device
-    out = [torch.as_tensor(v, dtype=dtype, device=device) for v in values]
-    return torch.broadcast_tensors(*out)
-
-
 def _derivative_in_x(kind: str, value, log_density):
     """d/dx of I (the density), of 1 - I (minus it) or of log I (density / I)."""
     if kind == "cdf":
@@ -597,12 +582,15 @@ def _derivative_in_x(kind: str, value, log_density):
     return torch.exp(log_density - value)
 
 
+_PUBLIC_NAME = {"cdf": "betainc", "sf": "betaincc", "log_cdf": "log_betainc"}
+
+
 def _incomplete_beta(kind: str, a, b, x, one_minus_x):
     if one_minus_x is None:
-        a, b, x = _as_tensors(a, b, x, None)
+        a, b, x = as_params(a, b, x, owner=_PUBLIC_NAME[kind])
         y = None
     else:
-        a, b, x, y = _as_tensors(a, b, x, one_minus_x)
+        a, b, x, y = as_params(a, b, x, one_minus_x, owner=_PUBLIC_NAME[kind])
     dtype = x.dtype
     work = torch.float64
     needs_x = x.requires_grad and torch.is_grad_enabled()
