@@ -185,6 +185,16 @@ class IndependentReference:
     def variance(self):
         return self.base.variance()
 
+    # Only with reinterpreted_batch_ndims == 0, the one case with a cdf.
+    def cdf(self, x):
+        return self.base.cdf(x)
+
+    def sf(self, x):
+        return self.base.sf(x)
+
+    def icdf(self, q):
+        return self.base.icdf(q)
+
 
 INDEPENDENT_EXAMPLE = Example(
     D.Independent,
@@ -216,10 +226,6 @@ INDEPENDENT_EXAMPLE = Example(
         {
             "base_distribution": nested(D.Bernoulli, probs=[[0.1, 0.5], [0.9, 0.3], [0.7, 0.2]]),
             "reinterpreted_batch_ndims": 1,
-        },
-        {
-            "base_distribution": nested(D.Bernoulli, logits=[-1.0, 0.0, 2.0]),
-            "reinterpreted_batch_ndims": 0,
         },
         {
             "base_distribution": nested(
@@ -255,4 +261,22 @@ INDEPENDENT_EXAMPLE = Example(
     missing={"cdf", "icdf"},
 )
 
-EXAMPLES = [MVN_EXAMPLE, INDEPENDENT_EXAMPLE]
+# With no reinterpreted dims, Independent is its base, cdf family included: capabilities are
+# decided per instance.
+INDEPENDENT_FLAT_EXAMPLE = Example(
+    D.Independent,
+    [
+        {
+            "base_distribution": nested(D.Bernoulli, logits=[-1.0, 0.0, 2.0]),
+            "reinterpreted_batch_ndims": 0,
+        },
+        {
+            "base_distribution": nested(D.Normal, loc=[0.0, 1.0, -2.0], scale=[1.0, 0.5, 3.0]),
+            "reinterpreted_batch_ndims": 0,
+        },
+    ],
+    reference=IndependentReference,
+    bad_params=INDEPENDENT_EXAMPLE.bad_params,
+)
+
+EXAMPLES = [MVN_EXAMPLE, INDEPENDENT_EXAMPLE, INDEPENDENT_FLAT_EXAMPLE]

@@ -19,7 +19,8 @@ Custom distributions written the torch way (overriding public ``sample``/``log_p
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -44,8 +45,35 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _no_caching() -> bool:
+    """Whether a cache must be bypassed: inside a compiled region, a torch.func transform or
+    inference mode (see :meth:`Distribution._cached`)."""
+    return (
+        torch.compiler.is_compiling()
+        or torch._C._are_functorch_transforms_active()
+        or torch.is_inference_mode_enabled()
+    )
+
+
 def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name) is not getattr(Distribution, name)
+
+
+#: The optional methods whose presence decides what an instance can do (see ``_implemented``).
+_OPTIONAL_METHODS = (
+    "_sample",
+    "_rsample",
+    "_cdf",
+    "_log_cdf",
+    "_survival_function",
+    "_log_survival_function",
+    "_icdf",
+    "_entropy",
+    "_enumerate_support",
+    "sample",
+    "rsample",
+    "log_prob",
+)
 
 
 class Distribution:
@@ -63,11 +91,24 @@ class Distribution:
     has_enumerate_support: bool = False
     _validate_args: bool = __debug__
     arg_constraints: dict[str, constraints.Constraint] = {}
+    #: cached terms (lazy properties) that do not depend on ``batch_shape`` (MultivariateNormal's
+    #: unbroadcast Cholesky factor): ``expand`` hands them to the new instance.
+    _cache_kept_by_expand: tuple[str, ...] = ()
+    #: parameters smaller than this are not cached: on them recomputing a term (a few
+    #: elementwise ops) costs about as much as checking a cache key (~2 us).
+    _cache_min_numel: int = 4096
     #: what to suggest when ``rsample`` is called and ``has_rsample`` is False.
     _rsample_hint = "use .sample() with a score-function (REINFORCE) estimator"
 
+    #: The optional methods (of ``_OPTIONAL_METHODS``) this instance implements. A class
+    #: attribute computed once per class from its overrides; wrappers whose capabilities
+    #: depend on their parts (``Independent``) make it a property, decided per instance.
+    _implemented: frozenset[str] = frozenset()
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not isinstance(getattr(cls, "_implemented", None), property):
+            cls._implemented = frozenset(n for n in _OPTIONAL_METHODS if _overrides(cls, n))
         if "has_rsample" not in cls.__dict__:
             cls.has_rsample = _overrides(cls, "_rsample") or _overrides(cls, "rsample")
         if "has_enumerate_support" not in cls.__dict__:
@@ -93,6 +134,15 @@ class Distribution:
         if validate_args is not None:
             self._validate_args = validate_args
         if self._validate_args:
+            if type(self).arg_constraints is Distribution.arg_constraints:
+                # As torch: validation is on but the subclass never said what to check.
+                warnings.warn(
+                    f"{self._name} does not define `arg_constraints`: set "
+                    "`arg_constraints = {}` if it has no parameters to check, or build it with "
+                    "`validate_args=False` to turn validation off",
+                    UserWarning,
+                    stacklevel=2,
+                )
             self._validate_parameters()
 
     # ------------------------------------------------------------------ shapes
@@ -146,6 +196,36 @@ class Distribution:
                         self._name, "parameter", name, constraint.description, value, ok
                     )
                 )
+        for name, rule, ok, others in self._parameter_relations():
+            if not bool(ok.all()):
+                raise ParameterError(self._describe_relation(name, rule, ok, others))
+
+    def _parameter_relations(
+        self,
+    ) -> Iterable[tuple[str, str, torch.Tensor, dict[str, torch.Tensor]]]:
+        """Checks between parameters, which ``arg_constraints`` cannot express.
+
+        Yields ``(parameter, rule in words, ok, others)``: ``ok`` is a boolean tensor, True
+        where ``parameter`` satisfies the rule, and ``others`` names the tensors the rule
+        involves, shown at the offending entries (``Uniform``: ``"high"``, ``"greater than
+        'low'"``, ``low < high``, ``{"low": low}``). Evaluated only when validating, after
+        each parameter passed its own constraint.
+        """
+        return ()
+
+    def _describe_relation(
+        self, name: str, rule: str, ok: torch.Tensor, others: dict[str, torch.Tensor]
+    ) -> str:
+        value = getattr(self, name)
+        message = describe_violation(self._name, "parameter", name, rule, value, ok)
+        bad = [tuple(i) for i in (~ok).nonzero().tolist()[:3]]
+        shown = []
+        for other, tensor in others.items():
+            tensor = tensor.expand(ok.shape)
+            for i in bad:
+                where = f"[{', '.join(map(str, i))}]" if i else ""
+                shown.append(f"{other}{where} = {tensor[i].item():.6g}")
+        return f"{message}\n  where {', '.join(shown)}" if shown else message
 
     def _validate_sample(self, value: torch.Tensor, method: str = "log_prob") -> None:
         """Check that ``value`` fits the shapes and lies in the support."""
@@ -236,9 +316,10 @@ class Distribution:
         return self.sample(torch.Size((n,)))
 
     def _sample(self, sample_shape: torch.Size, generator: torch.Generator | None) -> torch.Tensor:
-        if _overrides(type(self), "_rsample"):
+        has = self._implemented.__contains__
+        if has("_rsample"):
             return self._rsample(sample_shape, generator)
-        if _overrides(type(self), "rsample"):
+        if has("rsample"):
             return self.rsample(sample_shape)
         raise self._missing("sample")
 
@@ -270,46 +351,50 @@ class Distribution:
     def cdf(self, value: Any) -> torch.Tensor:
         """Cumulative distribution function ``P(X <= value)``."""
         value = self._checked(value, "cdf")
-        if _overrides(type(self), "_cdf"):
+        has = self._implemented.__contains__
+        if has("_cdf"):
             return self._cdf(value)
-        if _overrides(type(self), "_log_cdf"):
+        if has("_log_cdf"):
             return self._log_cdf(value).exp()
         raise self._missing("cdf")
 
     def log_cdf(self, value: Any) -> torch.Tensor:
         """``log P(X <= value)``, accurate where the cdf is tiny."""
         value = self._checked(value, "log_cdf")
-        if _overrides(type(self), "_log_cdf"):
+        has = self._implemented.__contains__
+        if has("_log_cdf"):
             return self._log_cdf(value)
-        if _overrides(type(self), "_cdf"):
+        if has("_cdf"):
             return self._cdf(value).log()
         raise self._missing("log_cdf")
 
     def survival_function(self, value: Any) -> torch.Tensor:
         """``P(X > value) = 1 - cdf(value)``."""
         value = self._checked(value, "survival_function")
-        if _overrides(type(self), "_survival_function"):
+        has = self._implemented.__contains__
+        if has("_survival_function"):
             return self._survival_function(value)
-        if _overrides(type(self), "_log_survival_function"):
+        if has("_log_survival_function"):
             return self._log_survival_function(value).exp()
-        if _overrides(type(self), "_cdf"):
+        if has("_cdf"):
             return 1 - self._cdf(value)
-        if _overrides(type(self), "_log_cdf"):
+        if has("_log_cdf"):
             return -torch.expm1(self._log_cdf(value))
         raise self._missing("survival_function")
 
     def log_survival_function(self, value: Any) -> torch.Tensor:
         """``log P(X > value)``, accurate where the survival function is tiny."""
         value = self._checked(value, "log_survival_function")
-        if _overrides(type(self), "_log_survival_function"):
+        has = self._implemented.__contains__
+        if has("_log_survival_function"):
             return self._log_survival_function(value)
-        if _overrides(type(self), "_survival_function"):
+        if has("_survival_function"):
             return self._survival_function(value).log()
-        if _overrides(type(self), "_log_cdf"):
+        if has("_log_cdf"):
             from .special import log1mexp
 
             return log1mexp(self._log_cdf(value))
-        if _overrides(type(self), "_cdf"):
+        if has("_cdf"):
             return torch.log1p(-self._cdf(value))
         raise self._missing("log_survival_function")
 
@@ -325,10 +410,11 @@ class Distribution:
                         self._where("icdf"), "value", "value", "a probability in [0, 1]", value, ok
                     )
                 )
-        if _overrides(type(self), "_icdf"):
+        has = self._implemented.__contains__
+        if has("_icdf"):
             return self._icdf(value)
-        if _overrides(type(self), "_cdf") or _overrides(type(self), "_log_cdf"):
-            from .special.inverse import invert_cdf
+        if has("_cdf") or has("_log_cdf"):
+            from ._generic_icdf import invert_cdf
 
             return invert_cdf(self, value)
         raise self._missing("icdf")
@@ -428,12 +514,14 @@ class Distribution:
                         f"{_shape_str(self._batch_shape)} to {_shape_str(batch_shape)}: each "
                         "dim must be equal or 1 in the original"
                     ) from exc
-            elif key.startswith("_cached_") or isinstance(
-                getattr(type(self), key, None), lazy_property
-            ):
-                continue  # a cached derived value: recomputed from the expanded parameters
+            elif key == "_cache" or isinstance(getattr(type(self), key, None), lazy_property):
+                continue  # cached derived values: recomputed from the expanded parameters
             new.__dict__[key] = value
         new._batch_shape = batch_shape
+        for name in self._cache_kept_by_expand:
+            if name in self.__dict__.get("_cache", ()):
+                value = getattr(self, name)
+                new._cached(name, lambda value=value: value)
         return new
 
     def _get_checked_instance(self, cls: type, _instance: Distribution | None = None) -> Any:
@@ -447,22 +535,57 @@ class Distribution:
 
     # -------------------------------------------------------------- helpers
 
-    def _cached(self, name: str, compute: Any) -> Any:
-        """``compute()``, cached on the instance unless it carries a graph.
+    def _cached(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, reused while the parameters are unchanged, never stale.
 
         For parameter-only terms reused by every call (``log Gamma(a)``, ``log B(a, b)``,
-        ``1 - p``). A result that requires grad is not cached, so a distribution built once
-        from ``nn.Parameter``s can be backpropagated through any number of times (a cached
-        graph would fail on the second ``backward``). ``expand`` drops these caches.
+        ``1 - p``, logits derived from probs). The rule (see ``docs/design.md``): a cached
+        value gives the same numbers and gradients as recomputing. So nothing is reused
+
+        * when a parameter requires grad: a cached graph would be missing under ``no_grad``
+          and fail on a second ``backward``; the term is recomputed at every call;
+        * after an in-place update of a parameter: entries are keyed on each parameter's
+          identity and version counter (``_version``);
+        * under ``torch.compile``, ``torch.func`` transforms and ``inference_mode``, where
+          the trace, wrapped tensors or inference tensors must not outlive the call;
+        * for parameters of fewer than ``_cache_min_numel`` entries, where recomputing costs
+          no more than checking the key.
         """
-        key = "_cached_" + name
-        value = self.__dict__.get(key)
-        if value is None:
+        params = self._cache_sources()
+        if not params or params[0].numel() < self._cache_min_numel or _no_caching():
+            return compute()
+        try:
+            key = tuple((id(t), t._version, t.requires_grad) for t in params)
+        except RuntimeError:  # inference tensors have no version counter
+            return compute()
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            cache = self.__dict__["_cache"] = {}
+        entry = cache.get(name)
+        if entry is not None and entry[0] == key:
+            return entry[1]
+        if any(t.requires_grad for t in params):
+            return compute()
+        # A term may read more than the parameters (a subclass's own attributes): computing
+        # with grad on tells whether it carries a graph, and then it is not kept.
+        with torch.enable_grad():
             value = compute()
-            leaves = value if isinstance(value, tuple) else (value,)
-            if not any(v.requires_grad for v in leaves):
-                self.__dict__[key] = value
+        leaves = value if isinstance(value, tuple) else (value,)
+        if not any(getattr(v, "requires_grad", False) for v in leaves):
+            # The parameters are kept with the entry, so their ids cannot be reused.
+            cache[name] = (key, value, params)
         return value
+
+    def _cache_sources(self) -> tuple[torch.Tensor, ...]:
+        """The tensors cached terms derive from: the parameters given at construction."""
+        return tuple(
+            v for k in self.arg_constraints if isinstance(v := self.__dict__.get(k), torch.Tensor)
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_cache", None)  # recomputed on demand; not worth pickling
+        return state
 
     @property
     def support(self) -> constraints.Constraint | None:  # type: ignore[override]

@@ -49,11 +49,23 @@ def _common_device(values: tuple[Any, ...], owner: str = "") -> torch.device | N
     return device
 
 
-def as_params(*values: Any, owner: str = "") -> tuple[torch.Tensor, ...]:
+def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[torch.Tensor, ...]:
     """Convert parameters to tensors of one floating dtype and device, broadcast as views.
 
-    Python numbers take the default dtype unless a tensor sets it; integer tensors are
-    promoted to the default float dtype. Nothing is copied when nothing must be.
+    The dtype is the one torch ops would give: the tensors' dtypes promoted, integer (and
+    bool) tensors promoted to the default float dtype. Python numbers take that dtype and the
+    tensors' device (the default dtype when no tensor is given). Nothing is copied when
+    nothing must be: a tensor of the right dtype is returned as is, broadcast ones are views.
+
+    Args:
+        *values: numbers and tensors.
+        owner: the name that prefixes error messages (the class the user built).
+        broadcast: broadcast the results to one shape. Pass False for parameters whose event
+            dims differ (a mean vector and a covariance matrix): they are converted only.
+
+    Raises:
+        DeviceError: if the tensors live on different devices.
+        TypeError: if a value is neither a number nor a tensor.
     """
     dtype = _float_dtype(values)
     device = _common_device(values, owner)
@@ -68,8 +80,8 @@ def as_params(*values: Any, owner: str = "") -> tuple[torch.Tensor, ...]:
                 f"{owner + ': ' if owner else ''}expected a number or a torch.Tensor, "
                 f"got {type(v).__name__}"
             )
-    if len(tensors) == 1:
-        return (tensors[0],)
+    if len(tensors) == 1 or not broadcast:
+        return tuple(tensors)
     first = tensors[0].shape
     if all(t.shape == first for t in tensors[1:]):
         return tuple(tensors)
@@ -128,7 +140,13 @@ def probs_to_logits(probs: torch.Tensor, is_binary: bool = False) -> torch.Tenso
 
 
 class lazy_property:
-    """A property computed once per instance on first access, then cached in ``__dict__``.
+    """A property computed on first access, then reused.
+
+    On an aleatorch ``Distribution`` the value lives in the instance's version-keyed cache
+    (``Distribution._cached``): it is recomputed after an in-place update of a parameter,
+    and whenever a parameter requires grad, so it is never stale and never a graph from an
+    earlier call. On any other object it is computed once, with grad enabled, and stored in
+    ``__dict__`` (torch's behaviour).
 
     Read on the class it returns itself, so introspection (and generic ``expand``) can tell
     cached values from parameters.
@@ -141,6 +159,9 @@ class lazy_property:
     def __get__(self, instance: Any, obj_type: Any = None) -> Any:
         if instance is None:
             return _lazy_property_and_property(self.wrapped)
+        cached = getattr(instance, "_cached", None)
+        if cached is not None:
+            return cached(self.wrapped.__name__, lambda: self.wrapped(instance))
         with torch.enable_grad():
             value = self.wrapped(instance)
         instance.__dict__[self.wrapped.__name__] = value

@@ -81,7 +81,7 @@ def test_derived_matrices_are_lazy_and_the_factor_unbroadcast():
     assert "scale_tril" not in dist.__dict__ and "precision_matrix" not in dist.__dict__
     assert dist._unbroadcasted_scale_tril.shape == (3, 3)
     assert dist.scale_tril.shape == (6, 3, 3)
-    assert "scale_tril" in dist.__dict__
+    assert "scale_tril" in dist.__dict__["_cache"]
 
 
 def test_log_prob_matches_scipy_at_d64_for_4096_points():

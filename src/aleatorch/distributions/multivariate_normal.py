@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError, ShapeError, describe_violation
 from ..kl import register_kl
-from ..utils import _common_device, _float_dtype, lazy_property
+from ..utils import as_params, lazy_property
 
 __all__ = ["MultivariateNormal"]
 
@@ -23,12 +23,6 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return str(tuple(shape))
 
 
-def _tensor(value: Any, dtype: torch.dtype, device: torch.device | None) -> torch.Tensor:
-    if isinstance(value, torch.Tensor):
-        return value if value.dtype == dtype else value.to(dtype)
-    return torch.as_tensor(value, dtype=dtype, device=device)
-
-
 def _precision_to_scale_tril(precision: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     # With J the exchange matrix, J P J = F F^T (Cholesky), so P = U U^T where U = J F J is
     # upper triangular. Then P^{-1} = U^{-T} U^{-1}, and U^{-T} = (J F^T J)^{-1} is lower
@@ -38,6 +32,11 @@ def _precision_to_scale_tril(precision: torch.Tensor) -> tuple[torch.Tensor, tor
     eye = torch.eye(precision.shape[-1], dtype=precision.dtype, device=precision.device)
     lower = torch.linalg.solve_triangular(factor.flip(-2, -1).mT, eye, upper=False)
     return lower, info
+
+
+def _half_log_det(factor: torch.Tensor) -> torch.Tensor:
+    """``log det(Sigma) / 2 = sum(log diag L)``, of the factor's own batch shape."""
+    return factor.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
 
 class MultivariateNormal(Distribution):
@@ -74,6 +73,8 @@ class MultivariateNormal(Distribution):
         "scale_tril": constraints.lower_cholesky,
     }
     support = constraints.real_vector
+    _cache_kept_by_expand = ("_unbroadcasted_scale_tril",)
+    _cache_min_numel = 0  # a Cholesky factorization is worth caching at any size
 
     def __init__(
         self,
@@ -91,48 +92,49 @@ class MultivariateNormal(Distribution):
         if len(given) != 1:
             got = ", ".join(f"'{n}'" for n in given) or "none"
             raise ParameterError(
-                "MultivariateNormal: give exactly one of 'covariance_matrix', "
+                f"{self._name}: give exactly one of 'covariance_matrix', "
                 f"'precision_matrix' or 'scale_tril', but got {got}"
             )
         ((name, matrix),) = given.items()
-        dtype = _float_dtype((loc, matrix))
-        device = _common_device((loc, matrix), "MultivariateNormal")
-        loc, matrix = _tensor(loc, dtype, device), _tensor(matrix, dtype, device)
+        # Not broadcast together: loc's last dim and the matrix's last two are event dims.
+        loc, matrix = as_params(loc, matrix, owner=self._name, broadcast=False)
         batch_shape = self._check_shapes(loc, name, matrix)
-        if name == "scale_tril":
-            factor, info = matrix, None
-        elif name == "covariance_matrix":
-            factor, info = torch.linalg.cholesky_ex(matrix)
-        else:
-            factor, info = _precision_to_scale_tril(matrix)
-        # The factor keeps the matrix's own batch shape: broadcasting it would multiply the
-        # cost of every solve and of the log-determinant by the broadcast factor.
-        self._unbroadcasted_scale_tril = factor
         self.loc = loc.expand(batch_shape + loc.shape[-1:])
         setattr(self, name, matrix.expand(batch_shape + matrix.shape[-2:]))
-        # Validation reuses the Cholesky status computed above instead of factorizing again.
-        self._unchecked = (loc, name, matrix, info)
+        # The factor keeps the matrix's own batch shape: broadcasting it would multiply the
+        # cost of every solve and of the log-determinant by the broadcast factor.
+        self._given_matrix = (name, matrix)
+        self._unchecked = (loc, name, matrix)
         super().__init__(batch_shape, loc.shape[-1:], validate_args=validate_args)
         self.__dict__.pop("_unchecked", None)
 
-    @staticmethod
-    def _check_shapes(loc: torch.Tensor, name: str, matrix: torch.Tensor) -> torch.Size:
+    def _factorize(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The lower Cholesky factor of the covariance from the given matrix, and the
+        factorization's status (None when the factor was given)."""
+        name, matrix = self._given_matrix
+        if name == "scale_tril":
+            return matrix, None
+        if name == "covariance_matrix":
+            return torch.linalg.cholesky_ex(matrix)
+        return _precision_to_scale_tril(matrix)
+
+    def _check_shapes(self, loc: torch.Tensor, name: str, matrix: torch.Tensor) -> torch.Size:
         if loc.dim() < 1:
             raise ShapeError(
-                "MultivariateNormal: 'loc' must be at least one-dimensional (its last dim is "
+                f"{self._name}: 'loc' must be at least one-dimensional (its last dim is "
                 f"the event dim d), but its shape is {_shape_str(loc.shape)}"
             )
         d = loc.shape[-1]
         if matrix.dim() < 2 or matrix.shape[-2:] != (d, d):
             raise ShapeError(
-                f"MultivariateNormal: '{name}' must have shape (..., {d}, {d}) to match 'loc' "
+                f"{self._name}: '{name}' must have shape (..., {d}, {d}) to match 'loc' "
                 f"of shape {_shape_str(loc.shape)}, but its shape is {_shape_str(matrix.shape)}"
             )
         try:
             return torch.broadcast_shapes(loc.shape[:-1], matrix.shape[:-2])
         except RuntimeError:
             raise ShapeError(
-                f"MultivariateNormal: the batch dims of 'loc' {_shape_str(loc.shape[:-1])} and "
+                f"{self._name}: the batch dims of 'loc' {_shape_str(loc.shape[:-1])} and "
                 f"of '{name}' {_shape_str(matrix.shape[:-2])} do not broadcast"
             ) from None
 
@@ -140,7 +142,11 @@ class MultivariateNormal(Distribution):
         pending = self.__dict__.pop("_unchecked", None)
         if pending is None:  # asked again later (e.g. by a wrapper): check what is stored
             return super()._validate_parameters()
-        loc, name, matrix, info = pending
+        loc, name, matrix = pending
+        factor, info = self._factorize()
+        # Validation and the first use share one factorization (kept only when it carries
+        # no graph, by the caching rule).
+        self._cached("_unbroadcasted_scale_tril", lambda: factor)
         checks = [("loc", loc, constraints.real_vector)]
         if info is None:
             checks.append((name, matrix, constraints.lower_cholesky))
@@ -160,6 +166,10 @@ class MultivariateNormal(Distribution):
     # -------------------------------------------------------------- derived parameters
 
     @lazy_property
+    def _unbroadcasted_scale_tril(self) -> torch.Tensor:
+        return self._factorize()[0]
+
+    @lazy_property
     def scale_tril(self) -> torch.Tensor:
         factor = self._unbroadcasted_scale_tril
         return factor.expand(self._batch_shape + factor.shape[-2:])
@@ -173,11 +183,6 @@ class MultivariateNormal(Distribution):
     def precision_matrix(self) -> torch.Tensor:
         factor = self._unbroadcasted_scale_tril
         return torch.cholesky_inverse(factor).expand(self._batch_shape + factor.shape[-2:])
-
-    @lazy_property
-    def _half_log_det(self) -> torch.Tensor:
-        # log det(Sigma) / 2 = sum(log diag L), of the factor's own batch shape.
-        return self._unbroadcasted_scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
 
     # ---------------------------------------------------------------------- summaries
 
@@ -196,7 +201,8 @@ class MultivariateNormal(Distribution):
 
     def _entropy(self) -> torch.Tensor:
         d = self._event_shape[0]
-        return (0.5 * d * (1.0 + _LOG_2PI) + self._half_log_det).expand(self._batch_shape)
+        half_log_det = _half_log_det(self._unbroadcasted_scale_tril)
+        return (0.5 * d * (1.0 + _LOG_2PI) + half_log_det).expand(self._batch_shape)
 
     # ----------------------------------------------------------------------- the math
 
@@ -219,9 +225,9 @@ class MultivariateNormal(Distribution):
         cols = torch.bmm(factor.expand(batch + (d, d)).reshape(-1, d, d), eps)
         return loc + cols.permute(2, 0, 1).reshape(shape)
 
-    def _mahalanobis(self, diff: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _mahalanobis(factor: torch.Tensor, diff: torch.Tensor) -> torch.Tensor:
         """``|L^{-1} diff|^2`` over the last dim, by triangular solves."""
-        factor = self._unbroadcasted_scale_tril
         d = factor.shape[-1]
         if factor.dim() == 2:
             # Rows z_i with z_i L^T = diff_i: one solve for all points.
@@ -242,8 +248,9 @@ class MultivariateNormal(Distribution):
 
     def _log_prob(self, value):
         d = self._event_shape[0]
-        maha = self._mahalanobis(value - self.loc)
-        return -0.5 * (d * _LOG_2PI + maha) - self._half_log_det
+        factor = self._unbroadcasted_scale_tril
+        maha = self._mahalanobis(factor, value - self.loc)
+        return -0.5 * (d * _LOG_2PI + maha) - _half_log_det(factor)
 
 
 @register_kl(MultivariateNormal, MultivariateNormal)
@@ -262,4 +269,4 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> torch.Tensor:
     diff = (q.loc - p.loc).expand(batch + (d,)).unsqueeze(-1)
     rhs = torch.cat([lp.expand(batch + (d, d)), diff], dim=-1)
     z = torch.linalg.solve_triangular(lq, rhs, upper=False)
-    return 0.5 * (z.pow(2).sum((-2, -1)) - d) + q._half_log_det - p._half_log_det
+    return 0.5 * (z.pow(2).sum((-2, -1)) - d) + _half_log_det(lq) - _half_log_det(lp)

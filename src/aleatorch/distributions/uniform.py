@@ -9,7 +9,6 @@ import torch
 
 from .. import constraints
 from ..distribution import Distribution
-from ..errors import ParameterError, describe_violation
 from ..kl import register_kl
 from ..utils import as_params
 
@@ -17,15 +16,17 @@ __all__ = ["Uniform"]
 
 
 class Uniform(Distribution):
-    r"""Uniform distribution on the half-open interval ``[low, high)``.
+    r"""Uniform distribution on the closed interval ``[low, high]``.
 
-    .. math:: p(x) = \frac{1}{b - a}, \quad a \le x < b
+    .. math:: p(x) = \frac{1}{b - a}, \quad a \le x \le b
 
-    Support: :math:`[a, b)`.
+    Support: :math:`[a, b]`, as in torch. Both bounds have the density :math:`1 / (b - a)`
+    (torch gives ``-inf`` at ``high``, a value it accepts as in the support); samples lie
+    in :math:`[a, b)`.
 
     Args:
-        low: the lower bound :math:`a` (inclusive).
-        high: the upper bound :math:`b > a` (exclusive).
+        low: the lower bound :math:`a`.
+        high: the upper bound :math:`b > a`.
 
     Example:
         >>> import aleatorch as D
@@ -40,29 +41,16 @@ class Uniform(Distribution):
     has_rsample = True
 
     def __init__(self, low: Any, high: Any, validate_args: bool | None = None) -> None:
-        self.low, self.high = as_params(low, high, owner="Uniform")
+        self.low, self.high = as_params(low, high, owner=self._name)
         super().__init__(self.low.shape, validate_args=validate_args)
 
-    def _validate_parameters(self) -> None:
-        # The bounds constrain each other, which arg_constraints cannot express.
-        ok = self.low < self.high  # False where either is NaN too
-        if bool(ok.all()):
-            return
-        message = describe_violation(
-            "Uniform", "parameter", "high", "greater than 'low'", self.high, ok
-        )
-        bad = (~ok).nonzero().tolist()[:3]
-        lows = ", ".join(
-            f"low{list(i)} = {self.low[tuple(i)].item():.6g}"
-            if i
-            else f"low = {self.low.item():.6g}"
-            for i in bad
-        )
-        raise ParameterError(f"{message}\n  where {lows}")
+    def _parameter_relations(self):
+        # NaN in either bound fails the comparison too.
+        yield "high", "greater than 'low'", self.low < self.high, {"low": self.low}
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self) -> constraints.Constraint:
-        return constraints.half_open_interval(self.low, self.high)
+        return constraints.interval(self.low, self.high)
 
     @property
     def mean(self) -> torch.Tensor:
@@ -91,7 +79,7 @@ class Uniform(Distribution):
         return torch.addcmul(self.low, u, self.high - self.low)
 
     def _log_prob(self, value):
-        inside = (self.low <= value) & (value < self.high)
+        inside = (self.low <= value) & (value <= self.high)
         return torch.where(inside, -(self.high - self.low).log(), -math.inf)
 
     def _cdf(self, value):
@@ -116,7 +104,7 @@ class Uniform(Distribution):
 
 @register_kl(Uniform, Uniform)
 def _kl_uniform_uniform(p: Uniform, q: Uniform) -> torch.Tensor:
-    # KL = log(width_q / width_p) when [low_p, high_p) lies inside [low_q, high_q), else inf.
+    # KL = log(width_q / width_p) when [low_p, high_p] lies inside [low_q, high_q], else inf.
     kl = ((q.high - q.low) / (p.high - p.low)).log()
     outside = (q.low > p.low) | (q.high < p.high)
     return torch.where(outside, math.inf, kl)

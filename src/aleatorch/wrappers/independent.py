@@ -7,11 +7,15 @@ from typing import Any
 import torch
 
 from .. import constraints
-from ..distribution import Distribution, _overrides, _shape_str
+from ..distribution import Distribution, _shape_str
 from ..errors import MethodNotImplementedError, ParameterError
 from ..kl import kl_divergence, register_kl
 
 __all__ = ["Independent"]
+
+_ALWAYS = frozenset({"_sample", "_rsample", "_entropy", "_enumerate_support"})
+_CDF_SOURCES = frozenset({"_cdf", "_log_cdf"})
+_CDF_FAMILY = frozenset({"_cdf", "_log_cdf", "_survival_function", "_log_survival_function"})
 
 
 def _sum_rightmost(value: torch.Tensor, n: int) -> torch.Tensor:
@@ -56,19 +60,19 @@ class Independent(Distribution):
     ) -> None:
         if not isinstance(base_distribution, Distribution):
             raise TypeError(
-                "Independent: base_distribution must be an aleatorch Distribution, got "
+                f"{self._name}: base_distribution must be an aleatorch Distribution, got "
                 f"{type(base_distribution).__name__}"
             )
         n = reinterpreted_batch_ndims
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ParameterError(
-                "Independent: reinterpreted_batch_ndims must be a nonnegative integer, but it "
+                f"{self._name}: reinterpreted_batch_ndims must be a nonnegative integer, but it "
                 f"is {n!r}"
             )
         batch = base_distribution.batch_shape
         if n > len(batch):
             raise ParameterError(
-                f"Independent: reinterpreted_batch_ndims must be at most the number of batch "
+                f"{self._name}: reinterpreted_batch_ndims must be at most the number of batch "
                 f"dims of the base distribution, {len(batch)} (its batch_shape is "
                 f"{_shape_str(batch)}), but it is {n}"
             )
@@ -86,6 +90,19 @@ class Independent(Distribution):
     @property
     def has_rsample(self) -> bool:  # type: ignore[override]
         return self.base_dist.has_rsample
+
+    @property
+    def _implemented(self) -> frozenset[str]:  # type: ignore[override]
+        # Decided per instance: with no reinterpreted dims this is the base itself, with its
+        # univariate cdf family; otherwise an event is a vector and has none.
+        own = _ALWAYS
+        if self.reinterpreted_batch_ndims == 0:
+            base = self.base_dist._implemented
+            if base & _CDF_SOURCES:
+                own = own | _CDF_FAMILY
+            if base & (_CDF_SOURCES | {"_icdf"}):
+                own = own | {"_icdf"}
+        return own
 
     @property
     def has_enumerate_support(self) -> bool:  # type: ignore[override]
@@ -158,11 +175,28 @@ class Independent(Distribution):
         base = self.base_dist
         # The value was just checked against the same support (and a stricter shape rule),
         # so a validated wrapper skips the base's second check.
-        if self._validate_args and not _overrides(type(base), "log_prob"):
+        if self._validate_args and "log_prob" not in base._implemented:
             log_prob = base._log_prob(value)
         else:
             log_prob = base.log_prob(value)
         return _sum_rightmost(log_prob, self.reinterpreted_batch_ndims)
+
+    # Only offered when reinterpreted_batch_ndims == 0 (see _implemented): the base's own,
+    # whose checks the value has just passed.
+    def _cdf(self, value):
+        return self.base_dist.cdf(value)
+
+    def _log_cdf(self, value):
+        return self.base_dist.log_cdf(value)
+
+    def _survival_function(self, value):
+        return self.base_dist.survival_function(value)
+
+    def _log_survival_function(self, value):
+        return self.base_dist.log_survival_function(value)
+
+    def _icdf(self, value):
+        return self.base_dist.icdf(value)
 
     def _entropy(self):
         return _sum_rightmost(self.base_dist.entropy(), self.reinterpreted_batch_ndims)
@@ -170,14 +204,14 @@ class Independent(Distribution):
     def _enumerate_support(self):
         if self.reinterpreted_batch_ndims:
             raise MethodNotImplementedError(
-                "Independent does not implement enumerate_support when "
+                f"{self._name} does not implement enumerate_support when "
                 "reinterpreted_batch_ndims > 0 (the support would be a cartesian product)"
             )
         return self.base_dist.enumerate_support(expand=False)
 
     def __repr__(self) -> str:
         return (
-            f"Independent({self.base_dist!r}, "
+            f"{self._name}({self.base_dist!r}, "
             f"reinterpreted_batch_ndims={self.reinterpreted_batch_ndims})"
         )
 
@@ -186,7 +220,7 @@ class Independent(Distribution):
 def _kl_independent_independent(p: Independent, q: Independent) -> torch.Tensor:
     if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
         raise MethodNotImplementedError(
-            "kl_divergence(Independent, Independent) needs the same reinterpreted_batch_ndims "
+            f"kl_divergence({p._name}, {q._name}) needs the same reinterpreted_batch_ndims "
             f"on both sides, got {p.reinterpreted_batch_ndims} and {q.reinterpreted_batch_ndims}"
         )
     return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
