@@ -8,7 +8,7 @@ import inspect
 import pytest
 import torch
 import torch.distributions as td
-from examples import EXAMPLES, case_id, example_cases
+from examples import EXAMPLES, case_id, example_cases, public_distribution_classes
 
 import aleatorch as D
 
@@ -51,6 +51,18 @@ def test_constructor_signature_matches_torch(cls):
     ours_params = list(inspect.signature(cls.__init__).parameters)
     theirs_params = list(inspect.signature(theirs.__init__).parameters)
     assert ours_params == theirs_params
+
+
+@pytest.mark.parametrize("cls", public_distribution_classes(), ids=lambda c: c.__name__)
+def test_class_signature_matches_torch(cls):
+    theirs = getattr(td, cls.__name__)
+    assert list(inspect.signature(cls).parameters) == list(inspect.signature(theirs).parameters)
+
+
+@pytest.mark.parametrize("cls", public_distribution_classes(), ids=lambda c: c.__name__)
+def test_a_wrong_keyword_names_the_class(cls):
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}\.__init__\(\) got an unexpected"):
+        cls(no_such_parameter=1.0)
 
 
 @pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)

@@ -1,9 +1,10 @@
-"""Every kind error message, word by word (DESIGN.md section 3)."""
+"""Every kind error message, word by word (see "Errors" in docs/design.md)."""
 
 import re
 
 import pytest
 import torch
+from examples import EXAMPLES
 
 import aleatorch as D
 from aleatorch.errors import describe_violation
@@ -102,7 +103,17 @@ def test_rsample_without_reparameterization_suggests_alternatives():
     text = str(info.value)
     assert isinstance(info.value, NotImplementedError)
     assert text.startswith("Bernoulli has no reparameterized sampler (has_rsample is False)")
-    assert "score-function" in text and "RelaxedBernoulli" in text
+    assert "score-function" in text
+    assert ("RelaxedBernoulli" in text) == hasattr(D, "RelaxedBernoulli")
+
+
+def test_rsample_hints_name_only_classes_aleatorch_has(monkeypatch):
+    text = message(lambda: D.OneHotCategorical(logits=torch.zeros(3)).rsample())
+    assert "OneHotCategoricalStraightThrough" in text
+    assert ("RelaxedOneHotCategorical" in text) == hasattr(D, "RelaxedOneHotCategorical")
+    monkeypatch.setattr(D, "RelaxedBernoulli", object, raising=False)
+    text = message(lambda: D.Bernoulli(probs=0.3).rsample())
+    assert text.endswith("estimator, or RelaxedBernoulli.")
 
 
 @pytest.mark.parametrize(
@@ -118,6 +129,7 @@ def test_both_or_neither_of_probs_and_logits(kwargs, word):
 
 def test_missing_method_names_class_and_method():
     class OnlyDensity(D.Distribution):
+        arg_constraints = {}
         support = D.constraints.real
 
         def _log_prob(self, value):
@@ -149,7 +161,7 @@ def test_kl_for_an_unregistered_pair_suggests_register_kl():
         pass
 
     class Other(D.Distribution):
-        pass
+        arg_constraints = {}
 
     with pytest.raises(NotImplementedError) as info:
         D.kl_divergence(Custom(0.0, 1.0), Other())
@@ -167,3 +179,68 @@ def test_describe_violation_for_event_shaped_entries():
         "Categorical: parameter 'probs' must be a probability vector, but 1 of 2 entries is not:",
         "  probs[1] = [0.7, 0.7]",
     ]
+
+
+def bad_params_naming_the_class(ex):
+    """The first bad parameters whose message must name the class itself (Independent's
+    first names its base)."""
+    return next(kwargs for kwargs, words in ex.bad_params if ex.cls.__name__ in words)
+
+
+@pytest.mark.parametrize(
+    "ex", [ex for ex in EXAMPLES if ex.bad_params], ids=lambda ex: ex.cls.__name__
+)
+def test_messages_name_the_class_the_user_built(ex):
+    name = ex.cls.__name__
+    subclass = type("My" + name, (ex.cls,), {})
+    kwargs = bad_params_naming_the_class(ex)
+    with pytest.raises(ValueError) as info:
+        subclass(**kwargs)
+    text = str(info.value)
+    assert text.startswith(f"My{name}"), text
+    assert re.search(rf"(?<!My){name}\b", text) is None, text
+
+
+def test_a_matrix_parameter_shows_the_offending_matrix():
+    cov = torch.tensor([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 2.0], [2.0, 1.0]]])
+    text = message(lambda: D.MultivariateNormal(torch.zeros(2), covariance_matrix=cov))
+    assert text.splitlines() == [
+        "MultivariateNormal: parameter 'covariance_matrix' must be a symmetric "
+        "positive-definite matrix, but 1 of 2 entries is not:",
+        "  covariance_matrix[1] =",
+        "    [[1, 2],",
+        "     [2, 1]]",
+    ]
+
+
+def test_a_single_matrix_parameter_is_shown_with_aligned_columns():
+    tril = torch.tensor([[1.0, 0.0], [0.5, -1.0]])
+    text = message(lambda: D.MultivariateNormal(torch.zeros(2), scale_tril=tril))
+    assert text.splitlines() == [
+        "MultivariateNormal: parameter 'scale_tril' must be a lower-triangular matrix with a "
+        "positive diagonal, but it is:",
+        "  [[  1,   0],",
+        "   [0.5,  -1]]",
+    ]
+
+
+def test_large_matrices_are_cut_to_six_rows_and_columns():
+    cov = torch.eye(8).expand(3, 8, 8).clone()
+    cov[2, 7, 7] = -1.0
+    text = message(lambda: D.MultivariateNormal(torch.zeros(8), covariance_matrix=cov))
+    assert text.splitlines()[1:] == [
+        "  covariance_matrix[2] =",
+        "    [[1, 0, 0, 0, 0, 0, ...],",
+        "     [0, 1, 0, 0, 0, 0, ...],",
+        "     [0, 0, 1, 0, 0, 0, ...],",
+        "     [0, 0, 0, 1, 0, 0, ...],",
+        "     [0, 0, 0, 0, 1, 0, ...],",
+        "     [0, 0, 0, 0, 0, 1, ...],",
+        "     ...]",
+    ]
+
+
+def test_a_matrix_with_nan_contains_nan():
+    cov = torch.tensor([[1.0, 0.0], [0.0, float("nan")]])
+    text = message(lambda: D.MultivariateNormal(torch.zeros(2), covariance_matrix=cov))
+    assert text.startswith("MultivariateNormal: parameter 'covariance_matrix' contains NaN (")

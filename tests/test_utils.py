@@ -5,6 +5,7 @@ import torch
 import torch.distributions.utils as tu
 
 from aleatorch import utils as au
+from aleatorch.errors import DeviceError
 
 
 def test_broadcast_all_matches_torch():
@@ -76,3 +77,26 @@ def test_lazy_property_builds_a_graph_even_under_no_grad():
     with torch.no_grad():
         value = Thing().square
     assert value.requires_grad
+
+
+def test_as_params_promotes_like_torch_ops_and_makes_views():
+    x = torch.zeros(3, 1, dtype=torch.float64)
+    loc, scale = au.as_params(x, 2)
+    assert loc is x and scale.dtype == torch.float64 and scale.shape == (3, 1)
+    (n,) = au.as_params(torch.tensor([1, 2]))
+    assert n.dtype == torch.get_default_dtype()
+    a, b = au.as_params(torch.zeros(3), torch.ones(2, 1))
+    assert a.shape == b.shape == (2, 3) and a._base is not None  # views, not copies
+
+
+def test_as_params_without_broadcasting_keeps_each_shape():
+    loc, matrix = au.as_params(torch.zeros(2), torch.eye(2, dtype=torch.float64), broadcast=False)
+    assert loc.shape == (2,) and matrix.shape == (2, 2)
+    assert loc.dtype == matrix.dtype == torch.float64
+
+
+def test_as_params_rejects_mixed_devices_and_non_numbers():
+    with pytest.raises(DeviceError, match="Thing: parameters live on different devices"):
+        au.as_params(torch.zeros(2), torch.zeros(2, device="meta"), owner="Thing")
+    with pytest.raises(TypeError, match="Thing: expected a number or a torch.Tensor"):
+        au.as_params([1.0], owner="Thing")

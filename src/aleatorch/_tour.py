@@ -135,10 +135,10 @@ def mistakes(g: torch.Generator) -> None:
 
 
 def _make_mistakes() -> None:
-    scale = torch.tensor([1.0, -0.5, 2.0])
+    # Each label is the exact call made (parameters are numbers or tensors, not lists).
     _show_error(
-        "an invalid parameter: D.Normal(torch.zeros(3), scale=[1.0, -0.5, 2.0])",
-        lambda: D.Normal(torch.zeros(3), scale),
+        "an invalid parameter: D.Normal(0.0, torch.tensor([1.0, -0.5, 2.0]))",
+        lambda: D.Normal(0.0, torch.tensor([1.0, -0.5, 2.0])),
     )
     d = D.Normal(torch.zeros(3), torch.ones(3))
     _show_error(
@@ -178,7 +178,7 @@ def beyond(g: torch.Generator) -> None:
     gamma = D.Gamma(torch.tensor(0.5, dtype=torch.float64), 1.0)
     q = torch.tensor([1e-10, 0.5, 0.999], dtype=torch.float64)
     x = gamma.icdf(q)
-    print("cdf and icdf for every family, e.g. gamma = D.Gamma(0.5, 1.0) in float64:")
+    print("cdf and icdf for each univariate family; gamma = D.Gamma(0.5, 1.0), float64:")
     print(f"  x = gamma.icdf([1e-10, 0.5, 0.999]) = {_fmt(x, 5, 'g')}")
     print(f"  gamma.cdf(x)                        = {_fmt(gamma.cdf(x), 5, 'g')}")
 

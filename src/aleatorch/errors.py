@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 MAX_SHOWN = 3
+MAX_MATRIX = 6  # rows and columns of a matrix-valued entry shown in a message
 NAN_HINT = "NaN usually comes from an earlier computation, e.g. a diverging optimizer step"
 
 
@@ -69,6 +70,26 @@ def _format_entry(entry: torch.Tensor) -> str:
     return f"[{shown}{more}]"
 
 
+def _format_matrix(matrix: torch.Tensor, indent: str) -> str:
+    """A matrix one row a line, columns aligned, cut to ``MAX_MATRIX`` rows and columns."""
+    rows, cols = matrix.shape
+    cells = [[_format_number(v) for v in row[:MAX_MATRIX]] for row in matrix[:MAX_MATRIX].tolist()]
+    width = max((len(c) for row in cells for c in row), default=0)
+    more_cols = ", ..." if cols > MAX_MATRIX else ""
+    lines = ["[" + ", ".join(c.rjust(width) for c in row) + more_cols + "]" for row in cells]
+    if rows > MAX_MATRIX:
+        lines.append("...")
+    return indent + "[" + (",\n" + indent + " ").join(lines) + "]"
+
+
+def _format_offender(name: str, index: tuple[int, ...], entry: torch.Tensor) -> str:
+    """``  name[index] = entry``; a matrix (an entry of event_dim 2) goes on the lines below."""
+    head = f"  {name}{_format_index(index)} ="
+    if entry.dim() == 2:
+        return f"{head}\n{_format_matrix(entry, '    ')}"
+    return f"{head} {_format_entry(entry)}"
+
+
 def describe_violation(
     owner: str,
     what: str,
@@ -86,6 +107,9 @@ def describe_violation(
         rule: the rule in plain words, e.g. ``"positive (> 0)"``.
         value: the offending tensor.
         ok: boolean tensor, ``value.shape[:value.dim() - event_dim]``, True where valid.
+
+    Entries of event_dim 2 (covariance matrices, Cholesky factors) are shown as matrices,
+    summarized to at most ``MAX_MATRIX`` rows and columns.
     """
     value = value.detach()
     ok = ok.detach().to(device="cpu")
@@ -101,16 +125,17 @@ def describe_violation(
         where = ", ".join(_format_index(tuple(i)) for i in bad[:MAX_SHOWN])
         more = f" and {len(bad) - MAX_SHOWN} more" if len(bad) > MAX_SHOWN else ""
         if ok.dim() == 0:
-            return f"{owner}: {label} is NaN ({NAN_HINT})"
+            nan = "contains NaN" if event_dim else "is NaN"  # a vector or matrix: some entry
+            return f"{owner}: {label} {nan} ({NAN_HINT})"
         return f"{owner}: {label} contains NaN at {where}{more} ({NAN_HINT})"
+    if ok.dim() == 0 and event_dim == 2:
+        return f"{owner}: {label} must be {rule}, but it is:\n{_format_matrix(entries, '  ')}"
     if ok.dim() == 0:
         return f"{owner}: {label} must be {rule}, but it is {_format_entry(entries)}"
     verb = "is" if len(bad) == 1 else "are"
     lines = [f"{owner}: {label} must be {rule}, but {len(bad)} of {total} entries {verb} not:"]
     for index in bad[:MAX_SHOWN]:
-        lines.append(
-            f"  {name}{_format_index(tuple(index))} = {_format_entry(entries[tuple(index)])}"
-        )
+        lines.append(_format_offender(name, tuple(index), entries[tuple(index)]))
     if len(bad) > MAX_SHOWN:
         lines.append(f"  ... and {len(bad) - MAX_SHOWN} more")
     return "\n".join(lines)

@@ -13,15 +13,16 @@ class SymmetricLocationScale:
     """Mixin for a family symmetric and unimodal about ``loc``, with a ``scale > 0``.
 
     Stores the two parameters (promoted and broadcast as views) and gives ``mean``, ``mode``
-    and ``median``, which all equal ``loc``.
+    and ``median``, which all equal ``loc``. Each family writes its own ``__init__`` (so its
+    signature and TypeErrors name it) and calls :meth:`_set_location_scale` there.
     """
 
     loc: torch.Tensor
     scale: torch.Tensor
 
-    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
+    def _set_location_scale(self, loc: Any, scale: Any) -> None:
+        """Store ``loc`` and ``scale`` as tensors of one dtype and device, broadcast as views."""
         self.loc, self.scale = as_params(loc, scale, owner=type(self).__name__)
-        super().__init__(self.loc.shape, validate_args=validate_args)  # type: ignore[call-arg]
 
     @property
     def mean(self) -> torch.Tensor:

@@ -10,6 +10,18 @@ from ..errors import ParameterError
 from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
 
 
+def rsample_hint(*alternatives: str) -> str:
+    """What to suggest when ``rsample`` is missing: a score-function estimator, or those of
+    ``alternatives`` (aleatorch class names) that aleatorch has.
+
+    Looked up when the message is made, so a hint names a class only once it exists.
+    """
+    import aleatorch  # at call time: the package is fully imported by then
+
+    have = [name for name in alternatives if hasattr(aleatorch, name)]
+    return ", or ".join(["use .sample() with a score-function (REINFORCE) estimator", *have])
+
+
 def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Tensor]:
     """Return ``("probs", tensor)`` or ``("logits", tensor)``: exactly one must be given."""
     if (probs is None) == (logits is None):

@@ -38,7 +38,7 @@ class Exponential(ExponentialFamily):
     _mean_carrier_measure = 0
 
     def __init__(self, rate: Any, validate_args: bool | None = None) -> None:
-        (self.rate,) = as_params(rate, owner="Exponential")
+        (self.rate,) = as_params(rate, owner=self._name)
         super().__init__(self.rate.shape, validate_args=validate_args)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -37,6 +38,10 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
     _mean_carrier_measure = 0
+
+    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
+        self._set_location_scale(loc, scale)
+        super().__init__(self.loc.shape, validate_args=validate_args)
 
     @property
     def stddev(self) -> torch.Tensor:

@@ -11,6 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..utils import lazy_property
+from ._params import rsample_hint
 from .categorical import (
     Categorical,
     CategoricalParameter,
@@ -43,10 +44,10 @@ class OneHotCategorical(CategoricalParameter, Distribution):
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     support = constraints.one_hot
     has_enumerate_support = True
-    _rsample_hint = (
-        "use .sample() with a score-function estimator, OneHotCategoricalStraightThrough, or "
-        "RelaxedOneHotCategorical"
-    )
+
+    @property
+    def _rsample_hint(self) -> str:
+        return rsample_hint("OneHotCategoricalStraightThrough", "RelaxedOneHotCategorical")
 
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
@@ -111,6 +112,12 @@ class OneHotCategoricalStraightThrough(OneHotCategorical):
     """
 
     has_rsample = True
+
+    def __init__(
+        self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
+    ) -> None:
+        # Its own signature, so a wrong keyword's TypeError names this class.
+        super().__init__(probs, logits, validate_args=validate_args)
 
     def _rsample(self, sample_shape, generator):
         with torch.no_grad():
