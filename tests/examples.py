@@ -38,6 +38,17 @@ class Example:
         atol: absolute tolerance of the float64 comparisons with the reference.
         missing: methods the family does not have (yet), e.g. ``{"cdf", "icdf"}`` for a
             multivariate family: the suite checks that they raise NotImplementedError.
+        float32_rtol: relative tolerance of float32 results against the float64 reference
+            (evaluated at the float32-rounded parameters and points): about 80 float32 ulps.
+        float32_atol: absolute tolerance of float32 log-densities and entropies (log scale,
+            where a relative tolerance means nothing near 0), and of cdfs. Means and
+            variances are compared with ``float32_rtol`` alone. Raise either one only for the
+            example that needs it, with the reason.
+        known_bugs: ``(params index, method) -> description`` of a known library bug that
+            makes that comparison with the reference fail: the suite expects the failure and
+            reports the case as xfailed (and fails once the bug is fixed, so that the entry
+            is removed). Methods: the summaries ``mean``, ``variance``, ``entropy``, and
+            ``float32 mean``, ``float32 variance`` and ``entropy gradient``.
     """
 
     cls: type
@@ -47,32 +58,102 @@ class Example:
     rtol: float = 1e-6
     atol: float = 1e-9
     missing: set[str] = field(default_factory=set)
+    float32_rtol: float = 1e-5
+    float32_atol: float = 1e-5
+    known_bugs: dict[tuple[int, str], str] = field(default_factory=dict)
 
     def build(self, index: int, dtype: torch.dtype = torch.float64, **kwargs: Any) -> Any:
         return self.cls(**to_tensors(self.params[index], dtype), **kwargs)
+
+    def leaves(self, index: int) -> list[Leaf]:
+        """The differentiable parameters of ``params[index]`` (nested ones included), as
+        float64 tensors, in the order :meth:`build_from_leaves` takes them. Parameters with
+        a discrete constraint (Binomial's total_count) are not differentiable."""
+        return _leaves(self.cls, self.params[index], "")
+
+    def build_from_leaves(self, index: int, values: list[torch.Tensor], **kwargs: Any) -> Any:
+        """The distribution of ``params[index]`` with its :meth:`leaves` replaced by
+        ``values`` (e.g. leaves that require grad, or perturbed ones); ``kwargs`` go to the
+        outer constructor and to the nested ones."""
+        it = iter(values)
+        out = self.cls(**_assemble(self.cls, self.params[index], it, kwargs), **kwargs)
+        assert next(it, None) is None, "more values than leaves"
+        return out
 
     def grad_params(self, index: int) -> tuple[dict[str, Any], list[torch.Tensor]]:
         """float64 parameters whose floating tensors (nested ones included) are fresh leaves
         that require grad, and the list of those leaves."""
         return _grad_params(self.params[index])
 
-    def numpy_params(self, index: int) -> dict[str, Any]:
-        """Parameters as numpy arrays; a :func:`nested` distribution as ``(cls, its numpy
-        params)``."""
+    def numpy_params(self, index: int, rounded_to: torch.dtype | None = None) -> dict[str, Any]:
+        """Parameters as float64 numpy arrays; a :func:`nested` distribution as ``(cls, its
+        numpy params)``. ``rounded_to``: round floating parameters to that dtype first (the
+        parameters a float32 instance really has), then widen them to float64 again."""
         out = {}
         for k, v in self.params[index].items():
             if v is None:
                 continue
             if id(v) in _RECIPES:
                 cls, params = _RECIPES[id(v)]
-                v = (cls, Example(cls, [params]).numpy_params(0))
-            elif isinstance(v, torch.Tensor):
+                v = (cls, Example(cls, [params]).numpy_params(0, rounded_to))
+            elif isinstance(v, (list, float)) or (
+                isinstance(v, torch.Tensor) and v.is_floating_point()
+            ):
                 # scipy computes in the dtype it is given: compare against float64 always.
-                v = v.detach().cpu().double().numpy() if v.is_floating_point() else v.numpy()
+                v = torch.as_tensor(v, dtype=torch.float64).detach().cpu()
+                v = (v if rounded_to is None else v.to(rounded_to).double()).numpy()
+            elif isinstance(v, torch.Tensor):
+                v = v.numpy()
             else:
                 v = np.asarray(v)
             out[k] = v
         return out
+
+
+@dataclass
+class Leaf:
+    """A differentiable parameter: its name (``base_distribution.loc`` for a nested one), its
+    float64 value and its constraint (which says e.g. whether the matrix is symmetric)."""
+
+    name: str
+    value: torch.Tensor
+    constraint: Any
+
+
+def _leaves(cls: type, params: dict[str, Any], prefix: str) -> list[Leaf]:
+    out = []
+    for k, v in params.items():
+        if id(v) in _RECIPES:
+            inner_cls, inner = _RECIPES[id(v)]
+            out += _leaves(inner_cls, inner, f"{prefix}{k}.")
+            continue
+        constraint = cls.arg_constraints.get(k)
+        if constraint is None or constraint.is_discrete:
+            continue
+        if isinstance(v, (list, float)) or (isinstance(v, torch.Tensor) and v.is_floating_point()):
+            out.append(
+                Leaf(prefix + k, torch.as_tensor(v, dtype=torch.float64).detach(), constraint)
+            )
+    return out
+
+
+def _assemble(cls: type, params: dict[str, Any], values: Any, kwargs: dict[str, Any]) -> dict:
+    out = {}
+    for k, v in params.items():
+        if id(v) in _RECIPES:
+            inner_cls, inner = _RECIPES[id(v)]
+            v = inner_cls(**_assemble(inner_cls, inner, values, kwargs), **kwargs)
+        elif (constraint := cls.arg_constraints.get(k)) is not None and not constraint.is_discrete:
+            if isinstance(v, (list, float)) or (
+                isinstance(v, torch.Tensor) and v.is_floating_point()
+            ):
+                v = next(values)
+        elif isinstance(v, (list, float)):
+            v = torch.tensor(v, dtype=torch.float64)
+        elif isinstance(v, torch.Tensor) and v.is_floating_point():
+            v = v.detach().double()
+        out[k] = v
+    return out
 
 
 # id(distribution) -> (class, params) of the distributions made by `nested`.

@@ -1,7 +1,6 @@
 """torch.compile and torch.func.vmap friendliness (validation off, as under torch's own rule)."""
 
 import torch
-import torch.distributions as td
 
 import aleatorch as D
 
@@ -21,8 +20,8 @@ def test_compiling_changes_no_global_validation_setting_of_ours():
     before = D.Distribution._validate_args
     torch.compile(normal_terms, backend="eager")(torch.zeros(2), torch.ones(2), torch.zeros(2))
     assert D.Distribution._validate_args == before
-    # torch's own flag may have been flipped by the compile (a known torch trap): restore it.
-    td.Distribution.set_default_validate_args(True)
+    # torch's own flag may have been flipped by the compile (a known torch trap): the
+    # autouse fixture of conftest.py restores it after every test.
 
 
 def test_vmap_over_parameters():

@@ -270,33 +270,50 @@ def test_laplace_tails():
     torch.testing.assert_close(d.icdf(q), torch.tensor(expected, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.float16])
-def test_laplace_rsample_is_finite_at_the_ends_of_rand(monkeypatch, dtype):
-    eps = torch.finfo(dtype).eps
-    # rand draws multiples of eps/2 in [0, 1): these are the lowest and highest ones and
-    # the two around 1/2.
-    ends = torch.tensor([0.0, 0.5 - eps / 2, 0.5, 1 - eps / 2], dtype=dtype)
-
-    def fake_rand(shape, dtype=None, device=None, generator=None):
-        return ends.to(dtype).expand(shape).clone()
-
-    monkeypatch.setattr(torch, "rand", fake_rand)
-    x = D.Laplace(torch.tensor(0.0, dtype=dtype), torch.tensor(1.0, dtype=dtype)).rsample((4,))
-    x = x.diagonal() if x.dim() > 1 else x
-    assert torch.isfinite(x).all()
-    assert (x[:2] < 0).all() and (x[2:] > 0).all()
-    # The two ends map to mirror images: the sampler is symmetric.
-    assert float(x[0]) == -float(x[3]) and float(x[1]) == -float(x[2])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_laplace_rsample_follows_the_laplace_law(dtype):
+    # Kolmogorov-Smirnov against scipy (no knowledge of the sampler's formula), and the
+    # pathwise gradients of E[X] = loc and E[|X - loc|] = scale: 1 and 1.
+    loc = torch.tensor(1.5, dtype=dtype, requires_grad=True)
+    scale = torch.tensor(0.7, dtype=dtype, requires_grad=True)
+    x = D.Laplace(loc, scale).rsample((50_000,), generator=gen(11))
+    assert x.dtype == dtype and torch.isfinite(x).all()
+    xd = x.detach().double().numpy()
+    assert stats.kstest(xd, stats.laplace(1.5, float(scale)).cdf).pvalue > 1e-6
+    (d_loc,) = torch.autograd.grad(x.mean(), loc, retain_graph=True)
+    (d_scale,) = torch.autograd.grad((x - loc.detach()).abs().mean(), scale)
+    torch.testing.assert_close(d_loc.double(), torch.tensor(1.0, dtype=torch.float64))
+    assert abs(float(d_scale) - 1) <= 6 * float(np.std(np.abs(xd - 1.5) / 0.7)) / 50_000**0.5
 
 
-def test_uniform_support_is_half_open_and_log_prob_outside_is_minus_inf():
+def test_laplace_rsample_is_finite_over_every_float16_uniform():
+    # float16 rand has only ~2^11 values: 200k draws reach both ends of it (and 1/2) with
+    # probability 1 - 1e-40, so every rounding edge case of the sampler is exercised.
+    d = D.Laplace(torch.tensor(0.0, dtype=torch.float16), torch.tensor(1.0, dtype=torch.float16))
+    x = d.rsample((200_000,), generator=gen(12))
+    assert x.dtype == torch.float16 and torch.isfinite(x).all()
+    assert (x < 0).any() and (x > 0).any()
+    # Symmetric law: the most extreme draws on either side have (nearly) the same size.
+    assert abs(float(x.max()) + float(x.min())) <= 0.1 * float(x.max())
+
+
+def test_uniform_support_is_closed_and_log_prob_outside_is_minus_inf():
     d = D.Uniform(torch.tensor([0.0, -1.0]), torch.tensor([1.0, 1.0]), validate_args=False)
-    lp = d.log_prob(torch.tensor([1.0, -1.0]))
+    lp = d.log_prob(torch.tensor([1.5, -1.0]))
     assert lp[0] == -math.inf and lp[1] == -math.log(2)
     with pytest.raises(D.SupportError, match="Uniform"):
-        D.Uniform(0.0, 1.0).log_prob(torch.tensor(1.0))
+        D.Uniform(0.0, 1.0).log_prob(torch.tensor(1.5))
     assert bool(D.Uniform(0.0, 1.0).support.check(torch.tensor(0.0)))
+    assert bool(D.Uniform(0.0, 1.0).support.check(torch.tensor(1.0)))
     assert math.isnan(float(D.Uniform(0.0, 1.0).mode))
+
+
+def test_uniform_upper_bound_has_the_density_and_cdf_one():
+    d = D.Uniform(torch.tensor([0.0, -1.0], dtype=torch.float64), 3.0)
+    high = torch.tensor([3.0, 3.0], dtype=torch.float64)
+    torch.testing.assert_close(d.log_prob(high), -torch.tensor([3.0, 4.0]).double().log())
+    assert torch.equal(d.cdf(high), torch.ones(2, dtype=torch.float64))
+    assert torch.equal(d.survival_function(high), torch.zeros(2, dtype=torch.float64))
 
 
 # ----------------------------------------------------------------- KL

@@ -11,7 +11,7 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import softplus
-from ._params import BinaryGivenParameter, probs_or_logits
+from ._params import BinaryGivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Bernoulli"]
 
@@ -34,15 +34,15 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
     support = constraints.boolean
     has_enumerate_support = True
     _mean_carrier_measure = 0
-    _rsample_hint = (
-        "use .sample() with a score-function (REINFORCE) estimator, or a continuous "
-        "relaxation such as RelaxedBernoulli"
-    )
+
+    @property
+    def _rsample_hint(self) -> str:
+        return rsample_hint("RelaxedBernoulli")
 
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
-        name, param = probs_or_logits("Bernoulli", probs, logits)
+        name, param = probs_or_logits(self._name, probs, logits)
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
 
@@ -57,6 +57,8 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
 
     @property
     def variance(self) -> torch.Tensor:
+        if self._given == "logits":  # sigmoid(-l) keeps 1 - p exact for large logits
+            return torch.sigmoid(self.logits) * torch.sigmoid(-self.logits)
         return self.probs * (1 - self.probs)
 
     def _sample(self, sample_shape, generator):

@@ -44,7 +44,7 @@ class Binomial(BinaryGivenParameter, Distribution):
         "logits": constraints.real,
     }
     has_enumerate_support = True
-    _rsample_hint = "Binomial is discrete: use .sample() with a score-function estimator"
+    _rsample_hint = "it is discrete; use .sample() with a score-function estimator"
 
     def __init__(
         self,
@@ -53,9 +53,9 @@ class Binomial(BinaryGivenParameter, Distribution):
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        name, _ = probs_or_logits("Binomial", probs, logits)
+        name, _ = probs_or_logits(self._name, probs, logits)
         given = probs if name == "probs" else logits
-        self.total_count, param = as_params(total_count, given, owner="Binomial")
+        self.total_count, param = as_params(total_count, given, owner=self._name)
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
 
@@ -73,6 +73,9 @@ class Binomial(BinaryGivenParameter, Distribution):
 
     @property
     def variance(self) -> torch.Tensor:
+        if self._given == "logits":  # sigmoid(-l) keeps 1 - p exact for large logits
+            logits = self.logits
+            return self.total_count * torch.sigmoid(logits) * torch.sigmoid(-logits)
         return self.total_count * self.probs * (1 - self.probs)
 
     def _sample(self, sample_shape, generator):
@@ -150,7 +153,7 @@ class Binomial(BinaryGivenParameter, Distribution):
         top = int(n.max()) if n.numel() else 0
         if n.numel() and not bool(n.min() == top):
             raise MethodNotImplementedError(
-                "Binomial.enumerate_support needs one total_count for the whole batch "
+                f"{self._name}.enumerate_support needs one total_count for the whole batch "
                 f"(the values must stack into one tensor), but it ranges from "
                 f"{int(n.min())} to {top}; split the batch by total_count"
             )
@@ -164,7 +167,7 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> torch.Tensor:
     # more trials than q, p puts mass where q has none: KL = inf.
     if bool((p.total_count < q.total_count).any()):
         raise MethodNotImplementedError(
-            "kl_divergence(Binomial, Binomial) has a closed form only when p.total_count >= "
+            f"kl_divergence({p._name}, {q._name}) has a closed form only when p.total_count >= "
             "q.total_count (equal counts: finite; larger: inf), but p.total_count < "
             "q.total_count somewhere"
         )

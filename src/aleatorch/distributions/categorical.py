@@ -12,7 +12,7 @@ from ..distribution import Distribution
 from ..errors import ParameterError
 from ..kl import register_kl
 from ..utils import lazy_property
-from ._params import GivenParameter, probs_or_logits
+from ._params import GivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Categorical"]
 
@@ -79,10 +79,10 @@ class Categorical(CategoricalParameter, Distribution):
 
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
-    _rsample_hint = (
-        "use .sample() with a score-function (REINFORCE) estimator, or a continuous "
-        "relaxation such as RelaxedOneHotCategorical"
-    )
+
+    @property
+    def _rsample_hint(self) -> str:
+        return rsample_hint("RelaxedOneHotCategorical")
 
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
@@ -184,9 +184,11 @@ class Categorical(CategoricalParameter, Distribution):
         return index.movedim(-1, 0).reshape(lead + batch)
 
     def _entropy(self):
-        # -sum p log p with 0 log 0 = 0: clamping -inf log-probabilities makes 0 * -inf a 0.
-        logits = self.logits.clamp(min=torch.finfo(self.logits.dtype).min)
-        return -(self.probs * logits).sum(-1)
+        # -sum p log p with 0 log 0 = 0; the masked log keeps the gradient at p = 0 finite
+        # (a clamped -inf log-probability would give a finfo.max gradient that overflows).
+        probs, logits = self.probs, self.logits
+        safe_logits = torch.where(probs > 0, logits, torch.zeros_like(logits))
+        return -(probs * safe_logits).sum(-1)
 
     def _enumerate_support(self):
         values = torch.arange(self._num_events, device=self._param.device)

@@ -43,10 +43,10 @@ class Poisson(ExponentialFamily):
 
     arg_constraints = {"rate": constraints.nonnegative}
     support = constraints.nonnegative_integer
-    _rsample_hint = "Poisson is discrete: use .sample() with a score-function estimator"
+    _rsample_hint = "it is discrete; use .sample() with a score-function estimator"
 
     def __init__(self, rate: Any, validate_args: bool | None = None) -> None:
-        (self.rate,) = as_params(rate, owner="Poisson")
+        (self.rate,) = as_params(rate, owner=self._name)
         super().__init__(self.rate.shape, validate_args=validate_args)
 
     @property
@@ -93,7 +93,12 @@ class Poisson(ExponentialFamily):
         k = torch.arange(terms, dtype=rate.dtype, device=rate.device)
         r = rate.unsqueeze(-1)
         log_pmf = torch.special.xlogy(k, r) - r - torch.lgamma(k + 1)
-        series = torch.special.entr(log_pmf.exp()).sum(-1)
+        pmf = log_pmf.exp()
+        # -P log P with 0 log 0 = 0, written so that its gradient is 0 where P underflows
+        # (entr's derivative there is infinite, and inf * 0 would be NaN).
+        positive = pmf > 0
+        safe_log_pmf = torch.where(positive, log_pmf, torch.zeros_like(log_pmf))
+        series = -(pmf * safe_log_pmf).sum(-1)
         # Large rates: 0.5 log(2 pi e rate) + sum_j c_j / rate^j; the safe rate keeps the
         # unused branch finite (and its gradient NaN-free) for small rates.
         large = rate > switch
