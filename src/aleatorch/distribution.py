@@ -551,9 +551,10 @@ class Distribution:
         * for parameters of fewer than ``_cache_min_numel`` entries, where recomputing costs
           no more than checking the key.
         """
-        params = self._cache_sources()
-        if not params or params[0].numel() < self._cache_min_numel or _no_caching():
+        first = self._first_param()
+        if first is None or first.numel() < self._cache_min_numel or _no_caching():
             return compute()
+        params = self._cache_sources()
         try:
             key = tuple((id(t), t._version, t.requires_grad) for t in params)
         except RuntimeError:  # inference tensors have no version counter
@@ -578,8 +579,9 @@ class Distribution:
 
     def _cache_sources(self) -> tuple[torch.Tensor, ...]:
         """The tensors cached terms derive from: the parameters given at construction."""
+        state = self.__dict__
         return tuple(
-            v for k in self.arg_constraints if isinstance(v := self.__dict__.get(k), torch.Tensor)
+            [v for k in self.arg_constraints if isinstance(v := state.get(k), torch.Tensor)]
         )
 
     def __getstate__(self) -> dict[str, Any]:
