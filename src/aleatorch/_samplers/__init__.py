@@ -1,5 +1,11 @@
 """Sampling algorithms too long (or too shared) to live in the distribution files."""
 
 from .gamma import log_standard_gamma
+from .implicit import beta_implicit_gradients, implicit_beta, implicit_dirichlet
 
-__all__ = ["log_standard_gamma"]
+__all__ = [
+    "beta_implicit_gradients",
+    "implicit_beta",
+    "implicit_dirichlet",
+    "log_standard_gamma",
+]

@@ -7,12 +7,12 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers import log_standard_gamma
+from .._samplers import implicit_beta, log_standard_gamma
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
+from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params
-from .gamma import x_log1p_y, x_log_y
 
 __all__ = ["Beta"]
 
@@ -35,7 +35,9 @@ class Beta(ExponentialFamily):
     Sampling draws :math:`\log G_\alpha` and :math:`\log G_\beta` in log space (see
     :func:`aleatorch._samplers.log_standard_gamma`) and returns
     :math:`\sigma(\log G_\alpha - \log G_\beta)`, which stays exact for tiny concentrations
-    where the gamma draws themselves underflow.
+    where the gamma draws themselves underflow. ``rsample`` gradients are the implicit
+    reparameterization ones, :math:`\partial x / \partial \alpha = -\partial_\alpha
+    I_x(\alpha, \beta) / p(x)` per sample (see :mod:`aleatorch._samplers.implicit`).
 
     Example:
         >>> import aleatorch as D
@@ -54,7 +56,7 @@ class Beta(ExponentialFamily):
         self, concentration1: Any, concentration0: Any, validate_args: bool | None = None
     ) -> None:
         self.concentration1, self.concentration0 = as_params(
-            concentration1, concentration0, owner="Beta"
+            concentration1, concentration0, owner=self._name
         )
         super().__init__(self.concentration1.shape, validate_args=validate_args)
 
@@ -79,13 +81,18 @@ class Beta(ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        log_x = log_standard_gamma(self.concentration1, shape, generator)
-        log_y = log_standard_gamma(self.concentration0, shape, generator)
-        x = torch.sigmoid(log_x - log_y)
-        # 0 and 1 have infinite log-density when a parameter is below 1: keep the samples in
-        # the open interval, like the smallest gamma draw torch keeps positive.
-        finfo = torch.finfo(x.dtype)
-        return x.clamp(finfo.tiny, 1 - finfo.eps / 2)
+        a, b = self.concentration1, self.concentration0
+        # The draw itself carries no gradient: the implicit one, -(dI_x/da) / f(x) per
+        # sample, is attached below (the pathwise one through G1 / (G1 + G2) differs).
+        with torch.no_grad():
+            log_x = log_standard_gamma(a, shape, generator)
+            log_y = log_standard_gamma(b, shape, generator)
+            x = torch.sigmoid(log_x - log_y)
+            # 0 and 1 have infinite log-density when a parameter is below 1: keep the samples
+            # in the open interval, like the smallest gamma draw torch keeps positive.
+            finfo = torch.finfo(x.dtype)
+            x = x.clamp(finfo.tiny, 1 - finfo.eps / 2)
+        return implicit_beta(a, b, x)
 
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0

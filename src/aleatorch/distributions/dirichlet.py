@@ -7,12 +7,12 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers import log_standard_gamma
+from .._samplers import implicit_dirichlet, log_standard_gamma
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
+from ..special.xlogy import x_log_y
 from ..utils import as_params
-from .gamma import x_log_y
 
 __all__ = ["Dirichlet"]
 
@@ -31,7 +31,10 @@ class Dirichlet(ExponentialFamily):
 
     Sampling normalizes gamma draws in log space (``softmax`` of
     :func:`aleatorch._samplers.log_standard_gamma`), which stays exact for tiny
-    concentrations where the gamma draws themselves underflow.
+    concentrations where the gamma draws themselves underflow. ``rsample`` gradients are the
+    implicit reparameterization ones, through each marginal
+    :math:`x_i \sim \mathrm{Beta}(\alpha_i, \alpha_0 - \alpha_i)` (see
+    :mod:`aleatorch._samplers.implicit`).
 
     Example:
         >>> import aleatorch as D
@@ -44,10 +47,10 @@ class Dirichlet(ExponentialFamily):
     has_rsample = True
 
     def __init__(self, concentration: Any, validate_args: bool | None = None) -> None:
-        (self.concentration,) = as_params(concentration, owner="Dirichlet")
+        (self.concentration,) = as_params(concentration, owner=self._name)
         if self.concentration.dim() < 1:
             raise ParameterError(
-                "Dirichlet: parameter 'concentration' must have at least one dim (the "
+                f"{self._name}: parameter 'concentration' must have at least one dim (the "
                 f"categories, k), but it is a scalar: {self.concentration.item():g}"
             )
         shape = self.concentration.shape
@@ -75,12 +78,17 @@ class Dirichlet(ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        log_g = log_standard_gamma(self.concentration, shape, generator)
-        # softmax written out: torch's softmax kernel is ~5x slower over a short last dim.
-        g = (log_g - log_g.amax(-1, keepdim=True)).exp_()
-        x = g / g.sum(-1, keepdim=True)
-        # 0 has infinite log-density for alpha_i < 1: keep the components positive.
-        return x.clamp(min=torch.finfo(x.dtype).tiny)
+        c = self.concentration
+        # The draw carries no gradient: the implicit one (through each Beta marginal) is
+        # attached below; the pathwise one through the normalized gammas differs.
+        with torch.no_grad():
+            log_g = log_standard_gamma(c, shape, generator)
+            # softmax written out: torch's softmax kernel is ~5x slower over a short last dim.
+            g = (log_g - log_g.amax(-1, keepdim=True)).exp_()
+            x = g / g.sum(-1, keepdim=True)
+            # 0 has infinite log-density for alpha_i < 1: keep the components positive.
+            x = x.clamp(min=torch.finfo(x.dtype).tiny)
+        return implicit_dirichlet(c, x)
 
     def _log_prob(self, value):
         c = self.concentration
