@@ -556,12 +556,10 @@ class Distribution:
             return compute()
         params = self._cache_sources()
         try:
-            key = tuple((id(t), t._version, t.requires_grad) for t in params)
+            key = tuple([(id(t), t._version, t.requires_grad) for t in params])
         except RuntimeError:  # inference tensors have no version counter
             return compute()
-        cache = self.__dict__.get("_cache")
-        if cache is None:
-            cache = self.__dict__["_cache"] = {}
+        cache = self.__dict__.setdefault("_cache", {})
         entry = cache.get(name)
         if entry is not None and entry[0] == key:
             return entry[1]

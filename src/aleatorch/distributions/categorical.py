@@ -184,11 +184,10 @@ class Categorical(CategoricalParameter, Distribution):
         return index.movedim(-1, 0).reshape(lead + batch)
 
     def _entropy(self):
-        # -sum p log p with 0 log 0 = 0; the masked log keeps the gradient at p = 0 finite
-        # (a clamped -inf log-probability would give a finfo.max gradient that overflows).
-        probs, logits = self.probs, self.logits
-        safe_logits = torch.where(probs > 0, logits, torch.zeros_like(logits))
-        return -(probs * safe_logits).sum(-1)
+        # -sum p log p with 0 log 0 = 0: the -inf log-probabilities of p = 0 become 0 (one
+        # pass), whose gradient is 0; a clamp to -finfo.max would give a gradient that
+        # overflows under any factor above 1.
+        return -(self.probs * self.logits.nan_to_num(neginf=0.0)).sum(-1)
 
     def _enumerate_support(self):
         values = torch.arange(self._num_events, device=self._param.device)

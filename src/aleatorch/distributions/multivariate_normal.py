@@ -73,7 +73,7 @@ class MultivariateNormal(Distribution):
         "scale_tril": constraints.lower_cholesky,
     }
     support = constraints.real_vector
-    _cache_kept_by_expand = ("_unbroadcasted_scale_tril",)
+    _cache_kept_by_expand = ("_factor_terms",)
     _cache_min_numel = 0  # a Cholesky factorization is worth caching at any size
 
     def __init__(
@@ -146,7 +146,7 @@ class MultivariateNormal(Distribution):
         factor, info = self._factorize()
         # Validation and the first use share one factorization (kept only when it carries
         # no graph, by the caching rule).
-        self._cached("_unbroadcasted_scale_tril", lambda: factor)
+        self._cached("_factor_terms", lambda: (factor, _half_log_det(factor)))
         checks = [("loc", loc, constraints.real_vector)]
         if info is None:
             checks.append((name, matrix, constraints.lower_cholesky))
@@ -166,8 +166,15 @@ class MultivariateNormal(Distribution):
     # -------------------------------------------------------------- derived parameters
 
     @lazy_property
+    def _factor_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Cholesky factor and ``log det(Sigma) / 2``, one cached term: when a parameter
+        requires grad nothing is cached, and one access still factorizes only once."""
+        factor = self._factorize()[0]
+        return factor, _half_log_det(factor)
+
+    @property
     def _unbroadcasted_scale_tril(self) -> torch.Tensor:
-        return self._factorize()[0]
+        return self._factor_terms[0]
 
     @lazy_property
     def scale_tril(self) -> torch.Tensor:
@@ -201,7 +208,7 @@ class MultivariateNormal(Distribution):
 
     def _entropy(self) -> torch.Tensor:
         d = self._event_shape[0]
-        half_log_det = _half_log_det(self._unbroadcasted_scale_tril)
+        half_log_det = self._factor_terms[1]
         return (0.5 * d * (1.0 + _LOG_2PI) + half_log_det).expand(self._batch_shape)
 
     # ----------------------------------------------------------------------- the math
@@ -248,9 +255,9 @@ class MultivariateNormal(Distribution):
 
     def _log_prob(self, value):
         d = self._event_shape[0]
-        factor = self._unbroadcasted_scale_tril
+        factor, half_log_det = self._factor_terms
         maha = self._mahalanobis(factor, value - self.loc)
-        return -0.5 * (d * _LOG_2PI + maha) - _half_log_det(factor)
+        return -0.5 * (d * _LOG_2PI + maha) - half_log_det
 
 
 @register_kl(MultivariateNormal, MultivariateNormal)
@@ -265,8 +272,8 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> torch.Tensor:
     # norm of Z: one batched triangular solve.
     d = p.event_shape[0]
     batch = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
-    lp, lq = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    (lp, half_log_det_p), (lq, half_log_det_q) = p._factor_terms, q._factor_terms
     diff = (q.loc - p.loc).expand(batch + (d,)).unsqueeze(-1)
     rhs = torch.cat([lp.expand(batch + (d, d)), diff], dim=-1)
     z = torch.linalg.solve_triangular(lq, rhs, upper=False)
-    return 0.5 * (z.pow(2).sum((-2, -1)) - d) + _half_log_det(lq) - _half_log_det(lp)
+    return 0.5 * (z.pow(2).sum((-2, -1)) - d) + half_log_det_q - half_log_det_p
