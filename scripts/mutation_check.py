@@ -10,7 +10,7 @@ For every family in src/aleatorch/distributions/*.py, the methods ``_rsample`` a
 * ``sign``: one ``+`` becomes ``-`` or the reverse.
 
 Parameters: the keys of the class's ``arg_constraints`` (inherited within the same file),
-plus the derived ones ``_unbroadcasted_scale_tril`` and ``_half_log_det``.
+plus the derived ones ``_unbroadcasted_scale_tril`` and ``_factor_terms``.
 
 Each mutant is written into a temporary copy of ``src/`` (the real files are never touched:
 others edit them concurrently), and ``tests/test_conformance.py -k <Family>`` then
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ROOT / "src" / "aleatorch" / "distributions"
 METHODS = ("_rsample", "_log_prob")
-DERIVED = {"_unbroadcasted_scale_tril", "_half_log_det"}
+DERIVED = {"_unbroadcasted_scale_tril", "_factor_terms"}
 FACTOR = {"_log_prob": "1.001", "_rsample": "1.05"}
 
 
