@@ -260,3 +260,19 @@ def test_small_parameters_are_recomputed_large_ones_cached(monkeypatch):
     large = D.Gamma(torch.full((n,), 2.0), 1.0)
     large.log_prob(x)
     assert "log_normalizer" in large.__dict__["_cache"]
+
+
+def test_compiled_calls_fill_no_cache_and_give_eager_gradients():
+    a = torch.tensor([2.0, 0.5], requires_grad=True)
+    r = torch.tensor([1.0, 3.0], requires_grad=True)
+    x = torch.tensor([1.5, 0.2])
+    d = D.Beta(a, r, validate_args=False)
+    compiled = torch.compile(lambda value: d.log_prob(value), backend="eager", fullgraph=True)
+    with torch.no_grad():
+        compiled(x)
+    assert not d.__dict__.get("_cache")
+    got = torch.autograd.grad(compiled(x.clamp(max=0.9)).sum(), [a, r])
+    fresh_a, fresh_r = a.detach().requires_grad_(), r.detach().requires_grad_()
+    fresh = D.Beta(fresh_a, fresh_r, validate_args=False).log_prob(x.clamp(max=0.9)).sum()
+    for g, w in zip(got, torch.autograd.grad(fresh, [fresh_a, fresh_r])):
+        torch.testing.assert_close(g, w)
