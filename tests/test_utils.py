@@ -100,3 +100,20 @@ def test_as_params_rejects_mixed_devices_and_non_numbers():
         au.as_params(torch.zeros(2), torch.zeros(2, device="meta"), owner="Thing")
     with pytest.raises(TypeError, match="Thing: expected a number or a torch.Tensor"):
         au.as_params([1.0], owner="Thing")
+
+
+@pytest.mark.parametrize(
+    "shapes",
+    [((2, 1), (3,), (4, 1, 1)), ((),), ((5,), ()), ((1, 3), [2, 1]), ((0,), (1,))],
+)
+def test_broadcast_shapes_matches_torch(shapes):
+    from aleatorch.utils import broadcast_shapes
+
+    assert broadcast_shapes(*shapes) == torch.broadcast_shapes(*shapes)
+
+
+def test_broadcast_shapes_raises_like_torch():
+    from aleatorch.utils import broadcast_shapes
+
+    with pytest.raises(RuntimeError):
+        broadcast_shapes((2,), (3,))

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from .special.bisection import bisect_floats, bisect_integers
+from .utils import broadcast_shapes
 
 if TYPE_CHECKING:
     from .distribution import Distribution
@@ -42,7 +43,7 @@ def invert_cdf(dist: Distribution, q: torch.Tensor) -> torch.Tensor:
     """
     support = dist.support
     lower, upper = support.bounds
-    shape = torch.broadcast_shapes(q.shape, dist.batch_shape)
+    shape = broadcast_shapes(q.shape, dist.batch_shape)
     dtype = dist._dtype()
     q = q.to(dtype).expand(shape)
     lower_t = torch.as_tensor(lower, dtype=dtype, device=q.device).expand(shape)

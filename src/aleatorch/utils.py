@@ -88,6 +88,20 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
     return tuple(torch.broadcast_tensors(*tensors))
 
 
+def broadcast_shapes(*shapes: Any) -> torch.Size:
+    """``torch.broadcast_shapes`` at C speed (~0.3 us instead of ~18 us on small shapes).
+
+    Raises:
+        RuntimeError: if the shapes do not broadcast, as ``torch.broadcast_shapes``.
+    """
+    if torch.compiler.is_compiling() or not shapes:
+        return torch.broadcast_shapes(*shapes)
+    out = torch.Size(shapes[0])
+    for shape in shapes[1:]:
+        out = torch.Size(torch._C._infer_size(out, torch.Size(shape)))
+    return out
+
+
 def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:
     """Broadcast numbers and tensors to one shape, as torch.distributions.utils.broadcast_all.
 

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import torch
 
+from ..utils import broadcast_shapes
+
 __all__ = ["beta_implicit_gradients", "implicit_beta", "implicit_dirichlet"]
 
 # Bernoulli numbers B_2k / (2k) of the asymptotic series of the digamma function.
@@ -319,8 +321,8 @@ def _scaled_gradients(a, b, x, y, dtype: torch.dtype, scaled: bool = False):
     """
     eager = _has_values(x)
     shapes = [t.shape for t in (a, b, x) + (() if y is None else (y,))]
-    shape = torch.broadcast_shapes(*shapes)
-    params = torch.broadcast_shapes(a.shape, b.shape)
+    shape = broadcast_shapes(*shapes)
+    params = broadcast_shapes(a.shape, b.shape)
     differences = ()
     if 2 * params.numel() < shape.numel():
         a64, b64 = a.to(torch.float64), b.to(torch.float64)

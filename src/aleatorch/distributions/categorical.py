@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError
 from ..kl import register_kl
-from ..utils import lazy_property
+from ..utils import broadcast_shapes, lazy_property
 from ._params import GivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Categorical"]
@@ -172,7 +172,7 @@ class Categorical(CategoricalParameter, Distribution):
 
     def _icdf(self, value):
         cdf = self._cumulative_probs()
-        shape = torch.broadcast_shapes(value.shape, self._batch_shape)
+        shape = broadcast_shapes(value.shape, self._batch_shape)
         nb = len(self._batch_shape)
         lead, batch = shape[: len(shape) - nb], shape[len(shape) - nb :]
         cdf = cdf.expand(batch + cdf.shape[-1:])

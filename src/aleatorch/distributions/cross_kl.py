@@ -18,6 +18,7 @@ import math
 import torch
 
 from ..kl import register_kl
+from ..utils import broadcast_shapes
 from .bernoulli import Bernoulli
 from .beta import Beta
 from .binomial import Binomial
@@ -40,8 +41,8 @@ _INF = math.inf
 def _inf_pair(p, q) -> torch.Tensor:
     """``+inf`` with the broadcast batch shape of ``p`` and ``q`` (their supports do not nest)."""
     shape = p.batch_shape
-    if q.batch_shape != shape:  # torch.broadcast_shapes costs ~10 us: only when needed
-        shape = torch.broadcast_shapes(shape, q.batch_shape)
+    if q.batch_shape != shape:  # broadcasting costs time: only when needed
+        shape = broadcast_shapes(shape, q.batch_shape)
     dtype = torch.promote_types(p._dtype(), q._dtype())
     return torch.full(shape, _INF, dtype=dtype, device=p._device())
 

@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError, ShapeError, describe_violation
 from ..kl import register_kl
-from ..utils import as_params, lazy_property
+from ..utils import as_params, broadcast_shapes, lazy_property
 
 __all__ = ["MultivariateNormal"]
 
@@ -131,7 +131,7 @@ class MultivariateNormal(Distribution):
                 f"of shape {_shape_str(loc.shape)}, but its shape is {_shape_str(matrix.shape)}"
             )
         try:
-            return torch.broadcast_shapes(loc.shape[:-1], matrix.shape[:-2])
+            return broadcast_shapes(loc.shape[:-1], matrix.shape[:-2])
         except RuntimeError:
             raise ShapeError(
                 f"{self._name}: the batch dims of 'loc' {_shape_str(loc.shape[:-1])} and "
@@ -246,7 +246,7 @@ class MultivariateNormal(Distribution):
         if diff.dim() - 1 < k:
             diff = diff.reshape((1,) * (k + 1 - diff.dim()) + diff.shape)
         lead = diff.shape[:-1]
-        sample, batch = lead[:-k], torch.broadcast_shapes(lead[-k:], factor.shape[:-2])
+        sample, batch = lead[:-k], broadcast_shapes(lead[-k:], factor.shape[:-2])
         n, b = math.prod(sample), batch.numel()
         rhs = diff.expand(sample + batch + (d,)).reshape(n, b, d).transpose(0, 1)
         factors = factor.expand(batch + (d, d)).reshape(b, d, d)
@@ -271,7 +271,7 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> torch.Tensor:
     # With Z = L_q^{-1} [L_p | mu_q - mu_p], the first two terms are the squared Frobenius
     # norm of Z: one batched triangular solve.
     d = p.event_shape[0]
-    batch = torch.broadcast_shapes(p.batch_shape, q.batch_shape)
+    batch = broadcast_shapes(p.batch_shape, q.batch_shape)
     (lp, half_log_det_p), (lq, half_log_det_q) = p._factor_terms, q._factor_terms
     diff = (q.loc - p.loc).expand(batch + (d,)).unsqueeze(-1)
     rhs = torch.cat([lp.expand(batch + (d, d)), diff], dim=-1)
