@@ -32,6 +32,8 @@ from .errors import (
     ParameterError,
     ShapeError,
     SupportError,
+    _format_index,
+    _format_number,
     describe_violation,
 )
 from .utils import lazy_property
@@ -58,6 +60,9 @@ def _no_caching() -> bool:
 def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name) is not getattr(Distribution, name)
 
+
+#: The default suggestion when ``rsample`` is missing (families may name alternatives).
+SCORE_FUNCTION_HINT = "use .sample() with a score-function (REINFORCE) estimator"
 
 #: The optional methods whose presence decides what an instance can do (see ``_implemented``).
 _OPTIONAL_METHODS = (
@@ -98,7 +103,7 @@ class Distribution:
     #: elementwise ops) costs about as much as checking a cache key (~2 us).
     _cache_min_numel: int = 4096
     #: what to suggest when ``rsample`` is called and ``has_rsample`` is False.
-    _rsample_hint = "use .sample() with a score-function (REINFORCE) estimator"
+    _rsample_hint = SCORE_FUNCTION_HINT
 
     #: The optional methods (of ``_OPTIONAL_METHODS``) this instance implements. A class
     #: attribute computed once per class from its overrides; wrappers whose capabilities
@@ -223,8 +228,8 @@ class Distribution:
         for other, tensor in others.items():
             tensor = tensor.expand(ok.shape)
             for i in bad:
-                where = f"[{', '.join(map(str, i))}]" if i else ""
-                shown.append(f"{other}{where} = {tensor[i].item():.6g}")
+                where = _format_index(i) if i else ""
+                shown.append(f"{other}{where} = {_format_number(tensor[i].item())}")
         return f"{message}\n  where {', '.join(shown)}" if shown else message
 
     def _validate_sample(self, value: torch.Tensor, method: str = "log_prob") -> None:

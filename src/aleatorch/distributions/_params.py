@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..distribution import SCORE_FUNCTION_HINT
 from ..errors import ParameterError
 from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
 
@@ -19,7 +20,7 @@ def rsample_hint(*alternatives: str) -> str:
     import aleatorch  # at call time: the package is fully imported by then
 
     have = [name for name in alternatives if hasattr(aleatorch, name)]
-    return ", or ".join(["use .sample() with a score-function (REINFORCE) estimator", *have])
+    return ", or ".join([SCORE_FUNCTION_HINT, *have])
 
 
 def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Tensor]:
