@@ -67,3 +67,10 @@ class BinaryGivenParameter(GivenParameter):
     @lazy_property
     def probs(self) -> torch.Tensor:
         return logits_to_probs(self.logits, is_binary=True)
+
+    def _trial_variance(self) -> torch.Tensor:
+        """``p (1 - p)``, the variance of one trial; from logits as ``sigmoid(l) sigmoid(-l)``,
+        which keeps ``1 - p`` exact for large logits."""
+        if self._given == "logits":
+            return torch.sigmoid(self.logits) * torch.sigmoid(-self.logits)
+        return self.probs * (1 - self.probs)

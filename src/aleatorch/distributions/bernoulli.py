@@ -57,9 +57,7 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
 
     @property
     def variance(self) -> torch.Tensor:
-        if self._given == "logits":  # sigmoid(-l) keeps 1 - p exact for large logits
-            return torch.sigmoid(self.logits) * torch.sigmoid(-self.logits)
-        return self.probs * (1 - self.probs)
+        return self._trial_variance()
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)

@@ -73,10 +73,7 @@ class Binomial(BinaryGivenParameter, Distribution):
 
     @property
     def variance(self) -> torch.Tensor:
-        if self._given == "logits":  # sigmoid(-l) keeps 1 - p exact for large logits
-            logits = self.logits
-            return self.total_count * torch.sigmoid(logits) * torch.sigmoid(-logits)
-        return self.total_count * self.probs * (1 - self.probs)
+        return self.total_count * self._trial_variance()
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)

@@ -93,12 +93,10 @@ class Poisson(ExponentialFamily):
         k = torch.arange(terms, dtype=rate.dtype, device=rate.device)
         r = rate.unsqueeze(-1)
         log_pmf = torch.special.xlogy(k, r) - r - torch.lgamma(k + 1)
-        pmf = log_pmf.exp()
-        # -P log P with 0 log 0 = 0, written so that its gradient is 0 where P underflows
-        # (entr's derivative there is infinite, and inf * 0 would be NaN).
-        positive = pmf > 0
-        safe_log_pmf = torch.where(positive, log_pmf, torch.zeros_like(log_pmf))
-        series = -(pmf * safe_log_pmf).sum(-1)
+        # -P log P with 0 log 0 = 0 and a zero gradient where P underflows (entr's derivative
+        # there is infinite, and inf * 0 would be NaN): log P is finite except at rate 0,
+        # whose -inf entries become 0, as in Categorical's entropy.
+        series = -(log_pmf.exp() * log_pmf.nan_to_num(neginf=0.0)).sum(-1)
         # Large rates: 0.5 log(2 pi e rate) + sum_j c_j / rate^j; the safe rate keeps the
         # unused branch finite (and its gradient NaN-free) for small rates.
         large = rate > switch
