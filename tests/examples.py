@@ -239,8 +239,10 @@ def _all_examples() -> list[Example]:
     from examples_core import EXAMPLES as core
     from examples_discrete import EXAMPLES as discrete
     from examples_multivariate import EXAMPLES as multivariate
+    from examples_transformed import EXAMPLES as transformed
+    from examples_transformed_extra import EXAMPLES as transformed_extra
 
-    return core + continuous + discrete + multivariate
+    return core + continuous + discrete + multivariate + transformed + transformed_extra
 
 
 EXAMPLES: list[Example] = _all_examples()

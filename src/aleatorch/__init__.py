@@ -7,7 +7,7 @@ A drop-in for ``torch.distributions``::
 Every public name is listed here, in one place.
 """
 
-from . import constraints, kl, utils
+from . import constraints, kl, transforms, utils
 from .distribution import Distribution, validation
 from .distributions import cross_kl as _cross_kl  # noqa: F401  (registers cross-family KL)
 from .distributions.bernoulli import Bernoulli
@@ -18,6 +18,7 @@ from .distributions.dirichlet import Dirichlet
 from .distributions.exponential import Exponential
 from .distributions.gamma import Gamma
 from .distributions.laplace import Laplace
+from .distributions.log_normal import LogNormal
 from .distributions.multivariate_normal import MultivariateNormal
 from .distributions.normal import Normal
 from .distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
@@ -34,7 +35,10 @@ from .errors import (
 )
 from .exp_family import ExponentialFamily
 from .kl import kl_divergence, register_kl
+from .transforms import *  # noqa: F403
+from .transforms import __all__ as _transforms_all
 from .wrappers.independent import Independent
+from .wrappers.transformed import TransformedDistribution
 
 __version__ = "0.1.0"
 
@@ -54,6 +58,7 @@ __all__ = [
     "Gamma",
     "Independent",
     "Laplace",
+    "LogNormal",
     "MethodNotImplementedError",
     "MultivariateNormal",
     "NoRsampleError",
@@ -64,12 +69,15 @@ __all__ = [
     "Poisson",
     "ShapeError",
     "SupportError",
+    "TransformedDistribution",
     "Uniform",
     "constraints",
     "kl",
     "kl_divergence",
     "register_kl",
     "set_default_validate_args",
+    "transforms",
     "utils",
     "validation",
+    *_transforms_all,
 ]

@@ -114,9 +114,14 @@ class Distribution:
         super().__init_subclass__(**kwargs)
         if not isinstance(getattr(cls, "_implemented", None), property):
             cls._implemented = frozenset(n for n in _OPTIONAL_METHODS if _overrides(cls, n))
-        if "has_rsample" not in cls.__dict__:
+        # A flag inherited as a property (a wrapper's, decided per instance) stays one.
+        if "has_rsample" not in cls.__dict__ and not isinstance(
+            getattr(cls, "has_rsample", None), property
+        ):
             cls.has_rsample = _overrides(cls, "_rsample") or _overrides(cls, "rsample")
-        if "has_enumerate_support" not in cls.__dict__:
+        if "has_enumerate_support" not in cls.__dict__ and not isinstance(
+            getattr(cls, "has_enumerate_support", None), property
+        ):
             cls.has_enumerate_support = cls.has_enumerate_support or _overrides(
                 cls, "_enumerate_support"
             )

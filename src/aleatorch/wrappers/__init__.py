@@ -1,5 +1,6 @@
-"""Distributions built from other distributions (Independent, ...)."""
+"""Distributions built from other distributions (Independent, TransformedDistribution)."""
 
 from .independent import Independent
+from .transformed import TransformedDistribution
 
-__all__ = ["Independent"]
+__all__ = ["Independent", "TransformedDistribution"]

@@ -1,0 +1,5 @@
+"""torch's module path for ``TransformedDistribution``."""
+
+from .wrappers.transformed import TransformedDistribution
+
+__all__ = ["TransformedDistribution"]

@@ -1,0 +1,378 @@
+"""``TransformedDistribution``: the law of ``Y = f(X)`` for a base ``X`` and transforms ``f``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import _OPTIONAL_METHODS, Distribution, _shape_str
+from ..errors import MethodNotImplementedError, ParameterError, ShapeError
+from ..kl import kl_divergence, register_kl
+from ..transforms import AffineTransform, ComposeTransform, Transform
+from ..transforms._base import _sum_rightmost
+from .independent import Independent
+
+__all__ = ["TransformedDistribution"]
+
+_CDF_FAMILY = frozenset({"_cdf", "_log_cdf", "_survival_function", "_log_survival_function"})
+_SWAPPED = {
+    "cdf": "survival_function",
+    "log_cdf": "log_survival_function",
+    "survival_function": "cdf",
+    "log_survival_function": "log_cdf",
+}
+
+
+class TransformedDistribution(Distribution):
+    r"""The distribution of ``Y = f_n(... f_1(X))`` for ``X ~ base_distribution``.
+
+    With bijective transforms the density follows from the change of variables:
+
+    .. math:: \log p_Y(y) = \log p_X(x) - \sum_i \log |\det J_{f_i}(x_{i-1})|,
+              \quad x = f^{-1}(y)
+
+    Transforms with more event dims than the base make base batch dims part of the event
+    (torch's shape rules). ``sample``/``rsample`` push base samples through the transforms.
+
+    Beyond torch: when every transform is monotone and elementwise (it has a ``sign``),
+    ``cdf``, ``log_cdf``, ``survival_function``, ``log_survival_function``, ``icdf`` and
+    ``median`` come from the base's (a decreasing map swaps cdf and survival function);
+    when every transform is affine, ``mean``, ``mode``, ``variance`` and ``entropy`` too.
+
+    Args:
+        base_distribution: the distribution of ``X``.
+        transforms: a Transform or a list of them, applied first to last.
+    """
+
+    arg_constraints: dict[str, constraints.Constraint] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._is_family = (
+            cls._base_and_transforms is not TransformedDistribution._base_and_transforms
+        )
+        if cls._is_family:
+            # A family with its own parameters (LogNormal): it knows what it offers, so its
+            # capabilities are fixed per class, and the base is built only when needed.
+            cls._implemented = (
+                frozenset(
+                    name
+                    for name in _OPTIONAL_METHODS
+                    if getattr(cls, name) is not getattr(Distribution, name)
+                )
+                - cls._unavailable
+            )
+
+    _is_family = False
+    #: Methods a family subclass does not offer although the generic class defines them.
+    _unavailable: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        base_distribution: Distribution,
+        transforms: Transform | list[Transform],
+        validate_args: bool | None = None,
+    ) -> None:
+        if isinstance(transforms, Transform):
+            transforms = [transforms]
+        elif isinstance(transforms, (list, tuple)):
+            for t in transforms:
+                if not isinstance(t, Transform):
+                    raise ParameterError(
+                        f"{self._name}: transforms must be a Transform or a list of Transforms, "
+                        f"but the list holds a {type(t).__name__}"
+                    )
+            transforms = list(transforms)
+        else:
+            raise ParameterError(
+                f"{self._name}: transforms must be a Transform or a list of Transforms, got "
+                f"{type(transforms).__name__}"
+            )
+        if not isinstance(base_distribution, Distribution):
+            raise ParameterError(
+                f"{self._name}: base_distribution must be an aleatorch Distribution, got "
+                f"{type(base_distribution).__name__}"
+            )
+        base, batch_shape, event_shape = _arrange(self._name, base_distribution, transforms)
+        self.base_dist = base
+        self.transforms = transforms
+        super().__init__(batch_shape, event_shape, validate_args)
+
+    # ----------------------------------------------------------- lazy parts
+
+    # A family subclass (LogNormal) stores only its parameters: ``_base_and_transforms()``
+    # builds the base and the transforms on first access (most calls use closed forms and
+    # never need them), and ``expand`` drops them with the other derived state.
+    _LAZY = ("base_dist", "transforms")
+
+    def _base_and_transforms(self) -> tuple[Distribution, list[Transform]]:
+        raise AttributeError(f"{self._name} has no base_dist")
+
+    def _init_family(
+        self, batch_shape: Any, event_shape: Any = (), validate_args: bool | None = None
+    ) -> None:
+        """What a family's ``__init__`` calls once its parameters are stored: the base
+        constructor (shapes, validation), skipping the generic arrangement of parts."""
+        Distribution.__init__(self, batch_shape, event_shape, validate_args)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: base_dist/transforms of a family not yet built.
+        if name in TransformedDistribution._LAZY and type(self)._is_family:
+            base, transforms = self._base_and_transforms()
+            self.__dict__["base_dist"] = base
+            self.__dict__["transforms"] = transforms
+            return self.__dict__[name]
+        raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
+
+    # ---------------------------------------------------------- capabilities
+
+    @property
+    def has_rsample(self) -> bool:  # type: ignore[override]
+        return self.base_dist.has_rsample
+
+    @property
+    def _rsample_hint(self) -> str:  # type: ignore[override]
+        return self.base_dist._rsample_hint
+
+    @property
+    def _implemented(self) -> frozenset[str]:  # type: ignore[override]
+        memo = self.__dict__.get("_capabilities")
+        if memo is None:
+            memo = self.__dict__["_capabilities"] = self._capabilities_of_parts()
+        return memo
+
+    def _capabilities_of_parts(self) -> frozenset[str]:
+        base = self.base_dist._implemented
+        own = {"_sample", "_rsample"}
+        sign = _sign_or_none(self.transforms)
+        if sign is not None:
+            if base & _CDF_FAMILY:
+                own |= _CDF_FAMILY
+            if base & (_CDF_FAMILY | {"_icdf"}):
+                own.add("_icdf")
+        if _all_affine(self.transforms) and "_entropy" in base:
+            own.add("_entropy")
+        return frozenset(own)
+
+    @property
+    def support(self) -> constraints.Constraint:  # type: ignore[override]
+        if not self.transforms:
+            return self.base_dist.support
+        support = self.transforms[-1].codomain
+        extra = len(self._event_shape) - support.event_dim
+        return constraints.independent(support, extra) if extra > 0 else support
+
+    def _dtype(self) -> torch.dtype:
+        if self.arg_constraints:
+            return super()._dtype()
+        return self.base_dist._dtype()
+
+    def _device(self) -> torch.device | None:
+        if self.arg_constraints:
+            return super()._device()
+        return self.base_dist._device()
+
+    # ------------------------------------------------------------- expand
+
+    def expand(self, batch_shape: Any, _instance: Distribution | None = None) -> Distribution:
+        batch_shape = torch.Size(batch_shape)
+        if type(self)._is_family and _instance is None:
+            new = super().expand(batch_shape)
+            for name in (*TransformedDistribution._LAZY, "_capabilities"):
+                new.__dict__.pop(name, None)
+            return new
+        new = self._get_checked_instance(TransformedDistribution, _instance)
+        shape = batch_shape + self._event_shape
+        for t in reversed(self.transforms):
+            shape = t.inverse_shape(shape)
+        base_batch = shape[: len(shape) - len(self.base_dist.event_shape)]
+        new.base_dist = self.base_dist.expand(base_batch)
+        new.transforms = self.transforms
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        if "_validate_args" in self.__dict__:
+            new._validate_args = self._validate_args
+        new.__dict__.pop("_capabilities", None)
+        return new
+
+    # ----------------------------------------------------------- sampling
+
+    def _push_forward(self, x: torch.Tensor) -> torch.Tensor:
+        for t in self.transforms:
+            x = t(x)
+        return x
+
+    def _sample(self, sample_shape, generator):
+        kwargs = {} if generator is None else {"generator": generator}
+        return self._push_forward(self.base_dist.sample(sample_shape, **kwargs))
+
+    def _rsample(self, sample_shape, generator):
+        kwargs = {} if generator is None else {"generator": generator}
+        return self._push_forward(self.base_dist.rsample(sample_shape, **kwargs))
+
+    # ----------------------------------------------------------- densities
+
+    def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        event_dim = len(self._event_shape)
+        log_det = None
+        y = value
+        for t in reversed(self.transforms):
+            x, ladj = t.inverse_and_ladj(y)
+            event_dim += t.domain.event_dim - t.codomain.event_dim
+            term = _sum_rightmost(ladj, event_dim - t.domain.event_dim)
+            log_det = term if log_det is None else log_det + term
+            y = x
+        base = self.base_dist
+        log_prob = _sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
+        return log_prob if log_det is None else log_prob - log_det
+
+    def _pre_image(self, value: torch.Tensor) -> torch.Tensor:
+        for t in reversed(self.transforms):
+            value = t.inv(value)
+        return value
+
+    def _monotone(self, method: str, value: torch.Tensor) -> torch.Tensor:
+        """``method`` (cdf, log_cdf, survival_function, log_survival_function) through
+        monotone transforms: a decreasing one swaps cdf and survival function."""
+        x = self._pre_image(value)
+        sign = _sign_or_none(self.transforms)
+        base = self.base_dist
+        if isinstance(sign, torch.Tensor):
+            increasing = getattr(base, method)(x)
+            decreasing = getattr(base, _SWAPPED[method])(x)
+            return torch.where(sign > 0, increasing, decreasing)
+        return getattr(base, method if sign > 0 else _SWAPPED[method])(x)
+
+    def _cdf(self, value):
+        return self._monotone("cdf", value)
+
+    def _log_cdf(self, value):
+        return self._monotone("log_cdf", value)
+
+    def _survival_function(self, value):
+        return self._monotone("survival_function", value)
+
+    def _log_survival_function(self, value):
+        return self._monotone("log_survival_function", value)
+
+    def _icdf(self, value):
+        sign = _sign_or_none(self.transforms)
+        base = self.base_dist
+        if isinstance(sign, torch.Tensor):
+            x = torch.where(sign > 0, base.icdf(value), base.icdf(1 - value))
+        else:
+            x = base.icdf(value if sign > 0 else 1 - value)
+        return self._push_forward(x)
+
+    @property
+    def median(self) -> torch.Tensor:
+        if _sign_or_none(self.transforms) is None:
+            raise self._missing("median")
+        return self._push_forward(self.base_dist.median)
+
+    # --------------------------------------------------- affine summaries
+
+    def _affine_only(self, what: str) -> None:
+        if not _all_affine(self.transforms) or any(t.event_dim for t in self.transforms):
+            raise MethodNotImplementedError(
+                f"{self._name} does not implement {what} (it is offered when every transform "
+                "is an elementwise AffineTransform)"
+            )
+
+    @property
+    def mean(self) -> torch.Tensor:
+        self._affine_only("mean")
+        return self._push_forward(self.base_dist.mean)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        self._affine_only("mode")
+        return self._push_forward(self.base_dist.mode)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        self._affine_only("variance")
+        variance = self.base_dist.variance
+        for t in self.transforms:
+            variance = variance * torch.as_tensor(t.scale, dtype=variance.dtype) ** 2
+        return variance.expand(self._batch_shape + self._event_shape)
+
+    def _entropy(self):
+        # H(Y) = H(X) + E log|det J|, and an affine map's log-det does not depend on x.
+        base = self.base_dist
+        x = torch.zeros(
+            base.batch_shape + base.event_shape, dtype=base._dtype(), device=base._device()
+        )
+        _, ladj = ComposeTransform(self.transforms).call_and_ladj(x)
+        extra = len(self._event_shape) - len(base.event_shape)
+        event_ladj = _sum_rightmost(ladj, ladj.dim() - len(self._batch_shape))
+        return _sum_rightmost(base.entropy(), extra) + event_ladj.expand(self._batch_shape)
+
+    def __repr__(self) -> str:
+        if self.arg_constraints:
+            return super().__repr__()
+        return f"{self._name}({self.base_dist!r}, transforms={self.transforms!r})"
+
+
+def _arrange(
+    owner: str, base: Distribution, transforms: list[Transform]
+) -> tuple[Distribution, torch.Size, torch.Size]:
+    """torch's shape rules: expand the base to what the transforms produce, reinterpret base
+    batch dims the transforms treat as event dims, and split the output shape."""
+    base_shape = base.batch_shape + base.event_shape
+    base_event_dim = len(base.event_shape)
+    if not transforms:
+        return base, base.batch_shape, base.event_shape
+    chain = ComposeTransform(transforms)
+    domain_dim = chain.domain.event_dim
+    if len(base_shape) < domain_dim:
+        raise ShapeError(
+            f"{owner}: the transforms need inputs with at least {domain_dim} dims, but the base "
+            f"distribution's batch_shape + event_shape is {_shape_str(tuple(base_shape))}"
+        )
+    forward_shape = chain.forward_shape(base_shape)
+    expanded = chain.inverse_shape(forward_shape)
+    if tuple(base_shape) != tuple(expanded):
+        base = base.expand(expanded[: len(expanded) - base_event_dim])
+    if domain_dim > base_event_dim:
+        base = Independent(base, domain_dim - base_event_dim)
+    event_dim = max(
+        chain.codomain.event_dim, base_event_dim + chain.codomain.event_dim - domain_dim
+    )
+    cut = len(forward_shape) - event_dim
+    return base, torch.Size(forward_shape[:cut]), torch.Size(forward_shape[cut:])
+
+
+def _sign_or_none(transforms: list[Transform]) -> Any:
+    """The sign of the composition when every transform is monotone and elementwise."""
+    sign: Any = 1
+    for t in transforms:
+        if t.domain.event_dim or t.codomain.event_dim:
+            if not isinstance(t, AffineTransform):
+                return None
+        try:
+            sign = sign * t.sign
+        except NotImplementedError:
+            return None
+    return sign
+
+
+def _all_affine(transforms: list[Transform]) -> bool:
+    return all(isinstance(t, AffineTransform) for t in transforms)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p: TransformedDistribution, q: TransformedDistribution):
+    if p.transforms != q.transforms:
+        raise MethodNotImplementedError(
+            f"kl_divergence({p._name}, {q._name}) is implemented only for the same transforms "
+            "on both sides (then it is the KL divergence of the bases)"
+        )
+    if p.event_shape != q.event_shape:
+        raise MethodNotImplementedError(
+            f"kl_divergence({p._name}, {q._name}) needs equal event shapes, got "
+            f"{_shape_str(tuple(p.event_shape))} and {_shape_str(tuple(q.event_shape))}"
+        )
+    extra = len(p.event_shape) - len(p.base_dist.event_shape)
+    return _sum_rightmost(kl_divergence(p.base_dist, q.base_dist), extra)

@@ -1,0 +1,4 @@
+"""Examples of the other families torch builds on TransformedDistribution: Kumaraswamy,
+InverseGamma, LogisticNormal and the relaxed (Concrete) families."""
+
+EXAMPLES = []
