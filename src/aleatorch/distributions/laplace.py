@@ -63,25 +63,29 @@ class Laplace(SymmetricLocationScale, Distribution):
     def _log_prob(self, value):
         return -(value - self.loc).abs() / self.scale - (2 * self.scale).log()
 
-    def _tail(self, value):
-        # z and exp(-|z|), the mass beyond |z| on one side (times 2): exact in both tails.
+    def _tail(self, value, sign: int):
+        """z and exp(-|z|), the mass beyond |z| on one side (times 2): exact in both tails.
+
+        ``-|z|`` is written as ``where(sign * z < 0, z, -z)`` so that at ``z = 0`` its
+        derivative belongs to the branch the caller takes there (``abs`` has derivative 0 at
+        0, which would give the cdf a zero gradient at the median)."""
         z = (value - self.loc) / self.scale
-        return z, torch.exp(-z.abs())
+        return z, torch.exp(torch.where(sign * z < 0, sign * z, -sign * z))
 
     def _cdf(self, value):
-        z, e = self._tail(value)
+        z, e = self._tail(value, +1)
         return torch.where(z < 0, 0.5 * e, 1 - 0.5 * e)
 
     def _survival_function(self, value):
-        z, e = self._tail(value)
+        z, e = self._tail(value, -1)
         return torch.where(z > 0, 0.5 * e, 1 - 0.5 * e)
 
     def _log_cdf(self, value):
-        z, e = self._tail(value)
+        z, e = self._tail(value, +1)
         return torch.where(z < 0, _LOG_HALF + z, torch.log1p(-0.5 * e))
 
     def _log_survival_function(self, value):
-        z, e = self._tail(value)
+        z, e = self._tail(value, -1)
         return torch.where(z > 0, _LOG_HALF - z, torch.log1p(-0.5 * e))
 
     def _icdf(self, value):
