@@ -12,7 +12,14 @@ from examples import EXAMPLES, case_id, example_cases, public_distribution_class
 
 import aleatorch as D
 
-SUBMODULES = ["constraints", "kl", "utils"]
+SUBMODULES = [
+    "constraints",
+    "constraint_registry",
+    "kl",
+    "transformed_distribution",
+    "transforms",
+    "utils",
+]
 PUBLIC_METHODS = [
     "sample",
     "rsample",
@@ -43,6 +50,53 @@ def test_top_level_helpers_exist():
     for name in ["Distribution", "ExponentialFamily", "kl_divergence", "register_kl"]:
         assert hasattr(D, name), name
     assert D.Distribution.set_default_validate_args is not None
+
+
+@pytest.mark.parametrize("name", td.transforms.__all__)
+def test_every_torch_transform_exists_with_torchs_signature(name):
+    import aleatorch.transforms as T
+
+    ours, theirs = getattr(T, name), getattr(td.transforms, name)
+    assert name in T.__all__
+    if isinstance(theirs, type):
+        assert isinstance(ours, type)
+        assert list(inspect.signature(ours).parameters) == list(
+            inspect.signature(theirs).parameters
+        )
+        for attribute in ("domain", "codomain", "bijective", "sign", "inv", "with_cache"):
+            assert hasattr(ours, attribute), attribute
+    else:
+        assert type(ours).__name__ == type(theirs).__name__
+
+
+@pytest.mark.parametrize("name", td.constraint_registry.__all__)
+def test_constraint_registry_names_exist(name):
+    import aleatorch.constraint_registry as CR
+
+    assert name in CR.__all__ and hasattr(CR, name)
+    theirs = getattr(td.constraint_registry, name)
+    if isinstance(theirs, type):
+        assert list(inspect.signature(getattr(CR, name)).parameters) == list(
+            inspect.signature(theirs).parameters
+        )
+
+
+TRANSFORM_LAYER = sorted(
+    set(td.transforms.__all__)
+    | {"biject_to", "transform_to", "TransformedDistribution"}
+    | {"LogNormal", "HalfNormal", "HalfCauchy", "Gumbel", "Weibull", "Pareto", "Kumaraswamy"}
+    | {"InverseGamma", "LogisticNormal", "RelaxedBernoulli", "RelaxedOneHotCategorical"}
+)
+
+
+@pytest.mark.parametrize("name", TRANSFORM_LAYER)
+def test_transform_layer_names_are_exported_at_top_level(name):
+    assert name in D.__all__ and getattr(D, name) is not None
+    ours, theirs = getattr(D, name), getattr(td, name)
+    assert isinstance(ours, type) == isinstance(theirs, type)
+    assert (ours.__name__ if isinstance(ours, type) else type(ours).__name__) == (
+        theirs.__name__ if isinstance(theirs, type) else type(theirs).__name__
+    )
 
 
 @pytest.mark.parametrize("cls", classes(), ids=lambda c: c.__name__)

@@ -300,6 +300,11 @@ class TransformedDistribution(Distribution):
 
     def _entropy(self):
         # H(Y) = H(X) + E log|det J|, and an affine map's log-det does not depend on x.
+        if "_entropy" not in self._implemented:
+            raise MethodNotImplementedError(
+                f"{self._name} does not implement entropy (it is offered when every transform "
+                "is an AffineTransform and the base has an entropy)"
+            )
         base = self.base_dist
         x = torch.zeros(
             base.batch_shape + base.event_shape, dtype=base._dtype(), device=base._device()
