@@ -58,7 +58,7 @@ class SoftmaxTransform(_ParameterFree):
     (``transform_to``); :class:`StickBreakingTransform` is the bijection.
     """
 
-    domain = constraints.independent(constraints.real, 1)
+    domain = constraints.real_vector
     codomain = constraints.simplex
 
     def _call(self, x):
@@ -108,7 +108,7 @@ class StickBreakingTransform(_ParameterFree):
     ``x_k = log y_k - log(sum_{j>k} y_j) + log(K + 1 - k)``.
     """
 
-    domain = constraints.independent(constraints.real, 1)
+    domain = constraints.real_vector
     codomain = constraints.simplex
     bijective = True
 
@@ -243,6 +243,7 @@ class PositiveDefiniteTransform(_ParameterFree):
 
 def _tril_size(owner: Transform, count: int) -> int:
     """The ``n`` with ``n(n-1)/2 == count``; ValueError naming ``owner`` if there is none."""
+    count = int(count)  # a Tensor under torch.jit.trace; a constant of the trace
     n = round((0.25 + 2 * count) ** 0.5 + 0.5)
     if count < 0 or n * (n - 1) // 2 != count:
         raise ValueError(
@@ -299,7 +300,7 @@ class CorrCholeskyTransform(_ParameterFree):
     pre-image.
     """
 
-    domain = constraints.independent(constraints.real, 1)
+    domain = constraints.real_vector
     codomain = constraints.corr_cholesky
     bijective = True
 
