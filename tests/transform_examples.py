@@ -86,17 +86,10 @@ def uniform_x(low: float, high: float, event_shape: tuple[int, ...] = ()):
 
 def _collect() -> list[TransformExample]:
     from transform_examples_elementwise import EXAMPLES as elementwise
+    from transform_examples_matrix import EXAMPLES as matrix
+    from transform_examples_structural import EXAMPLES as structural
 
-    out = list(elementwise)
-    for module in ("transform_examples_structural", "transform_examples_matrix"):
-        try:
-            imported = __import__(module)
-        except ModuleNotFoundError as exc:  # a group not written yet
-            if exc.name != module:
-                raise
-            continue
-        out += imported.EXAMPLES
-    return out
+    return elementwise + structural + matrix
 
 
 TRANSFORM_EXAMPLES: list[TransformExample] = _collect()
