@@ -1,0 +1,137 @@
+"""The Gumbel (maximum extreme value, type I) distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..kl import register_kl
+from ..special import log1mexp
+from ..utils import as_params
+from ..wrappers.transformed import TransformedDistribution
+
+__all__ = ["Gumbel"]
+
+_EULER_GAMMA = 0.57721566490153286061
+_LOG_LOG_2 = math.log(math.log(2))
+
+
+class Gumbel(TransformedDistribution):
+    r"""Gumbel distribution with location ``loc`` and scale ``scale``.
+
+    .. math:: p(x) = \frac{1}{\beta} \exp\left(-z - e^{-z}\right), \quad z = \frac{x - \mu}{\beta}
+
+    Support: the real line. A ``TransformedDistribution`` (``Y = mu - beta log(-log U)`` for
+    ``U`` uniform, as in torch), with a closed form for every method.
+
+    Args:
+        loc: the location (mode) :math:`\mu`.
+        scale: the scale :math:`\beta > 0`.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Gumbel(0.0, 1.0).log_prob(torch.tensor(0.0))
+        tensor(-1.)
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
+    # A property, as torch's (inherited from TransformedDistribution), that builds no base.
+    has_rsample = property(lambda self: True)
+
+    def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
+        self.loc, self.scale = as_params(loc, scale, owner=self._name)
+        self._init_family(self.loc.shape, validate_args=validate_args)
+
+    def _base_and_transforms(self):
+        from ..transforms import AffineTransform, ExpTransform
+        from .uniform import Uniform
+
+        finfo = torch.finfo(self.loc.dtype)
+        low = torch.full_like(self.loc, finfo.tiny)
+        base = Uniform(low, torch.full_like(self.loc, 1 - finfo.eps), validate_args=False)
+        transforms = [
+            ExpTransform().inv,
+            AffineTransform(loc=0, scale=-torch.ones_like(self.scale)),
+            ExpTransform().inv,
+            AffineTransform(loc=self.loc, scale=-self.scale),
+        ]
+        return base, transforms
+
+    def _rsample(self, sample_shape, generator):
+        # x = mu - beta log(E) for E = -log U ~ Exp(1), in place on the fresh uniform draw
+        # (torch's exponential_ is ~6x slower than rand on CPU). U >= tiny keeps log E finite.
+        shape = self._extended_shape(sample_shape)
+        u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        log_e = u.clamp_(min=torch.finfo(u.dtype).tiny).log_().neg_().log_()
+        return self.loc - self.scale * log_e
+
+    def _sample(self, sample_shape, generator):
+        # The closed-form sampler, not the generic path through the base.
+        return self._rsample(sample_shape, generator)
+
+    def _standardize(self, value):
+        return (value - self.loc) / self.scale
+
+    def _log_prob(self, value):
+        z = self._standardize(value)
+        return -(z + torch.exp(-z)) - self.scale.log()
+
+    # With t = exp(-z): cdf = exp(-t), log cdf = -t, sf = -expm1(-t), log sf = log1mexp(-t).
+    def _cdf(self, value):
+        return torch.exp(-torch.exp(-self._standardize(value)))
+
+    def _survival_function(self, value):
+        return -torch.expm1(-torch.exp(-self._standardize(value)))
+
+    def _log_cdf(self, value):
+        return -torch.exp(-self._standardize(value))
+
+    def _log_survival_function(self, value):
+        return log1mexp(-torch.exp(-self._standardize(value)))
+
+    def _icdf(self, value):
+        return self.loc - self.scale * torch.log(-torch.log(value))
+
+    def _entropy(self):
+        # H = log(beta) + gamma + 1
+        return self.scale.log() + (1 + _EULER_GAMMA)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc + _EULER_GAMMA * self.scale
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def median(self) -> torch.Tensor:
+        return self.loc - _LOG_LOG_2 * self.scale
+
+    @property
+    def stddev(self) -> torch.Tensor:
+        return (math.pi / math.sqrt(6)) * self.scale
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return (math.pi**2 / 6) * self.scale.square()
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> torch.Tensor:
+    r"""``KL(Gumbel(m_p, b_p) || Gumbel(m_q, b_q))``, with ``r = b_p / b_q`` and
+    ``d = (m_p - m_q) / b_q``.
+
+    .. math:: \log\frac{b_q}{b_p} + \gamma (r - 1) + d + e^{-d}\,\Gamma(1 + r) - 1
+
+    from ``E[Z] = gamma`` and ``E[exp(-r Z)] = Gamma(1 + r)`` for a standard Gumbel ``Z``.
+    """
+    ratio = p.scale / q.scale
+    d = (p.loc - q.loc) / q.scale
+    return (
+        -ratio.log() + _EULER_GAMMA * (ratio - 1) + d + torch.exp(torch.lgamma(1 + ratio) - d) - 1
+    )
