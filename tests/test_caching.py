@@ -26,7 +26,13 @@ def cache_everything(monkeypatch):
 
 # Families that normalize their parameters into new tensors at construction, as torch does:
 # an in-place update of the caller's tensor is not seen, cached or not.
-NORMALIZING = {"Categorical", "OneHotCategorical", "OneHotCategoricalStraightThrough"}
+NORMALIZING = {
+    "Categorical",
+    "OneHotCategorical",
+    "OneHotCategoricalStraightThrough",
+    "ExpRelaxedCategorical",
+    "RelaxedOneHotCategorical",
+}
 
 
 def _methods(d):
