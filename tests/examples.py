@@ -96,9 +96,7 @@ class Example:
             if id(v) in _RECIPES:
                 cls, params = _RECIPES[id(v)]
                 v = (cls, Example(cls, [params]).numpy_params(0, rounded_to))
-            elif isinstance(v, (list, float)) or (
-                isinstance(v, torch.Tensor) and v.is_floating_point()
-            ):
+            elif _numbers(v) or (isinstance(v, torch.Tensor) and v.is_floating_point()):
                 # scipy computes in the dtype it is given: compare against float64 always.
                 v = torch.as_tensor(v, dtype=torch.float64).detach().cpu()
                 v = (v if rounded_to is None else v.to(rounded_to).double()).numpy()
@@ -130,7 +128,7 @@ def _leaves(cls: type, params: dict[str, Any], prefix: str) -> list[Leaf]:
         constraint = cls.arg_constraints.get(k)
         if constraint is None or constraint.is_discrete:
             continue
-        if isinstance(v, (list, float)) or (isinstance(v, torch.Tensor) and v.is_floating_point()):
+        if _numbers(v) or (isinstance(v, torch.Tensor) and v.is_floating_point()):
             out.append(
                 Leaf(prefix + k, torch.as_tensor(v, dtype=torch.float64).detach(), constraint)
             )
@@ -144,11 +142,9 @@ def _assemble(cls: type, params: dict[str, Any], values: Any, kwargs: dict[str, 
             inner_cls, inner = _RECIPES[id(v)]
             v = inner_cls(**_assemble(inner_cls, inner, values, kwargs), **kwargs)
         elif (constraint := cls.arg_constraints.get(k)) is not None and not constraint.is_discrete:
-            if isinstance(v, (list, float)) or (
-                isinstance(v, torch.Tensor) and v.is_floating_point()
-            ):
+            if _numbers(v) or (isinstance(v, torch.Tensor) and v.is_floating_point()):
                 v = next(values)
-        elif isinstance(v, (list, float)):
+        elif _numbers(v):
             v = torch.tensor(v, dtype=torch.float64)
         elif isinstance(v, torch.Tensor) and v.is_floating_point():
             v = v.detach().double()
@@ -176,7 +172,7 @@ def _grad_params(params: dict[str, Any]) -> tuple[dict[str, Any], list[torch.Ten
             inner, inner_leaves = _grad_params(inner)
             v = cls(**inner)
             leaves += inner_leaves
-        elif isinstance(v, (list, float)):
+        elif _numbers(v):
             v = torch.tensor(v, dtype=torch.float64, requires_grad=True)
         elif isinstance(v, torch.Tensor) and v.is_floating_point():
             v = v.detach().double().requires_grad_()
@@ -186,13 +182,20 @@ def _grad_params(params: dict[str, Any]) -> tuple[dict[str, Any], list[torch.Ten
     return out, leaves
 
 
+def _numbers(v: Any) -> bool:
+    """A float or a list of numbers (not a list of transforms, which stays as it is)."""
+    if isinstance(v, float):
+        return True
+    return isinstance(v, list) and not (v and isinstance(v[0], D.transforms.Transform))
+
+
 def to_tensors(params: dict[str, Any], dtype: torch.dtype) -> dict[str, Any]:
     out = {}
     for k, v in params.items():
         if id(v) in _RECIPES:
             cls, inner = _RECIPES[id(v)]
             v = cls(**to_tensors(inner, dtype))
-        elif isinstance(v, (list, float)):
+        elif _numbers(v):
             v = torch.tensor(v, dtype=dtype)
         elif isinstance(v, torch.Tensor) and v.is_floating_point():
             v = v.to(dtype)
@@ -241,8 +244,17 @@ def _all_examples() -> list[Example]:
     from examples_multivariate import EXAMPLES as multivariate
     from examples_transformed import EXAMPLES as transformed
     from examples_transformed_extra import EXAMPLES as transformed_extra
+    from examples_transformed_generic import EXAMPLES as transformed_generic
 
-    return core + continuous + discrete + multivariate + transformed + transformed_extra
+    return (
+        core
+        + continuous
+        + discrete
+        + multivariate
+        + transformed
+        + transformed_extra
+        + transformed_generic
+    )
 
 
 EXAMPLES: list[Example] = _all_examples()

@@ -100,6 +100,17 @@ class TransformedDistribution(Distribution):
         self.transforms = transforms
         super().__init__(batch_shape, event_shape, validate_args)
 
+    def _validate_parameters(self) -> None:
+        if type(self)._is_family:
+            super()._validate_parameters()
+            return
+        # As Independent: a validating wrapper checks a base that was built unchecked.
+        base = self.base_dist
+        if isinstance(base, Independent) and not base._validate_args:
+            base = base.base_dist
+        if not base._validate_args:
+            base._validate_parameters()
+
     # ----------------------------------------------------------- lazy parts
 
     # A family subclass (LogNormal) stores only its parameters: ``_base_and_transforms()``
@@ -164,6 +175,11 @@ class TransformedDistribution(Distribution):
         extra = len(self._event_shape) - support.event_dim
         return constraints.independent(support, extra) if extra > 0 else support
 
+    def _cache_sources(self) -> tuple[torch.Tensor, ...]:
+        if type(self)._is_family:
+            return super()._cache_sources()
+        return self.base_dist._cache_sources()
+
     def _dtype(self) -> torch.dtype:
         if self.arg_constraints:
             return super()._dtype()
@@ -204,6 +220,8 @@ class TransformedDistribution(Distribution):
         return x
 
     def _sample(self, sample_shape, generator):
+        if type(self)._is_family:  # its own sampler, without building the base
+            return Distribution._sample(self, sample_shape, generator)
         kwargs = {} if generator is None else {"generator": generator}
         return self._push_forward(self.base_dist.sample(sample_shape, **kwargs))
 
@@ -234,8 +252,18 @@ class TransformedDistribution(Distribution):
 
     def _monotone(self, method: str, value: torch.Tensor) -> torch.Tensor:
         """``method`` (cdf, log_cdf, survival_function, log_survival_function) through
-        monotone transforms: a decreasing one swaps cdf and survival function."""
+        monotone transforms: a decreasing one swaps cdf and survival function.
+
+        ``support`` (the last codomain, torch's rule) may be wider than the image (an affine
+        map of an Exponential has support ``real``): a value outside the image has its
+        pre-image clamped to the base's support, where the cdf is 0 or 1 as it should be."""
         x = self._pre_image(value)
+        try:
+            low, high = self.base_dist.support.bounds
+        except NotImplementedError:
+            pass
+        else:
+            x = torch.clamp(x, min=low, max=high)
         sign = _sign_or_none(self.transforms)
         base = self.base_dist
         if isinstance(sign, torch.Tensor):
@@ -341,7 +369,8 @@ def _arrange(
     if tuple(base_shape) != tuple(expanded):
         base = base.expand(expanded[: len(expanded) - base_event_dim])
     if domain_dim > base_event_dim:
-        base = Independent(base, domain_dim - base_event_dim)
+        # Not validating: the TransformedDistribution decides (see _validate_parameters).
+        base = Independent(base, domain_dim - base_event_dim, validate_args=False)
     event_dim = max(
         chain.codomain.event_dim, base_event_dim + chain.codomain.event_dim - domain_dim
     )
