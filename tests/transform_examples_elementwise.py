@@ -6,6 +6,12 @@ from transform_examples import TransformExample, normal_x, uniform_x
 import aleatorch
 import aleatorch.transforms as T
 
+
+def _F64(value):
+    """A float64 parameter (a Python number would give the default float32)."""
+    return torch.tensor(value, dtype=torch.float64)
+
+
 EXAMPLES = [
     TransformExample("exp", lambda c: T.ExpTransform(cache_size=c), normal_x()),
     TransformExample(
@@ -75,7 +81,7 @@ EXAMPLES += [
     ),
     TransformExample(
         "cdf_normal_numbers",
-        lambda c: T.CumulativeDistributionTransform(aleatorch.Normal(0.5, 2.0), cache_size=c),
+        lambda c: T.CumulativeDistributionTransform(aleatorch.Normal(_F64(0.5), 2.0), cache_size=c),
         normal_x(scale=2.0),
     ),
     TransformExample(
@@ -88,7 +94,7 @@ EXAMPLES += [
     ),
     TransformExample(
         "cdf_exponential",
-        lambda c: T.CumulativeDistributionTransform(aleatorch.Exponential(1.5), cache_size=c),
+        lambda c: T.CumulativeDistributionTransform(aleatorch.Exponential(_F64(1.5)), cache_size=c),
         uniform_x(0.05, 3.0),
     ),
 ]

@@ -77,6 +77,8 @@ class TransformedDistribution(Distribution):
     ) -> None:
         if isinstance(transforms, Transform):
             transforms = [transforms]
+        elif type(transforms) is list and all([isinstance(t, Transform) for t in transforms]):
+            transforms = list(transforms)
         elif isinstance(transforms, (list, tuple)):
             for t in transforms:
                 if not isinstance(t, Transform):
@@ -353,10 +355,10 @@ def _arrange(
 ) -> tuple[Distribution, torch.Size, torch.Size]:
     """torch's shape rules: expand the base to what the transforms produce, reinterpret base
     batch dims the transforms treat as event dims, and split the output shape."""
+    if all([_keeps_shape(t) for t in transforms]):
+        return base, base.batch_shape, base.event_shape
     base_shape = base.batch_shape + base.event_shape
     base_event_dim = len(base.event_shape)
-    if not transforms:
-        return base, base.batch_shape, base.event_shape
     chain = ComposeTransform(transforms)
     domain_dim = chain.domain.event_dim
     if len(base_shape) < domain_dim:
@@ -376,6 +378,21 @@ def _arrange(
     )
     cut = len(forward_shape) - event_dim
     return base, torch.Size(forward_shape[:cut]), torch.Size(forward_shape[cut:])
+
+
+def _keeps_shape(t: Transform) -> bool:
+    """Whether ``t`` is elementwise and keeps every shape (the common case, decided without
+    building a composition): event dim 0 on both sides and no shape rule of its own, or an
+    elementwise affine map with number parameters."""
+    if t.domain.event_dim or t.codomain.event_dim:
+        return False
+    if type(t).forward_shape is Transform.forward_shape:
+        return True
+    return (
+        isinstance(t, AffineTransform)
+        and not isinstance(t.loc, torch.Tensor)
+        and not (isinstance(t.scale, torch.Tensor))
+    )
 
 
 def _sign_or_none(transforms: list[Transform]) -> Any:
