@@ -31,7 +31,7 @@ def tour() -> str:
 def test_every_section_runs_and_prints_its_title(tour):
     titles = re.findall(r"^== (\d+)\. ", tour, flags=re.MULTILINE)
     assert titles == [str(i) for i in range(1, len(_tour.SECTIONS) + 1)]
-    assert len(titles) == 9
+    assert len(titles) == 10
     assert "Tour finished" in tour
 
 
@@ -84,6 +84,17 @@ def test_tail_log_cdf_is_finite_where_the_naive_one_is_not(tour):
     shown = float(re.search(r"d\.log_cdf\(x\)\s+= (-[\d.]+)", tour).group(1))
     assert shown == pytest.approx(exact, abs=1e-3)
     assert re.search(r"d\.cdf\(x\)\.log\(\) = -inf", tour)
+
+
+def test_squashed_gaussian_and_biject_to(tour):
+    section = tour.split("== 10.")[1]
+    assert "all finite: True" in section
+    assert "(sums to 1.0000)" in section
+    assert "[0.5000, -1.0000, 2.0000]" in section  # the round trip
+    median = float(
+        re.search(r"icdf\(\[0.05, 0.50, 0.95\]\) = \[[\d.]+, ([\d.]+),", section).group(1)
+    )
+    assert median == pytest.approx(1.0, abs=1e-4)
 
 
 def test_no_arguments_prints_usage():

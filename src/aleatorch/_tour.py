@@ -265,7 +265,39 @@ def bandit(g: torch.Generator) -> None:
     print(f"P(best arm): {start:.3f} -> {end:.3f}")
 
 
-SECTIONS = (normal, bernoulli, categorical, shapes, gradients, mistakes, beyond, vae, bandit)
+def transforms(g: torch.Generator) -> None:
+    _title(10, "Transforms: a squashed Gaussian policy, biject_to, LogNormal")
+    mu = torch.tensor([0.0, 5.0, 20.0])
+    policy = D.TransformedDistribution(D.Normal(mu, 0.01), [D.TanhTransform()])
+    print("policy = D.TransformedDistribution(D.Normal(mu, 0.01), [D.TanhTransform()])")
+    actions = policy.rsample((1000,), generator=g)
+    log_prob = policy.log_prob(actions.detach().clone())  # no cache: through atanh
+    print(f"mu = {_fmt(mu, 1)}: actions in float32 round to 1.0 for mu = 20")
+    print(f"log_prob of 1000 own samples (no cache), all finite: {bool(log_prob.isfinite().all())}")
+    simplex = D.biject_to(D.constraints.simplex)
+    z = torch.tensor([0.5, -1.0, 2.0])
+    p = simplex(z)
+    print(f"biject_to(simplex)({_fmt(z, 1)}) = {_fmt(p)}  (sums to {p.sum().item():.4f})")
+    log_det = simplex.log_abs_det_jacobian(z, p)
+    print(f"  and back: {_fmt(simplex.inv(p))}, log|det J| = {_fmt(log_det)}")
+    d = D.LogNormal(0.0, 1.0)
+    q = torch.tensor([0.05, 0.5, 0.95])
+    print(f"D.LogNormal(0, 1).icdf({_fmt(q, 2)}) = {_fmt(d.icdf(q))}  (median e^0 = 1)")
+    print(f"isinstance(d, D.TransformedDistribution) = {isinstance(d, D.TransformedDistribution)}")
+
+
+SECTIONS = (
+    normal,
+    bernoulli,
+    categorical,
+    shapes,
+    gradients,
+    mistakes,
+    beyond,
+    vae,
+    bandit,
+    transforms,
+)
 
 
 def main() -> int:
