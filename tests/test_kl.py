@@ -8,10 +8,11 @@ oracle. Where the closed form is ``+inf``, some draw of ``p`` must fall outside 
 
 from __future__ import annotations
 
+import importlib
 import math
+import pathlib
 import warnings
 
-import kl_examples_transformed as transformed
 import pytest
 import torch
 import torch.distributions as TD
@@ -257,8 +258,15 @@ EXAMPLES = {
 }
 
 
-FAMILIES += transformed.FAMILIES
-EXAMPLES.update(transformed.EXAMPLES)
+# More groups of pairs, one ``tests/kl_examples_*.py`` module each (FAMILIES, EXAMPLES,
+# RANDOM, ALWAYS_INFINITE and optionally MOMENT_INFINITE), merged here.
+KL_GROUPS = [
+    importlib.import_module(path.stem)
+    for path in sorted(pathlib.Path(__file__).parent.glob("kl_examples_*.py"))
+]
+for group in KL_GROUPS:
+    FAMILIES += [name for name in group.FAMILIES if name not in FAMILIES]
+    EXAMPLES.update(group.EXAMPLES)
 
 
 def _registered_pairs() -> list[tuple[type, type]]:
@@ -424,11 +432,14 @@ ALWAYS_INFINITE = {
     ("Normal", "Uniform"),
     ("Poisson", "Bernoulli"),  # finite only for rate = 0, never drawn here
     ("Poisson", "Binomial"),
-} | transformed.ALWAYS_INFINITE
-RANDOM.update(transformed.RANDOM)
+}
 # Pairs whose infinite entries come from an infinite moment of p (a Pareto with alpha <= 1 or
 # <= 2), not from the supports: there every draw lies inside q's support.
-MOMENT_INFINITE = transformed.MOMENT_INFINITE
+MOMENT_INFINITE: set[tuple[str, str]] = set()
+for group in KL_GROUPS:
+    ALWAYS_INFINITE |= group.ALWAYS_INFINITE
+    RANDOM.update(group.RANDOM)
+    MOMENT_INFINITE |= getattr(group, "MOMENT_INFINITE", set())
 
 
 @pytest.mark.parametrize("pair", PAIRS, ids=PAIR_IDS)
