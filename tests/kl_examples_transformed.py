@@ -19,6 +19,11 @@ def _gumbel(D, t):
 
 
 EXAMPLES = {
+    # Beyond torch (it raises NotImplementedError for different parameters).
+    ("Weibull", "Weibull"): lambda D, t: (
+        D.Weibull(t([1.0, 2.0, 0.5]), t([1.5, 0.8, 3.0])),
+        D.Weibull(t([1.3, 1.0, 0.7]), t([2.0, 1.2, 2.5])),
+    ),
     ("TransformedDistribution", "TransformedDistribution"): lambda D, t: (
         D.TransformedDistribution(
             D.Normal(t([0.3, -1.0, 2.0]), t([0.8, 1.5, 0.5])),
@@ -145,6 +150,7 @@ def _unif(g, shape):
 
 
 RANDOM = {
+    "Weibull": lambda g, s: aleatorch.Weibull(_pos(g, s), 0.3 + _pos(g, s)),
     "TransformedDistribution": lambda g, s: aleatorch.TransformedDistribution(
         aleatorch.Normal(_real(g, s), _pos(g, s)), [aleatorch.transforms.ExpTransform()]
     ),
@@ -176,3 +182,7 @@ ALWAYS_INFINITE = {
     ("Pareto", "Beta"),
     ("Pareto", "Uniform"),
 }
+
+# Pairs torch does not have (its kl_divergence raises): values are checked by Monte Carlo,
+# gradients by finite differences.
+TORCH_LACKS = {("Weibull", "Weibull")}

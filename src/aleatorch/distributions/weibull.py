@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from ..kl import register_kl
 from ..special import log1mexp
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
@@ -179,3 +180,26 @@ class Weibull(TransformedDistribution):
         h = self.concentration_reciprocal
         ratio = torch.expm1(_log_variance_ratio(h))
         return (self.scale * torch.exp(torch.lgamma(1 + h))).square() * ratio
+
+
+@register_kl(Weibull, Weibull)
+def _kl_weibull_weibull(p: Weibull, q: Weibull) -> torch.Tensor:
+    r"""``KL(Weibull(l_p, k_p) || Weibull(l_q, k_q))`` in closed form (torch has none).
+
+    From ``E[log(X / l_p)] = -gamma / k_p`` and ``E[X^s] = l_p^s Gamma(1 + s / k_p)``:
+
+    .. math:: \log\frac{k_p}{k_q} + k_q \log\frac{l_q}{l_p} + \gamma\left(\frac{k_q}{k_p} - 1
+              \right) + \left(\frac{l_p}{l_q}\right)^{k_q} \Gamma\left(1 + \frac{k_q}{k_p}
+              \right) - 1
+    """
+    ratio = q.concentration / p.concentration
+    log_scale_ratio = p.scale.log() - q.scale.log()
+    power = torch.exp(q.concentration * log_scale_ratio + torch.lgamma(1 + ratio))
+    return (
+        p.concentration.log()
+        - q.concentration.log()
+        - q.concentration * log_scale_ratio
+        + _EULER_GAMMA * (ratio - 1)
+        + power
+        - 1
+    )
