@@ -241,15 +241,18 @@ def test_half_normal_base_folds_to_the_same_law():
     torch.testing.assert_close(ours, theirs)
 
 
-def test_half_cauchy_base_is_cauchy_or_a_clear_error():
+def test_half_cauchy_base_folds_to_the_same_law():
     d = D.HalfCauchy(torch.tensor([0.7, 2.0], dtype=F64))
-    if not hasattr(D, "Cauchy"):
-        with pytest.raises(NotImplementedError, match="HalfCauchy.*Cauchy"):
-            d.base_dist  # noqa: B018
-        return
     assert isinstance(d.base_dist, D.Cauchy) and d.transforms == [D.AbsTransform()]
-    x = torch.tensor([0.3, 5.0], dtype=F64)
+    torch.testing.assert_close(d.base_dist.loc, torch.zeros(2, dtype=F64))
+    torch.testing.assert_close(d.base_dist.scale, d.scale)
+    x = torch.tensor([[0.3, 5.0], [1e3, 1e-4]], dtype=F64)
     torch.testing.assert_close(d.log_prob(x), d.base_dist.log_prob(x) + math.log(2))
+    torch.testing.assert_close(d.cdf(x), 2 * d.base_dist.cdf(x) - 1)
+    # |X| for X drawn from the base has the law of the closed-form sampler.
+    y = d.base_dist.sample((20_000,), generator=torch.Generator().manual_seed(5)).abs()
+    u = d.cdf(y)  # uniform on (0, 1) if |X| has HalfCauchy's law
+    assert ((u.mean(0) - 0.5).abs() < 6 * (1 / 12 / 20_000) ** 0.5).all()
 
 
 # ------------------------------------------------------------------ pathwise gradients

@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from .. import constraints
-from ..errors import MethodNotImplementedError
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 
@@ -56,13 +55,8 @@ class HalfCauchy(TransformedDistribution):
 
     def _base_and_transforms(self):
         from ..transforms import AbsTransform
+        from .cauchy import Cauchy
 
-        try:
-            from .cauchy import Cauchy
-        except ImportError:  # the Cauchy family is not there yet
-            raise MethodNotImplementedError(
-                f"{self._name}: base_dist needs aleatorch's Cauchy distribution"
-            ) from None
         return Cauchy(0.0, self.scale, validate_args=False), [AbsTransform()]
 
     def _rsample(self, sample_shape, generator):

@@ -1,0 +1,143 @@
+"""The generalized Pareto distribution."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..special import log1mexp
+from ..utils import as_params
+
+__all__ = ["GeneralizedPareto"]
+
+_SERIES_BELOW = 1e-4  # |w| below which the ratios use their Taylor series (error ~w^4/5)
+
+
+def _log1p_ratio(w: torch.Tensor) -> torch.Tensor:
+    """``log1p(w) / w``, 1 at ``w = 0``, with exact values and gradients near 0."""
+    small = w.abs() < _SERIES_BELOW
+    safe = torch.where(small, 1.0, w)
+    series = 1 - w * (0.5 - w * (1 / 3 - w * 0.25))
+    return torch.where(small, series, torch.log1p(safe) / safe)
+
+
+def _expm1_over(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """``expm1(c s) / c`` for ``s >= 0`` (``s`` at ``c = 0``), exact near ``c s = 0``, and
+    ``-1/c`` for ``c < 0`` at ``s = inf`` (the upper end of a bounded support)."""
+    v = c * s.clamp(max=torch.finfo(s.dtype).max)  # no 0 * inf at c = 0
+    small = v.abs() < _SERIES_BELOW
+    series = s * (1 + v * (0.5 + v * (1 / 6 + v / 24)))
+    return torch.where(
+        small, series, torch.expm1(torch.where(small, 1.0, v)) / torch.where(small, 1.0, c)
+    )
+
+
+class GeneralizedPareto(Distribution):
+    r"""Generalized Pareto distribution with location ``loc``, ``scale`` and shape
+    ``concentration``.
+
+    .. math:: p(x) = \frac{1}{\sigma} (1 + \xi z)^{-1/\xi - 1}, \quad z = \frac{x - \mu}{\sigma}
+              \qquad (\xi = 0: \ \tfrac{1}{\sigma} e^{-z})
+
+    Support: :math:`[\mu, \infty)` for :math:`\xi \ge 0`, :math:`[\mu, \mu - \sigma/\xi]` for
+    :math:`\xi < 0`. Every formula is written through ``log1p(w)/w`` and ``expm1(v)/v``, so
+    :math:`\xi = 0` (the exponential) and its neighbourhood are exact, gradients included.
+    Mean (NaN for :math:`\xi \ge 1`) and variance (NaN for :math:`\xi \ge 1/2`) as torch's.
+
+    Args:
+        loc: the location (lower end of the support) :math:`\mu`.
+        scale: the scale :math:`\sigma > 0`.
+        concentration: the shape :math:`\xi` (any real).
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.GeneralizedPareto(0.0, 1.0, 0.5).log_prob(torch.tensor(1.0))
+        tensor(-1.2164)
+    """
+
+    arg_constraints = {
+        "loc": constraints.real,
+        "scale": constraints.positive,
+        "concentration": constraints.real,
+    }
+    has_rsample = True
+
+    def __init__(
+        self, loc: Any, scale: Any, concentration: Any, validate_args: bool | None = None
+    ) -> None:
+        self.loc, self.scale, self.concentration = as_params(
+            loc, scale, concentration, owner=self._name
+        )
+        super().__init__(self.loc.shape, validate_args=validate_args)
+
+    @constraints.dependent_property(is_discrete=False, event_dim=0)
+    def support(self) -> constraints.Constraint:
+        c = self.concentration
+        upper = torch.where(c < 0, self.loc - self.scale / torch.where(c < 0, c, -1.0), math.inf)
+        return constraints.interval(self.loc, upper)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        c = self.concentration
+        ok = c < 1
+        return torch.where(ok, self.loc + self.scale / (1 - torch.where(ok, c, 0.0)), math.nan)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        c = self.concentration
+        ok = c < 0.5
+        safe = torch.where(ok, c, 0.0)
+        var = self.scale.square() / ((1 - safe).square() * (1 - 2 * safe))
+        return torch.where(ok, var, math.nan)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.loc.expand(self.batch_shape)
+
+    @property
+    def median(self) -> torch.Tensor:
+        return self._quantile_of_log_sf(torch.full_like(self.loc, -math.log(2)))
+
+    def _quantile_of_log_sf(self, log_sf):
+        # x = mu + sigma ((1-u)^-xi - 1) / xi = mu + sigma s expm1(xi s) / (xi s), s = -log sf
+        return self.loc + self.scale * _expm1_over(self.concentration, -log_sf)
+
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
+        u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        # log(1 - u) for u in [0, 1) is finite: every draw lies in the support.
+        return self._quantile_of_log_sf(torch.log1p(-u))
+
+    def _log_sf(self, value):
+        # log sf = -log1p(xi z) / xi = -z log1p(xi z) / (xi z)
+        z = (value - self.loc) / self.scale
+        return -z * _log1p_ratio(self.concentration * z), z
+
+    def _log_prob(self, value):
+        # log p = -log sigma - (1 + xi) log1p(xi z) / xi
+        log_sf, z = self._log_sf(value)
+        inside = (z >= 0) & (self.concentration * z > -1)
+        return torch.where(inside, (1 + self.concentration) * log_sf - self.scale.log(), -math.inf)
+
+    def _log_survival_function(self, value):
+        return self._log_sf(value)[0]
+
+    def _survival_function(self, value):
+        return self._log_sf(value)[0].exp()
+
+    def _cdf(self, value):
+        return -torch.expm1(self._log_sf(value)[0])
+
+    def _log_cdf(self, value):
+        return log1mexp(self._log_sf(value)[0])
+
+    def _icdf(self, value):
+        return self._quantile_of_log_sf(torch.log1p(-value))
+
+    def _entropy(self):
+        # H = log sigma + xi + 1
+        return (self.scale.log() + self.concentration + 1).expand(self.batch_shape)
