@@ -1,0 +1,157 @@
+"""The geometric distribution (failures before the first success)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from ..distribution import Distribution
+from ..kl import register_kl
+from ..special import log1mexp, softplus, x_log1p_y
+from ._params import BinaryGivenParameter, probs_or_logits
+
+__all__ = ["Geometric"]
+
+
+class Geometric(BinaryGivenParameter, Distribution):
+    r"""Geometric distribution: the number of failures before the first success.
+
+    .. math:: P(X = k) = p (1 - p)^k, \quad k \in \{0, 1, 2, \dots\}
+
+    Give exactly one of ``probs`` (the success probability :math:`p \in (0, 1]`) or
+    ``logits`` (:math:`\log(p / (1 - p))`); the other is derived lazily. From logits, the
+    failure probability :math:`1 - p = \sigma(-\ell)` and the mean :math:`e^{-\ell}` keep full
+    relative accuracy however large :math:`\ell` is.
+
+    Example:
+        >>> import aleatorch as D
+        >>> D.Geometric(probs=0.25).log_prob(torch.tensor(2.0))
+        tensor(-1.9617)
+    """
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.nonnegative_integer
+    _rsample_hint = "it is discrete; use .sample() with a score-function estimator"
+
+    def __init__(
+        self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
+    ) -> None:
+        name, param = probs_or_logits(self._name, probs, logits)
+        self._set_given(name, param)
+        super().__init__(param.shape, validate_args=validate_args)
+
+    def _parameter_relations(self):
+        if self._given == "probs":  # p = 0 never succeeds: no distribution
+            yield "probs", "positive (> 0)", self.probs > 0, {}
+
+    def _log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p, log(1 - p))``, from the logits when they were given."""
+        if self._given == "logits":
+            return -softplus(-self.logits), -softplus(self.logits)
+        return self.probs.log(), torch.log1p(-self.probs)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        if self._given == "logits":
+            return torch.exp(-self.logits)
+        return (1 - self.probs) / self.probs
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return torch.zeros_like(self._param)
+
+    @property
+    def variance(self) -> torch.Tensor:
+        # (1 - p) / p^2 = e^-l (1 + e^-l)
+        if self._given == "logits":
+            odds = torch.exp(-self.logits)
+            return odds + odds * odds
+        return (1 - self.probs) / self.probs.square()
+
+    def _sample(self, sample_shape, generator):
+        # floor(E / -log(1 - p)) with E ~ Exp(1) is geometric: P(X >= k) = (1 - p)^k.
+        shape = self._extended_shape(sample_shape)
+        _, log_q = self._log_success_failure()
+        with torch.no_grad():
+            e = torch.empty(shape, dtype=log_q.dtype, device=log_q.device)
+            e.exponential_(generator=generator)
+            return (e / -log_q.detach()).floor()
+
+    def _log_prob(self, value):
+        if self._given == "logits":
+            log_p, log_q = self._log_success_failure()
+            return log_p + value * log_q
+        # 0 * log 0 = 0 at p = 1, k = 0.
+        return self.probs.log() + x_log1p_y(value, -self.probs)
+
+    def _log_survival_function(self, value):
+        # P(X > x) = (1 - p)^(floor(x) + 1) for x >= 0, and 1 below 0.
+        _, log_q = self._log_success_failure()
+        k = value.floor().clamp(min=-1)
+        return x_log_y_safe(k + 1, log_q)
+
+    def _survival_function(self, value):
+        return self._log_survival_function(value).exp()
+
+    def _cdf(self, value):
+        return -torch.expm1(self._log_survival_function(value))
+
+    def _log_cdf(self, value):
+        return log1mexp(self._log_survival_function(value))
+
+    def _icdf(self, value):
+        # Smallest k >= 0 with (k + 1) log(1 - p) <= log(1 - q); the estimate from the ratio
+        # is then corrected by one step either way where rounding moved it, testing
+        # "cdf(k) >= q" as the generic inverse does (in log space, through the survival
+        # function above q = 1/2), so both agree at every q.
+        _, log_q = self._log_success_failure()
+        log_rest = torch.log1p(-value)
+        log_value = torch.log(value)
+        upper = value > 0.5
+
+        def reached(k):
+            log_sf = x_log_y_safe(k + 1, log_q)
+            return torch.where(upper, log_sf <= log_rest, log1mexp(log_sf) >= log_value)
+
+        k = (torch.ceil(log_rest / log_q) - 1).clamp(min=0)
+        k = torch.where(torch.isnan(k), torch.zeros_like(k), k)  # p = 1 and q = 1: 0 / 0
+        lower = (k - 1).clamp(min=0)
+        step_down = (k > 0) & reached(lower)
+        step_up = ~reached(k)
+        k = torch.where(step_down, lower, torch.where(step_up, k + 1, k))
+        # q = 1: the upper end of the support, unless p = 1 (a point mass at 0).
+        top = torch.where(log_q == -torch.inf, torch.zeros_like(k), torch.full_like(k, torch.inf))
+        return torch.where(value >= 1, top, k)
+
+    def _entropy(self):
+        # H = -log p - (1 - p) log(1 - p) / p.
+        if self._given == "logits":
+            # (1 - p) / p * -log(1 - p) = e^-l softplus(l); where p underflows, the ratio
+            # -log(1 - p) / p is 1 to working precision, so clamp the logits there.
+            logits = self.logits
+            low = logits.clamp(min=math.log(torch.finfo(logits.dtype).tiny) + 1.0)
+            ratio = softplus(low) / torch.sigmoid(low)
+            return softplus(-logits) + torch.sigmoid(-logits) * ratio
+        p = self.probs
+        return -p.log() - x_log1p_y(1 - p, -p) / p
+
+
+def x_log_y_safe(count: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
+    """``count * log_y`` with ``0 * -inf = 0`` (a count of 0 has probability 1)."""
+    product = count * log_y
+    return torch.where(count == 0, torch.zeros_like(product), product)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p: Geometric, q: Geometric) -> torch.Tensor:
+    # KL = log(p_p / p_q) + E_p[X] log((1 - p_p) / (1 - p_q)), E_p[X] = (1 - p_p) / p_p.
+    log_pp, log_qp = p._log_success_failure()
+    log_pq, log_qq = q._log_success_failure()
+    # Where p_p = 1 (mean 0) the second term is 0, whatever q is.
+    mean = p.mean
+    diff = log_qp - log_qq
+    diff = torch.where(mean == 0, torch.zeros_like(diff), diff)
+    return (log_pp - log_pq) + mean * diff
