@@ -1,0 +1,241 @@
+"""The Wishart distribution over symmetric positive-definite matrices."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .. import constraints
+from .._samplers import log_standard_gamma
+from ..errors import ParameterError, ShapeError
+from ..exp_family import ExponentialFamily
+from ..utils import as_params, broadcast_shapes, lazy_property
+from .multivariate_normal import _half_log_det, _precision_to_scale_tril
+
+__all__ = ["Wishart"]
+
+_LOG_2 = math.log(2.0)
+_MATRICES = ("covariance_matrix", "precision_matrix", "scale_tril")
+
+
+def _log_multigamma(a: torch.Tensor, p: int) -> torch.Tensor:
+    r"""``log Gamma_p(a) = p(p-1)/4 log(pi) + sum_{j<p} lgamma(a - j/2)``, without torch's
+    host-side domain check (``torch.mvlgamma`` reads the tensor to raise)."""
+    halves = torch.arange(p, dtype=a.dtype, device=a.device) / 2
+    return 0.25 * p * (p - 1) * math.log(math.pi) + torch.lgamma(a.unsqueeze(-1) - halves).sum(-1)
+
+
+def _multidigamma(a: torch.Tensor, p: int) -> torch.Tensor:
+    """``psi_p(a) = sum_{j<p} digamma(a - j/2)``, the derivative of ``log Gamma_p``."""
+    halves = torch.arange(p, dtype=a.dtype, device=a.device) / 2
+    return torch.digamma(a.unsqueeze(-1) - halves).sum(-1)
+
+
+class Wishart(ExponentialFamily):
+    r"""Wishart distribution of ``p x p`` symmetric positive-definite matrices.
+
+    .. math::
+        p(X) = \frac{\det(X)^{(n - p - 1)/2} \exp(-\operatorname{tr}(\Sigma^{-1} X) / 2)}
+                    {2^{np/2} \det(\Sigma)^{n/2} \Gamma_p(n/2)}
+
+    Support: symmetric positive-definite matrices (``event_shape == (p, p)``).
+
+    Give exactly one of ``covariance_matrix`` (the scale matrix :math:`\Sigma`),
+    ``precision_matrix`` (:math:`\Sigma^{-1}`) or ``scale_tril`` (:math:`L`, with
+    :math:`\Sigma = L L^\top`). ``rsample`` uses the Bartlett decomposition
+    :math:`X = (L A)(L A)^\top` with :math:`A` lower triangular, :math:`A_{ii}^2 \sim
+    \chi^2_{n - i}` (``i = 0..p-1``, drawn reparameterized from log-gamma draws, so
+    gradients reach ``df``) and standard normal entries below the diagonal.
+
+    Args:
+        df: the degrees of freedom :math:`n > p - 1`, of batch shape.
+        covariance_matrix: symmetric positive-definite :math:`\Sigma`, ``(..., p, p)``.
+        precision_matrix: symmetric positive-definite :math:`\Sigma^{-1}`, ``(..., p, p)``.
+        scale_tril: lower-triangular :math:`L` with a positive diagonal, ``(..., p, p)``.
+
+    Example:
+        >>> import aleatorch as D
+        >>> d = D.Wishart(torch.tensor(3.0), covariance_matrix=torch.eye(2))
+        >>> d.log_prob(torch.eye(2))
+        tensor(-3.5310)
+    """
+
+    arg_constraints = {
+        "covariance_matrix": constraints.positive_definite,
+        "precision_matrix": constraints.positive_definite,
+        "scale_tril": constraints.lower_cholesky,
+        "df": constraints.positive,
+    }
+    support = constraints.positive_definite
+    has_rsample = True
+    _cache_min_numel = 0  # a Cholesky factorization is worth caching at any size
+
+    def __init__(
+        self,
+        df: Any,
+        covariance_matrix: Any = None,
+        precision_matrix: Any = None,
+        scale_tril: Any = None,
+        validate_args: bool | None = None,
+    ) -> None:
+        given = {
+            name: m
+            for name, m in zip(_MATRICES, (covariance_matrix, precision_matrix, scale_tril))
+            if m is not None
+        }
+        if len(given) != 1:
+            got = ", ".join(f"'{n}'" for n in given) or "none"
+            raise ParameterError(
+                f"{self._name}: give exactly one of 'covariance_matrix', "
+                f"'precision_matrix' or 'scale_tril', but got {got}"
+            )
+        ((name, matrix),) = given.items()
+        df, matrix = as_params(df, matrix, owner=self._name, broadcast=False)
+        if matrix.dim() < 2 or matrix.shape[-1] != matrix.shape[-2]:
+            raise ShapeError(
+                f"{self._name}: '{name}' must be a square matrix of shape (..., p, p), but "
+                f"its shape is {tuple(matrix.shape)}"
+            )
+        try:
+            batch_shape = broadcast_shapes(df.shape, matrix.shape[:-2])
+        except RuntimeError:
+            raise ShapeError(
+                f"{self._name}: the shape of 'df' {tuple(df.shape)} and the batch dims of "
+                f"'{name}' {tuple(matrix.shape[:-2])} do not broadcast"
+            ) from None
+        self.df = df.expand(batch_shape)
+        setattr(self, name, matrix.expand(batch_shape + matrix.shape[-2:]))
+        # The factor keeps the matrix's own batch shape (no solve repeated per df entry).
+        self._given_matrix = (name, matrix)
+        super().__init__(batch_shape, matrix.shape[-2:], validate_args=validate_args)
+
+    def _parameter_relations(self):
+        p = self._event_shape[-1]
+        rule = f"greater than p - 1 = {p - 1} (p = {p} is the matrix dimension)"
+        yield "df", rule, self.df > p - 1, {}
+
+    # -------------------------------------------------------------- derived parameters
+
+    @lazy_property
+    def _factor_terms(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Cholesky factor of the scale matrix and ``log det(Sigma) / 2``."""
+        name, matrix = self._given_matrix
+        if name == "scale_tril":
+            factor = matrix
+        elif name == "covariance_matrix":
+            factor = torch.linalg.cholesky_ex(matrix)[0]
+        else:
+            factor = _precision_to_scale_tril(matrix)[0]
+        return factor, _half_log_det(factor)
+
+    @property
+    def _unbroadcasted_scale_tril(self) -> torch.Tensor:
+        return self._factor_terms[0]
+
+    def _full(self, matrix: torch.Tensor) -> torch.Tensor:
+        return matrix.expand(self._batch_shape + self._event_shape)
+
+    @lazy_property
+    def scale_tril(self) -> torch.Tensor:
+        return self._full(self._unbroadcasted_scale_tril)
+
+    @lazy_property
+    def covariance_matrix(self) -> torch.Tensor:
+        factor = self._unbroadcasted_scale_tril
+        return self._full(factor @ factor.mT)
+
+    @lazy_property
+    def precision_matrix(self) -> torch.Tensor:
+        return self._full(torch.cholesky_inverse(self._unbroadcasted_scale_tril))
+
+    # ---------------------------------------------------------------------- summaries
+
+    def _scale(self) -> torch.Tensor:
+        """Sigma at the factor's own batch shape, always as ``L L^T``: a given covariance
+        then gets the symmetric gradient of the Cholesky map on every path (as MVN's)."""
+        factor = self._unbroadcasted_scale_tril
+        return factor @ factor.mT
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.df[..., None, None] * self._scale()
+
+    @property
+    def mode(self) -> torch.Tensor:
+        # (n - p - 1) Sigma where n > p + 1; no maximum in the open cone otherwise (NaN).
+        factor = self.df - self._event_shape[-1] - 1
+        factor = torch.where(factor > 0, factor, torch.nan)
+        return factor[..., None, None] * self.covariance_matrix
+
+    @property
+    def variance(self) -> torch.Tensor:
+        # Var(X_ij) = n (Sigma_ij^2 + Sigma_ii Sigma_jj).
+        scale = self._scale()
+        diag = scale.diagonal(dim1=-2, dim2=-1)
+        outer = diag.unsqueeze(-1) * diag.unsqueeze(-2)
+        return self.df[..., None, None] * (scale.pow(2) + outer)
+
+    def _entropy(self) -> torch.Tensor:
+        p = self._event_shape[-1]
+        n, half_log_det = self.df, self._factor_terms[1]
+        half_n = 0.5 * n
+        return (
+            (p + 1) * half_log_det
+            + 0.5 * p * (p + 1) * _LOG_2
+            + _log_multigamma(half_n, p)
+            - 0.5 * (n - p - 1) * _multidigamma(half_n, p)
+            + half_n * p
+        )
+
+    # ----------------------------------------------------------------------- the math
+
+    def _rsample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)  # sample + batch + (p, p)
+        p = shape[-1]
+        df = self.df
+        # Bartlett: A_ii^2 ~ chi^2(n - i) = 2 Gamma((n - i) / 2), drawn in log space (exact
+        # for small n - i, where the gamma draw itself can underflow).
+        steps = torch.arange(p, dtype=df.dtype, device=df.device)
+        half_dfs = 0.5 * (df.unsqueeze(-1) - steps)
+        log_g = log_standard_gamma(half_dfs, shape[:-1], generator)
+        diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
+        noise = torch.randn(shape, dtype=df.dtype, device=df.device, generator=generator)
+        factor = noise.tril(-1) + torch.diag_embed(diag)
+        m = self._unbroadcasted_scale_tril @ factor
+        return m @ m.mT
+
+    def _log_prob(self, value):
+        p = self._event_shape[-1]
+        n = self.df
+        factor, half_log_det = self._factor_terms
+        value_factor = torch.linalg.cholesky_ex(value)[0]
+        half_log_det_x = _half_log_det(value_factor)
+        # tr(Sigma^{-1} X) = |L^{-1} L_X|_F^2, by one triangular solve.
+        z = torch.linalg.solve_triangular(factor, value_factor, upper=False)
+        trace = z.pow(2).sum((-2, -1))
+        const = self._cached(
+            "log_normalizer",
+            lambda: n * half_log_det + 0.5 * n * p * _LOG_2 + _log_multigamma(0.5 * n, p),
+        )
+        return (n - p - 1) * half_log_det_x - 0.5 * trace - const
+
+    # ------------------------------------------------------------ exponential family
+
+    @property
+    def _natural_params(self):
+        return (-0.5 * self.precision_matrix, 0.5 * self.df)
+
+    def _log_normalizer(self, x, y):
+        # A(eta) = -eta_2 log det(-eta_1) + log Gamma_p(eta_2).
+        p = self._event_shape[-1]
+        return -y * torch.logdet(-x) + _log_multigamma(y, p)
+
+    @property
+    def _mean_carrier_measure(self):
+        # E[log h(X)] with h(X) = det(X)^{-(p+1)/2} and
+        # E[log det X] = psi_p(n/2) + p log 2 + log det Sigma.
+        p = self._event_shape[-1]
+        e_log_det = _multidigamma(0.5 * self.df, p) + p * _LOG_2 + 2 * self._factor_terms[1]
+        return -0.5 * (p + 1) * e_log_det
