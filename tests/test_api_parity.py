@@ -3,7 +3,9 @@
 torch.distributions is the oracle here (tests may import it; the library never does).
 """
 
+import importlib
 import inspect
+import pkgutil
 
 import pytest
 import torch
@@ -12,14 +14,21 @@ from examples import EXAMPLES, case_id, example_cases, public_distribution_class
 
 import aleatorch as D
 
-SUBMODULES = [
-    "constraints",
-    "constraint_registry",
-    "kl",
-    "transformed_distribution",
-    "transforms",
-    "utils",
-]
+# Every module path of torch.distributions has a twin aleatorch.<name> with the same names.
+SUBMODULES = sorted(m.name for m in pkgutil.iter_modules(td.__path__))
+
+# torch.distributions names aleatorch does not define yet. Each is asserted to be still
+# missing, so the test fails the day the family lands: then delete its entry here.
+NOT_YET = {}
+
+# Where aleatorch's public class hierarchy differs from torch's: (class, ancestor) pairs whose
+# issubclass answer differs. Each is asserted to still differ, so fixing it forces removal.
+HIERARCHY_DIFFERENCES = {
+    ("half_open_interval", "interval"): (
+        "aleatorch bug: constraints._HalfOpenInterval reuses _Interval by subclassing it, so "
+        "isinstance(half_open_interval(a, b), interval) is True (False in torch)"
+    ),
+}
 PUBLIC_METHODS = [
     "sample",
     "rsample",
@@ -44,6 +53,116 @@ def test_submodules_exist(name):
     import importlib
 
     importlib.import_module(f"aleatorch.{name}")
+
+
+def torch_module(where):
+    return importlib.import_module("torch.distributions" + (f".{where}" if where else ""))
+
+
+def our_module(where):
+    return importlib.import_module("aleatorch" + (f".{where}" if where else ""))
+
+
+def torch_public_names(module):
+    """The submodule's ``__all__``, or its public non-module names where it has none."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [
+            n for n, v in vars(module).items() if not n.startswith("_") and not inspect.ismodule(v)
+        ]
+    return list(names)
+
+
+def torch_names():
+    """(where, name) for torch.distributions' ``__all__`` ("" is the package) and for every
+    submodule's public names."""
+    cases = [("", name) for name in td.__all__]
+    for where in SUBMODULES:
+        cases += [(where, name) for name in torch_public_names(torch_module(where))]
+    return cases
+
+
+TORCH_NAMES = torch_names()
+
+
+def parameter_names(obj):
+    return list(inspect.signature(obj).parameters)
+
+
+def test_not_yet_lists_only_torch_names():
+    assert set(NOT_YET) <= {name for _, name in TORCH_NAMES}
+    assert all(reason == "issue 7: family not written yet" for reason in NOT_YET.values())
+
+
+@pytest.mark.parametrize(
+    "where,name", TORCH_NAMES, ids=[f"{w or 'aleatorch'}.{n}" for w, n in TORCH_NAMES]
+)
+def test_every_torch_name_is_in_its_twin_module_with_a_compatible_signature(where, name):
+    ours_module, theirs = our_module(where), getattr(torch_module(where), name)
+    if name in NOT_YET:
+        assert not hasattr(ours_module, name), (
+            f"{name} exists now: delete its NOT_YET entry ({NOT_YET[name]})"
+        )
+        return
+    assert name in ours_module.__all__
+    ours = getattr(ours_module, name)
+    if isinstance(theirs, type):
+        assert isinstance(ours, type)
+        assert parameter_names(ours) == parameter_names(theirs)
+    elif inspect.isfunction(theirs):
+        assert callable(ours) and not isinstance(ours, type)
+        assert parameter_names(ours) == parameter_names(theirs)
+    else:  # an instance: a constraint, a registry, identity_transform
+        assert type(ours).__name__.lstrip("_") == type(theirs).__name__.lstrip("_")
+
+
+def public_classes(distributions):
+    """name -> (torch class, where) for the public classes of torch.distributions that are
+    (or are not, ``distributions=False``) Distribution subclasses."""
+    found = {}
+    for where, name in TORCH_NAMES:
+        obj = getattr(torch_module(where), name)
+        if isinstance(obj, type) and issubclass(obj, td.Distribution) == distributions:
+            found.setdefault(name, (obj, where))
+    return found
+
+
+def assert_hierarchy_matches(name, classes):
+    theirs, where = classes[name]
+    if name in NOT_YET:
+        assert not hasattr(our_module(where), name), f"{name} exists: delete its NOT_YET entry"
+        return
+    ours = getattr(our_module(where), name)
+    for other, (theirs_other, other_where) in classes.items():
+        if other in NOT_YET:
+            continue
+        ours_other = getattr(our_module(other_where), other)
+        expected = issubclass(theirs, theirs_other)
+        if (name, other) in HIERARCHY_DIFFERENCES:
+            assert issubclass(ours, ours_other) != expected, HIERARCHY_DIFFERENCES[name, other]
+        else:
+            assert issubclass(ours, ours_other) == expected, (name, other)
+
+
+DISTRIBUTION_CLASSES = public_classes(distributions=True)
+OTHER_CLASSES = public_classes(distributions=False)
+
+
+@pytest.mark.parametrize("name", sorted(DISTRIBUTION_CLASSES))
+def test_distribution_class_hierarchy_matches_torch(name):
+    """E.g. Chi2 subclasses Gamma, LogNormal subclasses TransformedDistribution, Normal
+    subclasses ExponentialFamily, and Binomial does not."""
+    assert_hierarchy_matches(name, DISTRIBUTION_CLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_CLASSES))
+def test_transform_and_constraint_class_hierarchy_matches_torch(name):
+    assert_hierarchy_matches(name, OTHER_CLASSES)
+
+
+def test_hierarchy_differences_name_public_classes():
+    for name, other in HIERARCHY_DIFFERENCES:
+        assert name in OTHER_CLASSES and other in OTHER_CLASSES
 
 
 def test_top_level_helpers_exist():
@@ -109,6 +228,29 @@ TORCH_SUBMODULE_ONLY = {
 # differ there, so they fail once torch is fixed and the entry can go.
 TORCH_BUGS = {
     ("LogitRelaxedBernoulli", "has_rsample"): "torch's class has rsample but leaves the flag False",
+    ("Multinomial", "entropy"): (
+        "torch computes lgamma(total_count + 1) on torch.tensor(total_count), a float32, so its "
+        "float64 entropy is off by ~1e-7 relative; compared at float32 tolerance here, and "
+        "exactly against enumeration in tests/distributions/test_parity_discrete.py"
+    ),
+}
+
+
+# Families whose torch 2.13 values are only approximate in float64: compared at these
+# tolerances, ours against scipy at full precision in the conformance suite.
+TORCH_APPROXIMATE = {
+    # torch evaluates log I_0 and log I_1 by Abramowitz-Stegun polynomials: log_prob off by
+    # up to 2e-7 relative, the circular variance by up to 1e-6 absolute (at kappa = 80);
+    # ours uses torch.special.i0e/i1e, exact to rounding.
+    "VonMises": {"rtol": 1e-6, "atol": 2e-6},
+}
+
+
+# Capabilities aleatorch offers beyond torch 2.13 where an instance's parts allow it: the
+# class flag is a property (per instance) where torch's is False.
+BEYOND_TORCH = {
+    ("MixtureSameFamily", "has_rsample"): "implicit reparameterization through the mixture "
+    "cdf for univariate components with a cdf and rsample (torch has none, pytorch#39178)",
 }
 
 
@@ -152,6 +294,8 @@ def test_flags_and_arg_constraints_match_torch(cls):
         ours_flag, theirs_flag = getattr(cls, flag), getattr(theirs, flag)
         if (cls.__name__, flag) in TORCH_BUGS:
             assert ours_flag != theirs_flag, TORCH_BUGS[cls.__name__, flag]
+        elif (cls.__name__, flag) in BEYOND_TORCH:
+            assert isinstance(ours_flag, property) and theirs_flag is False, flag
         elif isinstance(theirs_flag, property):  # depends on the instance (e.g. Independent)
             assert isinstance(ours_flag, property), flag
         else:
@@ -170,6 +314,13 @@ def test_flags_and_arg_constraints_match_torch(cls):
 def test_public_methods_and_properties_exist(cls):
     for name in PUBLIC_METHODS + PUBLIC_PROPERTIES:
         assert hasattr(cls, name), name
+
+
+def generalized_pareto_float64_bug(ours):
+    """torch 2.13's GeneralizedPareto.log_prob compares float64 parameters with a float32
+    ``torch.tensor(0.0)`` in ``torch.isclose`` and raises "Double did not match Float": its
+    float64 log_prob is unusable, so ours is compared with its float32 one."""
+    return isinstance(ours, D.GeneralizedPareto) and ours.loc.dtype != torch.float32
 
 
 def torch_twin(ex, i):
@@ -225,6 +376,8 @@ def test_values_match_torch(case):
     assert ours.event_shape == theirs.event_shape
     if (ex.cls.__name__, "has_rsample") in TORCH_BUGS:
         assert ours.has_rsample != theirs.has_rsample
+    elif (ex.cls.__name__, "has_rsample") in BEYOND_TORCH:
+        assert theirs.has_rsample is False
     else:
         assert ours.has_rsample == theirs.has_rsample
     assert ours.has_enumerate_support == theirs.has_enumerate_support
@@ -233,15 +386,28 @@ def test_values_match_torch(case):
         with pytest.raises(RuntimeError):
             theirs.log_prob(x)
         return
-    torch.testing.assert_close(ours.log_prob(x), theirs.log_prob(x))
+    tol = TORCH_APPROXIMATE.get(ex.cls.__name__, {})
+    if generalized_pareto_float64_bug(ours):
+        with pytest.raises(RuntimeError, match="Double did not match Float"):
+            theirs.log_prob(x)
+        params = (theirs.loc, theirs.scale, theirs.concentration)
+        theirs32 = td.GeneralizedPareto(*(t.float() for t in params))
+        torch.testing.assert_close(
+            ours.log_prob(x).float(), theirs32.log_prob(x.float()), rtol=1e-4, atol=1e-4
+        )
+    else:
+        torch.testing.assert_close(ours.log_prob(x), theirs.log_prob(x), **tol)
     for name in ["mean", "variance"]:
         expected = theirs_or_none(lambda n=name: getattr(theirs, n))
         if expected is not None:
-            torch.testing.assert_close(getattr(ours, name), expected, equal_nan=True, msg=name)
+            torch.testing.assert_close(
+                getattr(ours, name), expected, equal_nan=True, msg=name, **tol
+            )
     assert_mode_is_as_likely_as_torchs(ours, theirs)
     expected = theirs_or_none(theirs.entropy)
     if expected is not None:
-        torch.testing.assert_close(ours.entropy(), expected)
+        loose = {"rtol": 1e-5, "atol": 1e-5} if (ex.cls.__name__, "entropy") in TORCH_BUGS else {}
+        torch.testing.assert_close(ours.entropy(), expected, **loose)
 
 
 def assert_mode_is_as_likely_as_torchs(ours, theirs):

@@ -28,10 +28,13 @@ def cache_everything(monkeypatch):
 # an in-place update of the caller's tensor is not seen, cached or not.
 NORMALIZING = {
     "Categorical",
+    "Multinomial",
     "OneHotCategorical",
     "OneHotCategoricalStraightThrough",
     "ExpRelaxedCategorical",
     "RelaxedOneHotCategorical",
+    # its mixture_distribution is a Categorical
+    "MixtureSameFamily",
 }
 
 

@@ -11,31 +11,45 @@ from . import constraint_registry, constraints, kl, transforms, utils
 from .constraint_registry import biject_to, transform_to
 from .distribution import Distribution, validation
 from .distributions import cross_kl as _cross_kl  # noqa: F401  (registers cross-family KL)
+from .distributions import parity_discrete_kl as _parity_discrete_kl  # noqa: F401  (KL pairs)
 from .distributions import transformed_kl as _transformed_kl  # noqa: F401  (registers KL pairs)
 from .distributions.bernoulli import Bernoulli
 from .distributions.beta import Beta
 from .distributions.binomial import Binomial
 from .distributions.categorical import Categorical
+from .distributions.cauchy import Cauchy
+from .distributions.chi2 import Chi2
+from .distributions.continuous_bernoulli import ContinuousBernoulli
 from .distributions.dirichlet import Dirichlet
 from .distributions.exponential import Exponential
+from .distributions.fisher_snedecor import FisherSnedecor
 from .distributions.gamma import Gamma
+from .distributions.generalized_pareto import GeneralizedPareto
+from .distributions.geometric import Geometric
 from .distributions.gumbel import Gumbel
 from .distributions.half_cauchy import HalfCauchy
 from .distributions.half_normal import HalfNormal
 from .distributions.inverse_gamma import InverseGamma
 from .distributions.kumaraswamy import Kumaraswamy
 from .distributions.laplace import Laplace
+from .distributions.lkj_cholesky import LKJCholesky
 from .distributions.log_normal import LogNormal
 from .distributions.logistic_normal import LogisticNormal
+from .distributions.low_rank_multivariate_normal import LowRankMultivariateNormal
+from .distributions.multinomial import Multinomial
 from .distributions.multivariate_normal import MultivariateNormal
+from .distributions.negative_binomial import NegativeBinomial
 from .distributions.normal import Normal
 from .distributions.one_hot_categorical import OneHotCategorical, OneHotCategoricalStraightThrough
 from .distributions.pareto import Pareto
 from .distributions.poisson import Poisson
 from .distributions.relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
 from .distributions.relaxed_categorical import ExpRelaxedCategorical, RelaxedOneHotCategorical
+from .distributions.student_t import StudentT
 from .distributions.uniform import Uniform
+from .distributions.von_mises import VonMises
 from .distributions.weibull import Weibull
+from .distributions.wishart import Wishart
 from .errors import (
     AleatorchError,
     DeviceError,
@@ -50,6 +64,7 @@ from .kl import kl_divergence, register_kl
 from .transforms import *  # noqa: F403
 from .transforms import __all__ as _transforms_all
 from .wrappers.independent import Independent
+from .wrappers.mixture_same_family import MixtureSameFamily
 from .wrappers.transformed import TransformedDistribution
 
 __version__ = "0.1.0"
@@ -62,6 +77,7 @@ __all__ = [
     "Beta",
     "Binomial",
     "Categorical",
+    "ContinuousBernoulli",
     "DeviceError",
     "Dirichlet",
     "Distribution",
@@ -69,6 +85,7 @@ __all__ = [
     "Exponential",
     "ExponentialFamily",
     "Gamma",
+    "Geometric",
     "Gumbel",
     "HalfCauchy",
     "HalfNormal",
@@ -80,7 +97,14 @@ __all__ = [
     "LogisticNormal",
     "LogitRelaxedBernoulli",
     "MethodNotImplementedError",
+    "Multinomial",
     "MultivariateNormal",
+    "NegativeBinomial",
+    "LowRankMultivariateNormal",
+    "MixtureSameFamily",
+    "VonMises",
+    "Wishart",
+    "LKJCholesky",
     "NoRsampleError",
     "Normal",
     "OneHotCategorical",
@@ -93,6 +117,11 @@ __all__ = [
     "ShapeError",
     "SupportError",
     "TransformedDistribution",
+    "Cauchy",
+    "Chi2",
+    "FisherSnedecor",
+    "GeneralizedPareto",
+    "StudentT",
     "Uniform",
     "Weibull",
     "biject_to",

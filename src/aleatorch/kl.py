@@ -71,6 +71,14 @@ def _dispatch(type_p: type, type_q: type) -> _KLFunction | None:
     return _KL_REGISTRY[best]
 
 
+def _dispatch_kl(type_p: type, type_q: type) -> Any:
+    """torch's private name for the lookup: the registered function for the pair of types
+    (most specific match, as ``kl_divergence`` uses), or ``NotImplemented`` when none
+    applies."""
+    fun = _dispatch(type_p, type_q)
+    return NotImplemented if fun is None else fun
+
+
 def kl_divergence(p: Distribution, q: Distribution) -> torch.Tensor:
     r"""``KL(p || q) = E_p[log p(x) - log q(x)]``, batched over ``batch_shape``.
 

@@ -12,6 +12,9 @@ import torch.nn.functional as F
 
 from .errors import DeviceError
 
+#: The Euler-Mascheroni constant (torch's ``utils.euler_constant``).
+euler_constant: float = 0.57721566490153286060
+
 __all__ = [
     "broadcast_all",
     "clamp_probs",
@@ -218,3 +221,23 @@ def vec_to_tril_matrix(vec: torch.Tensor, diag: int = 0) -> torch.Tensor:
     tril_mask = arange < arange.view(-1, 1) + (diag + 1)
     mat[..., tril_mask] = vec
     return mat
+
+
+# ---------------------------------------------------------------- torch's private helpers
+# Not in ``__all__``, but user code imports them from ``torch.distributions.utils``.
+
+
+def _standard_normal(
+    shape: Any, dtype: torch.dtype | None, device: torch.device | str | None
+) -> torch.Tensor:
+    """Standard normal draws of ``shape`` from the global generator (torch's helper)."""
+    return torch.randn(shape, dtype=dtype, device=device)
+
+
+def _sum_rightmost(value: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sum out the ``dim`` rightmost dims of ``value`` (``value`` itself when ``dim`` is 0)."""
+    if dim < 0:
+        raise ValueError(f"_sum_rightmost: dim must be >= 0, but got {dim}")
+    if dim == 0:
+        return value
+    return value.flatten(-dim).sum(-1) if value.dim() >= dim else value.sum()

@@ -277,3 +277,23 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> torch.Tensor:
     rhs = torch.cat([lp.expand(batch + (d, d)), diff], dim=-1)
     z = torch.linalg.solve_triangular(lq, rhs, upper=False)
     return 0.5 * (z.pow(2).sum((-2, -1)) - d) + half_log_det_q - half_log_det_p
+
+
+# ---------------------------------------------------------------- torch's private helpers
+# Not in ``__all__``, but user code imports them from ``torch.distributions.multivariate_normal``.
+
+
+def _batch_mv(bmat: torch.Tensor, bvec: torch.Tensor) -> torch.Tensor:
+    """Matrix-vector products ``bmat @ bvec`` over broadcast batch dims: ``(..., n, m)`` with
+    ``(..., m)`` gives ``(..., n)``."""
+    return (bmat @ bvec.unsqueeze(-1)).squeeze(-1)
+
+
+def _batch_mahalanobis(bL: torch.Tensor, bx: torch.Tensor) -> torch.Tensor:
+    """Squared Mahalanobis distance ``x^T (L L^T)^{-1} x`` for lower-triangular factors ``bL``
+    ``(..., n, n)`` and vectors ``bx`` ``(..., n)``, over broadcast batch dims.
+
+    torch requires ``bL``'s batch shape to broadcast to ``bx``'s; here any two broadcastable
+    batch shapes work (extra leading dims of ``bx`` are sample dims).
+    """
+    return MultivariateNormal._mahalanobis(bL, bx)

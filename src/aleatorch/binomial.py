@@ -1,0 +1,5 @@
+"""Twin of ``torch.distributions.binomial``: re-exports ``Binomial``."""
+
+from .distributions.binomial import Binomial
+
+__all__ = ["Binomial"]
