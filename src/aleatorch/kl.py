@@ -79,21 +79,40 @@ def _dispatch_kl(type_p: type, type_q: type) -> Any:
     return NotImplemented if fun is None else fun
 
 
-def kl_divergence(p: Distribution, q: Distribution) -> torch.Tensor:
+def kl_divergence(
+    p: Distribution, q: Distribution, *, n_samples: int | None = None
+) -> torch.Tensor:
     r"""``KL(p || q) = E_p[log p(x) - log q(x)]``, batched over ``batch_shape``.
 
+    Args:
+        p, q: the distributions.
+        n_samples: opt in to a Monte Carlo estimate from ``n_samples`` draws of ``p``
+            (``rsample`` when ``p`` has it, so the estimate is differentiable), used only when
+            no closed form is registered for the pair; never chosen silently.
+
     Raises:
-        NotImplementedError: if no closed form is registered for the pair of types.
+        NotImplementedError: if no closed form is registered for the pair of types and
+            ``n_samples`` is not given.
     """
     key = (type(p), type(q))
     if key not in _KL_MEMOIZE:
         _KL_MEMOIZE[key] = _dispatch(*key)
     fun = _KL_MEMOIZE[key]
-    if fun is None:
-        raise MethodNotImplementedError(
-            f"No KL(p || q) is implemented for p of type {type(p).__name__} and q of type "
-            f"{type(q).__name__}; register one with @register_kl({type(p).__name__}, "
-            f"{type(q).__name__}), or estimate it by Monte Carlo: "
-            "(p.log_prob(x) - q.log_prob(x)).mean(0) with x = p.sample((n,))."
-        )
-    return fun(p, q)
+    if fun is not None:
+        return fun(p, q)
+    if n_samples is not None:
+        return _monte_carlo_kl(p, q, n_samples)
+    raise MethodNotImplementedError(
+        f"No KL(p || q) is implemented for p of type {type(p).__name__} and q of type "
+        f"{type(q).__name__}; register one with @register_kl({type(p).__name__}, "
+        f"{type(q).__name__}), or ask for a Monte Carlo estimate: "
+        "kl_divergence(p, q, n_samples=1000)."
+    )
+
+
+def _monte_carlo_kl(p: Distribution, q: Distribution, n_samples: int) -> torch.Tensor:
+    """The mean of ``log p(x) - log q(x)`` over ``n_samples`` draws ``x`` of ``p``."""
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"kl_divergence: n_samples must be a positive integer, got {n_samples!r}")
+    x = p.rsample((n_samples,)) if p.has_rsample else p.sample((n_samples,))
+    return (p.log_prob(x) - q.log_prob(x)).mean(0)
