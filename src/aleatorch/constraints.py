@@ -469,19 +469,28 @@ class _LessThan(_Univariate):
         return f"LessThan(upper_bound={self.upper_bound})"
 
 
-class _Interval(_Univariate):
+class _Bounded(_Univariate):
+    """An interval ``[lower_bound, upper_bound]`` or ``[lower_bound, upper_bound)``: the
+    shared part of ``interval`` and ``half_open_interval`` (siblings, as in torch, so that a
+    half-open interval is not an ``interval``)."""
+
+    _closing = "]"
+
     def __init__(self, lower_bound: Any, upper_bound: Any):
         self.lower_bound = lower_bound
         self.upper_bound = upper_bound
 
+    def _below_upper(self, value: Any) -> Any:
+        raise NotImplementedError
+
     @property
     def description(self) -> str:  # type: ignore[override]
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            return "within the distribution's bounds [low, high]"
-        return f"in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)}]"
+            return f"within the distribution's bounds [low, high{self._closing}"
+        return f"in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)}{self._closing}"
 
     def check(self, value):
-        return (self.lower_bound <= value) & (value <= self.upper_bound)
+        return (self.lower_bound <= value) & self._below_upper(value)
 
     def all_ok(self, value):
         if value.numel() == 0:
@@ -489,32 +498,23 @@ class _Interval(_Univariate):
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
             return bool(self.check(value).all())
         low, high = torch.aminmax(value)
-        return low.item() >= self.lower_bound and high.item() <= self.upper_bound
+        return low.item() >= self.lower_bound and bool(self._below_upper(high.item()))
 
     def __repr__(self):
-        return f"Interval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+        name = type(self).__name__.lstrip("_")
+        return f"{name}(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
 
 
-class _HalfOpenInterval(_Interval):
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            return "within the distribution's bounds [low, high)"
-        return f"in [{_fmt(self.lower_bound)}, {_fmt(self.upper_bound)})"
+class _Interval(_Bounded):
+    def _below_upper(self, value):
+        return value <= self.upper_bound
 
-    def check(self, value):
-        return (self.lower_bound <= value) & (value < self.upper_bound)
 
-    def all_ok(self, value):
-        if value.numel() == 0:
-            return True
-        if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            return bool(self.check(value).all())
-        low, high = torch.aminmax(value)
-        return low.item() >= self.lower_bound and high.item() < self.upper_bound
+class _HalfOpenInterval(_Bounded):
+    _closing = ")"
 
-    def __repr__(self):
-        return f"HalfOpenInterval(lower_bound={self.lower_bound}, upper_bound={self.upper_bound})"
+    def _below_upper(self, value):
+        return value < self.upper_bound
 
 
 def _sum_tolerance(value: torch.Tensor) -> float:
