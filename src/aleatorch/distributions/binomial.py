@@ -11,14 +11,14 @@ from ..distribution import Distribution
 from ..errors import MethodNotImplementedError
 from ..kl import register_kl
 from ..special import softplus
-from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..utils import as_params
+from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, probs_or_logits
 
 __all__ = ["Binomial"]
 
 
-class Binomial(BinaryGivenParameter, Distribution):
+class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
     r"""Binomial distribution: successes among ``total_count`` independent Bernoulli trials.
 
     .. math:: P(X = k) = \binom{n}{k} p^k (1 - p)^{n - k}, \quad k \in \{0, \dots, n\}
@@ -120,30 +120,6 @@ class Binomial(BinaryGivenParameter, Distribution):
         inside = k.clamp(min=0)
         inside = torch.minimum(inside, (n - 1).clamp(min=0))
         return (n - inside).clamp(min=1), inside + 1, below, above
-
-    def _cdf(self, value):
-        a, b, below, above = self._tail_arguments(value)
-        p, q = self._success_failure_probs()
-        cdf = betainc(a, b, q, p)
-        return torch.where(below, 0.0, torch.where(above, 1.0, cdf))
-
-    def _survival_function(self, value):
-        a, b, below, above = self._tail_arguments(value)
-        p, q = self._success_failure_probs()
-        sf = betaincc(a, b, q, p)
-        return torch.where(below, 1.0, torch.where(above, 0.0, sf))
-
-    def _log_cdf(self, value):
-        a, b, below, above = self._tail_arguments(value)
-        p, q = self._success_failure_probs()
-        log_cdf = log_betainc(a, b, q, p)
-        return torch.where(below, -torch.inf, torch.where(above, 0.0, log_cdf))
-
-    def _log_survival_function(self, value):
-        a, b, below, above = self._tail_arguments(value)
-        p, q = self._success_failure_probs()
-        log_sf = log_betainc(b, a, p, q)
-        return torch.where(below, 0.0, torch.where(above, -torch.inf, log_sf))
 
     def _enumerate_support(self):
         n = self.total_count

@@ -9,14 +9,14 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..special import softplus
-from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..utils import as_params
+from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, probs_or_logits
 
 __all__ = ["NegativeBinomial"]
 
 
-class NegativeBinomial(BinaryGivenParameter, Distribution):
+class NegativeBinomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
     r"""Negative binomial distribution: the number of successes of independent Bernoulli
     trials with success probability ``probs`` before ``total_count`` failures (torch's
     convention).
@@ -68,7 +68,7 @@ class NegativeBinomial(BinaryGivenParameter, Distribution):
             return -softplus(-self.logits), -softplus(self.logits)
         return self.probs.log(), torch.log1p(-self.probs)
 
-    def _success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def _success_failure_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p, 1 - p)``, each accurate near 0 (from the logits when they were given)."""
         if self._given == "logits":
             return torch.sigmoid(self.logits), torch.sigmoid(-self.logits)
@@ -135,27 +135,3 @@ class NegativeBinomial(BinaryGivenParameter, Distribution):
         a = torch.where(degenerate, torch.ones_like(r), r)
         b = k.clamp(min=0) + 1
         return a, b, below, degenerate
-
-    def _cdf(self, value):
-        a, b, below, degenerate = self._tail_arguments(value)
-        p, q = self._success_failure()
-        cdf = betainc(a, b, q, p)
-        return torch.where(below, 0.0, torch.where(degenerate, 1.0, cdf))
-
-    def _survival_function(self, value):
-        a, b, below, degenerate = self._tail_arguments(value)
-        p, q = self._success_failure()
-        sf = betaincc(a, b, q, p)
-        return torch.where(below, 1.0, torch.where(degenerate, 0.0, sf))
-
-    def _log_cdf(self, value):
-        a, b, below, degenerate = self._tail_arguments(value)
-        p, q = self._success_failure()
-        log_cdf = log_betainc(a, b, q, p)
-        return torch.where(below, -torch.inf, torch.where(degenerate, 0.0, log_cdf))
-
-    def _log_survival_function(self, value):
-        a, b, below, degenerate = self._tail_arguments(value)
-        p, q = self._success_failure()
-        log_sf = log_betainc(b, a, p, q)
-        return torch.where(below, 0.0, torch.where(degenerate, -torch.inf, log_sf))
