@@ -8,10 +8,12 @@ Every public name is listed here, in one place.
 """
 
 from . import constraint_registry, constraints, kl, transforms, utils
+from ._install import install, is_installed, uninstall
 from .constraint_registry import biject_to, transform_to
 from .distribution import Distribution, validation
 from .distributions import cross_kl as _cross_kl  # noqa: F401  (registers cross-family KL)
 from .distributions import parity_discrete_kl as _parity_discrete_kl  # noqa: F401  (KL pairs)
+from .distributions import same_family_kl as _same_family_kl  # noqa: F401  (KL pairs)
 from .distributions import transformed_kl as _transformed_kl  # noqa: F401  (registers KL pairs)
 from .distributions.bernoulli import Bernoulli
 from .distributions.beta import Beta
@@ -127,12 +129,15 @@ __all__ = [
     "biject_to",
     "constraint_registry",
     "constraints",
+    "install",
+    "is_installed",
     "kl",
     "kl_divergence",
     "register_kl",
     "set_default_validate_args",
     "transform_to",
     "transforms",
+    "uninstall",
     "utils",
     "validation",
     *_transforms_all,
