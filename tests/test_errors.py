@@ -244,3 +244,18 @@ def test_a_matrix_with_nan_contains_nan():
     cov = torch.tensor([[1.0, 0.0], [0.0, float("nan")]])
     text = message(lambda: D.MultivariateNormal(torch.zeros(2), covariance_matrix=cov))
     assert text.startswith("MultivariateNormal: parameter 'covariance_matrix' contains NaN (")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: D.Uniform(torch.zeros(3), torch.ones(3)).log_prob(torch.tensor(2.0)),
+        lambda: D.Uniform(torch.zeros(3), torch.ones(3)).log_prob(torch.tensor([[2.0], [0.5]])),
+        lambda: D.Binomial(torch.full((3,), 5.0), probs=0.5).cdf(7.0),
+    ],
+    ids=["scalar", "column", "binomial-cdf"],
+)
+def test_a_value_broadcast_against_a_batched_support_is_described(call):
+    # The message builder used to index the unbroadcast value and crash with IndexError.
+    with pytest.raises(D.SupportError, match=r"3 of \d entries are not:\n  value\[.*\] = 2|= 7"):
+        call()

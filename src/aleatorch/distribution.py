@@ -203,7 +203,13 @@ class Distribution:
             if not bool(ok.all()):
                 raise ParameterError(
                     describe_violation(
-                        self._name, "parameter", name, constraint.description, value, ok
+                        self._name,
+                        "parameter",
+                        name,
+                        constraint.description,
+                        value,
+                        ok,
+                        event_dim=constraint.event_dim,
                     )
                 )
         for name, rule, ok, others in self._parameter_relations():
@@ -255,6 +261,7 @@ class Distribution:
                     f"in the support, {support.description}",
                     value,
                     ok,
+                    event_dim=support.event_dim,
                 )
             )
 
@@ -417,7 +424,13 @@ class Distribution:
                 ok = constraints.unit_interval.check(value)
                 raise SupportError(
                     describe_violation(
-                        self._where("icdf"), "value", "value", "a probability in [0, 1]", value, ok
+                        self._where("icdf"),
+                        "value",
+                        "value",
+                        "a probability in [0, 1]",
+                        value,
+                        ok,
+                        event_dim=0,
                     )
                 )
         has = self._implemented.__contains__

@@ -97,6 +97,7 @@ def describe_violation(
     rule: str,
     value: torch.Tensor,
     ok: torch.Tensor,
+    event_dim: int | None = None,
 ) -> str:
     """Build the message for a tensor some of whose entries break a rule.
 
@@ -107,12 +108,18 @@ def describe_violation(
         rule: the rule in plain words, e.g. ``"positive (> 0)"``.
         value: the offending tensor.
         ok: boolean tensor, ``value.shape[:value.dim() - event_dim]``, True where valid.
+        event_dim: the rule's event dimensions; when given, ``value`` may broadcast against
+            ``ok`` (a scalar value checked against a batched support).
 
     Entries of event_dim 2 (covariance matrices, Cholesky factors) are shown as matrices,
     summarized to at most ``MAX_MATRIX`` rows and columns.
     """
     value = value.detach()
     ok = ok.detach().to(device="cpu")
+    if event_dim is not None:
+        split = value.dim() - event_dim
+        batch = torch.broadcast_shapes(ok.shape, value.shape[:split])
+        value, ok = value.expand(batch + value.shape[split:]), ok.expand(batch)
     event_dim = value.dim() - ok.dim()
     bad = (~ok).nonzero().tolist()
     total = ok.numel()
@@ -139,3 +146,22 @@ def describe_violation(
     if len(bad) > MAX_SHOWN:
         lines.append(f"  ... and {len(bad) - MAX_SHOWN} more")
     return "\n".join(lines)
+
+
+def foreign_hint(obj: object) -> str:
+    """A sentence to append when ``obj`` comes from torch.distributions, else ``""``.
+
+    aleatorch and torch.distributions objects do not mix (a torch ``Categorical`` given to
+    an aleatorch ``MixtureSameFamily``); this usually means the code that built ``obj`` was
+    imported before ``aleatorch.install()``.
+    """
+    kind = obj if isinstance(obj, type) else type(obj)
+    origin = next((c for c in kind.__mro__ if c.__module__.startswith("torch.distributions")), None)
+    if origin is None:
+        return ""
+    return (
+        f" It is torch.distributions' {origin.__name__}, and aleatorch and "
+        f"torch.distributions objects do not mix: build it with aleatorch "
+        f"({origin.__name__} has the same name there), or call aleatorch.install() before "
+        "importing the code that builds it."
+    )

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from .distribution import Distribution
-from .errors import MethodNotImplementedError
+from .errors import MethodNotImplementedError, foreign_hint
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -32,10 +32,15 @@ def register_kl(type_p: type, type_q: type) -> Callable[[_KLFunction], _KLFuncti
         ... def kl_normal_normal(p, q):
         ...     ...
     """
-    if not (isinstance(type_p, type) and issubclass(type_p, Distribution)):
-        raise TypeError(f"register_kl expects Distribution subclasses, got {type_p!r}")
-    if not (isinstance(type_q, type) and issubclass(type_q, Distribution)):
-        raise TypeError(f"register_kl expects Distribution subclasses, got {type_q!r}")
+    # Any class with a log_prob is accepted: libraries register pairs against their own
+    # abstract bases (Pyro: ``register_kl(Delta, pyro.distributions.Distribution)``).
+    for kind in (type_p, type_q):
+        if not (isinstance(kind, type) and callable(getattr(kind, "log_prob", None))):
+            raise TypeError(f"register_kl expects Distribution classes, got {kind!r}")
+        if foreign_hint(kind):
+            raise TypeError(
+                f"register_kl expects aleatorch Distribution classes.{foreign_hint(kind)}"
+            )
 
     def decorator(fun: _KLFunction) -> _KLFunction:
         _KL_REGISTRY[type_p, type_q] = fun
@@ -102,6 +107,12 @@ def kl_divergence(
         return fun(p, q)
     if n_samples is not None:
         return _monte_carlo_kl(p, q, n_samples)
+    foreign = foreign_hint(p) or foreign_hint(q)
+    if foreign:
+        raise TypeError(
+            f"kl_divergence({type(p).__name__}, {type(q).__name__}): "
+            f"{'p' if foreign_hint(p) else 'q'} is not an aleatorch distribution.{foreign}"
+        )
     raise MethodNotImplementedError(
         f"No KL(p || q) is implemented for p of type {type(p).__name__} and q of type "
         f"{type(q).__name__}; register one with @register_kl({type(p).__name__}, "

@@ -46,6 +46,7 @@ class HalfCauchy(TransformedDistribution):
     """
 
     arg_constraints = {"scale": constraints.positive}
+    _parameters_in_base = {"scale": "scale"}
     support = constraints.nonnegative
     has_rsample = True
 

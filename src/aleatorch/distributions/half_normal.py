@@ -39,6 +39,7 @@ class HalfNormal(TransformedDistribution):
     """
 
     arg_constraints = {"scale": constraints.positive}
+    _parameters_in_base = {"scale": "scale"}
     support = constraints.nonnegative
     has_rsample = True
 

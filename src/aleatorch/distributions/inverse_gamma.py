@@ -48,6 +48,7 @@ class InverseGamma(TransformedDistribution):
     """
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
+    _parameters_in_base = {"concentration": "concentration", "rate": "rate"}
     support = constraints.positive
     has_rsample = True
 

@@ -34,6 +34,7 @@ class LogNormal(TransformedDistribution):
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    _parameters_in_base = {"loc": "loc", "scale": "scale"}
     support = constraints.positive
     has_rsample = True
 

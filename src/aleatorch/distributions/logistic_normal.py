@@ -50,6 +50,7 @@ class LogisticNormal(TransformedDistribution):
     """
 
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    _parameters_in_base = {"loc": "base_dist.loc", "scale": "base_dist.scale"}
     support = constraints.simplex
     has_rsample = True
     _unavailable = frozenset(

@@ -8,7 +8,7 @@ import torch
 
 from .. import constraints
 from ..distribution import Distribution, _shape_str
-from ..errors import MethodNotImplementedError, ParameterError
+from ..errors import MethodNotImplementedError, ParameterError, foreign_hint
 from ..kl import kl_divergence, register_kl
 
 __all__ = ["Independent"]
@@ -61,7 +61,7 @@ class Independent(Distribution):
         if not isinstance(base_distribution, Distribution):
             raise TypeError(
                 f"{self._name}: base_distribution must be an aleatorch Distribution, got "
-                f"{type(base_distribution).__name__}"
+                f"{type(base_distribution).__name__}.{foreign_hint(base_distribution)}"
             )
         n = reinterpreted_batch_ndims
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:

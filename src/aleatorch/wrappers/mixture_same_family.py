@@ -9,7 +9,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution, _shape_str
 from ..distributions.categorical import Categorical
-from ..errors import ParameterError, ShapeError
+from ..errors import ParameterError, ShapeError, foreign_hint
 
 __all__ = ["MixtureSameFamily"]
 
@@ -76,13 +76,13 @@ class MixtureSameFamily(Distribution):
         name = self._name
         if not isinstance(mixture_distribution, Categorical):
             raise ParameterError(
-                f"{name}: mixture_distribution must be a Categorical, got "
-                f"{type(mixture_distribution).__name__}"
+                f"{name}: mixture_distribution must be an aleatorch Categorical, got "
+                f"{type(mixture_distribution).__name__}.{foreign_hint(mixture_distribution)}"
             )
         if not isinstance(component_distribution, Distribution):
             raise ParameterError(
                 f"{name}: component_distribution must be an aleatorch Distribution, got "
-                f"{type(component_distribution).__name__}"
+                f"{type(component_distribution).__name__}.{foreign_hint(component_distribution)}"
             )
         mixture_batch = mixture_distribution.batch_shape
         component_batch = component_distribution.batch_shape

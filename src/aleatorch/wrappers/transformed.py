@@ -8,7 +8,7 @@ import torch
 
 from .. import constraints
 from ..distribution import _OPTIONAL_METHODS, Distribution, _shape_str
-from ..errors import MethodNotImplementedError, ParameterError, ShapeError
+from ..errors import MethodNotImplementedError, ParameterError, ShapeError, foreign_hint
 from ..kl import kl_divergence, register_kl
 from ..transforms import AffineTransform, ComposeTransform, Transform
 from ..transforms._base import _sum_rightmost
@@ -84,18 +84,18 @@ class TransformedDistribution(Distribution):
                 if not isinstance(t, Transform):
                     raise ParameterError(
                         f"{self._name}: transforms must be a Transform or a list of Transforms, "
-                        f"but the list holds a {type(t).__name__}"
+                        f"but the list holds a {type(t).__name__}.{foreign_hint(t)}"
                     )
             transforms = list(transforms)
         else:
             raise ParameterError(
                 f"{self._name}: transforms must be a Transform or a list of Transforms, got "
-                f"{type(transforms).__name__}"
+                f"{type(transforms).__name__}.{foreign_hint(transforms)}"
             )
         if not isinstance(base_distribution, Distribution):
             raise ParameterError(
                 f"{self._name}: base_distribution must be an aleatorch Distribution, got "
-                f"{type(base_distribution).__name__}"
+                f"{type(base_distribution).__name__}.{foreign_hint(base_distribution)}"
             )
         base, batch_shape, event_shape = _arrange(self._name, base_distribution, transforms)
         self.base_dist = base
@@ -130,13 +130,26 @@ class TransformedDistribution(Distribution):
         constructor (shapes, validation), skipping the generic arrangement of parts."""
         Distribution.__init__(self, batch_shape, event_shape, validate_args)
 
+    #: Parameters a family reads from its base when they were not stored, as torch's
+    #: classes define them (``LogNormal.loc`` is ``base_dist.loc``): a subclass that builds
+    #: the family through ``TransformedDistribution.__init__`` (Pyro's LogNormal) has them.
+    _parameters_in_base: dict[str, str] = {}
+
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: base_dist/transforms of a family not yet built.
-        if name in TransformedDistribution._LAZY and type(self)._is_family:
+        # Only reached when normal lookup fails: base_dist/transforms of a family not yet
+        # built, or a family's parameter that lives on a base given from outside.
+        cls = type(self)
+        if name in TransformedDistribution._LAZY and cls._is_family:
             base, transforms = self._base_and_transforms()
             self.__dict__["base_dist"] = base
             self.__dict__["transforms"] = transforms
             return self.__dict__[name]
+        path = cls._parameters_in_base.get(name)
+        if path is not None and "base_dist" in self.__dict__:
+            found = self.__dict__["base_dist"]
+            for part in path.split("."):
+                found = getattr(found, part)
+            return found
         raise AttributeError(f"'{self._name}' object has no attribute '{name}'")
 
     # ---------------------------------------------------------- capabilities
@@ -196,12 +209,16 @@ class TransformedDistribution(Distribution):
 
     def expand(self, batch_shape: Any, _instance: Distribution | None = None) -> Distribution:
         batch_shape = torch.Size(batch_shape)
-        if type(self)._is_family and _instance is None:
+        stored = all(name in self.__dict__ for name in type(self)._parameters_in_base)
+        if type(self)._is_family and _instance is None and stored:
             new = super().expand(batch_shape)
             for name in (*TransformedDistribution._LAZY, "_capabilities"):
                 new.__dict__.pop(name, None)
             return new
-        new = self._get_checked_instance(TransformedDistribution, _instance)
+        if _instance is None and type(self)._is_family:  # a family rebuilt from its parts
+            new = type(self).__new__(type(self))
+        else:
+            new = self._get_checked_instance(TransformedDistribution, _instance)
         shape = batch_shape + self._event_shape
         for t in reversed(self.transforms):
             shape = t.inverse_shape(shape)
