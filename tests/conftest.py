@@ -21,6 +21,6 @@ def _restore_global_defaults():
     try:
         yield
     finally:
-        D.Distribution._validate_args = ours
+        D.Distribution.set_default_validate_args(ours)
         td.Distribution._validate_args = torchs
         torch.set_default_dtype(dtype)

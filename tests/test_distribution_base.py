@@ -292,3 +292,39 @@ def test_a_subclass_without_arg_constraints_warns_when_validating_as_torch():
         NoParameters(validate_args=True)
         with D.validation(False):
             NoConstraints()
+
+
+def test_validation_scope_is_per_thread():
+    import threading
+
+    inside, other = threading.Event(), threading.Event()
+    seen = {}
+
+    def build_elsewhere():
+        inside.wait(5)
+        try:
+            D.Normal(0.0, -1.0)
+            seen["error"] = None
+        except ValueError as exc:
+            seen["error"] = exc
+        other.set()
+
+    thread = threading.Thread(target=build_elsewhere)
+    thread.start()
+    with D.validation(False):
+        inside.set()
+        other.wait(5)
+        D.Normal(0.0, -1.0)  # this thread: off
+    thread.join()
+    assert isinstance(seen["error"], ValueError)  # the other thread kept the default (on)
+
+
+def test_validation_scope_covers_distributions_built_before_the_block():
+    d = D.Normal(0.0, 1.0)
+    assert d._validate_args
+    with D.validation(False):
+        assert not d._validate_args
+        d.log_prob(torch.tensor(float("nan")))  # no error while off
+    with pytest.raises(ValueError):
+        d.log_prob(torch.tensor(float("nan")))
+    assert isinstance(D.Distribution._validate_args, bool)  # still reads as a bool

@@ -19,6 +19,7 @@ Custom distributions written the torch way (overriding public ``sample``/``log_p
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -27,6 +28,7 @@ import torch
 
 from . import constraints
 from .errors import (
+    DeviceError,
     MethodNotImplementedError,
     NoRsampleError,
     ParameterError,
@@ -81,6 +83,41 @@ _OPTIONAL_METHODS = (
 )
 
 
+def _devices_clash(param: torch.Tensor, value: torch.Tensor) -> bool:
+    """Whether ``value`` cannot be checked against parameters on another device: torch's ops
+    let a 0-dim CPU tensor mix with any device, but no value on the meta device can be
+    checked."""
+    if value.device == param.device:
+        return False
+    if value.device.type == "meta":
+        return True
+    return all(t.dim() or t.device.type != "cpu" for t in (param, value))
+
+
+#: The default of ``validate_args`` inside a ``with validation(...)`` block (None outside):
+#: a context variable, so that the scope is per thread and per asyncio task.
+_SCOPED_VALIDATION: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "aleatorch_validation", default=None
+)
+
+
+class _DefaultValidation:
+    """``Distribution._validate_args`` where no instance or subclass sets it: the
+    process-wide default (``set_default_validate_args``, as torch's class attribute), unless
+    a ``with validation(...)`` block of this thread or task says otherwise. A non-data
+    descriptor, so an instance's own ``_validate_args`` (``validate_args=`` given) wins, and
+    ``Distribution._validate_args`` still reads as a bool."""
+
+    __slots__ = ("default",)
+
+    def __init__(self, default: bool) -> None:
+        self.default = default
+
+    def __get__(self, obj: object, owner: type | None = None) -> bool:
+        scoped = _SCOPED_VALIDATION.get()
+        return self.default if scoped is None else scoped
+
+
 class Distribution:
     """Base class of all probability distributions.
 
@@ -94,7 +131,7 @@ class Distribution:
 
     has_rsample: bool = False
     has_enumerate_support: bool = False
-    _validate_args: bool = __debug__
+    _validate_args: bool = _DefaultValidation(__debug__)  # type: ignore[assignment]
     arg_constraints: dict[str, constraints.Constraint] = {}
     #: cached terms (lazy properties) that do not depend on ``batch_shape`` (MultivariateNormal's
     #: unbroadcast Cholesky factor): ``expand`` hands them to the new instance.
@@ -131,7 +168,7 @@ class Distribution:
         """Set whether validation is on by default for all distributions."""
         if value not in (True, False):
             raise ValueError("set_default_validate_args expects True or False")
-        Distribution._validate_args = value
+        Distribution._validate_args = _DefaultValidation(bool(value))
 
     def __init__(
         self,
@@ -247,6 +284,13 @@ class Distribution:
         """Check that ``value`` fits the shapes and lies in the support."""
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"{self._where(method)}: the value must be a torch.Tensor")
+        param = self._first_param()
+        if param is not None and _devices_clash(param, value):
+            device = param.device
+            raise DeviceError(
+                f"{self._where(method)}: the value is on {value.device}, but the parameters "
+                f"are on {device}: move one of them (value.to('{device}'))"
+            )
         self._check_value_shape(value, method)
         support = self.support
         if support is None or constraints.is_dependent(support) or support.all_ok(value):
@@ -288,10 +332,31 @@ class Distribution:
                     f"broadcast with batch_shape {_shape_str(self._batch_shape)}. {rule}"
                 )
 
-    def _as_value(self, value: Any) -> torch.Tensor:
+    #: Whether values may stay integer tensors (Categorical's indices); otherwise integer and
+    #: bool values become the parameters' floating dtype, as torch's type promotion does.
+    _integer_values = False
+
+    def _as_value(self, value: Any, method: str = "log_prob") -> torch.Tensor:
         if isinstance(value, torch.Tensor):
-            return value
-        return torch.as_tensor(value, dtype=self._dtype(), device=self._device())
+            if value.is_floating_point():
+                dtype = self._dtype()
+                if value.dtype is dtype or torch.promote_types(value.dtype, dtype) != dtype:
+                    return value  # the parameters' dtype, or wider (torch's ops promote)
+            elif self._integer_values and value.dtype is not torch.bool:
+                return value
+            return value.to(self._dtype())  # bool, integer, or a narrower float
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError(
+                f"{self._where(method)}: the value must be a tensor or a number, got "
+                f"{type(value).__name__} {value!r}"
+            )
+        try:
+            return torch.as_tensor(value, dtype=self._dtype(), device=self._device())
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise TypeError(
+                f"{self._where(method)}: the value must be a tensor or a number (or a nested "
+                f"list of numbers), got {type(value).__name__}: {exc}"
+            ) from exc
 
     def _first_param(self) -> torch.Tensor | None:
         for name in self.arg_constraints:
@@ -315,7 +380,7 @@ class Distribution:
     ) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape`` (no gradient)."""
         with torch.no_grad():
-            return self._sample(torch.Size(sample_shape), generator)
+            return self._sample(self._sample_shape(sample_shape, "sample"), generator)
 
     def rsample(
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
@@ -326,7 +391,24 @@ class Distribution:
                 f"{self._name} has no reparameterized sampler (has_rsample is False): "
                 f"{self._rsample_hint}."
             )
-        return self._rsample(torch.Size(sample_shape), generator)
+        return self._rsample(self._sample_shape(sample_shape, "rsample"), generator)
+
+    def _sample_shape(self, sample_shape: Any, method: str) -> torch.Size:
+        """``sample_shape`` as a ``torch.Size``, or a clear error for an int or a negative."""
+        try:
+            shape = torch.Size(sample_shape)
+        except TypeError:
+            hint = f"; for {sample_shape} draws write {method}(({sample_shape},))"
+            raise TypeError(
+                f"{self._where(method)}: sample_shape must be a tuple of sizes (a torch.Size), "
+                f"got {type(sample_shape).__name__} {sample_shape!r}"
+                + (hint if isinstance(sample_shape, int) else "")
+            ) from None
+        if shape and min(shape) < 0:
+            raise ShapeError(
+                f"{self._where(method)}: sample_shape {tuple(shape)} has a negative size"
+            )
+        return shape
 
     def sample_n(self, n: int) -> torch.Tensor:
         """Deprecated torch alias of ``sample((n,))``."""
@@ -347,7 +429,7 @@ class Distribution:
 
     def log_prob(self, value: Any) -> torch.Tensor:
         """Log of the density (or mass) at ``value``."""
-        value = self._as_value(value)
+        value = self._as_value(value, "log_prob")
         if self._validate_args:
             self._validate_sample(value, "log_prob")
         return self._log_prob(value)
@@ -360,7 +442,7 @@ class Distribution:
         return self.log_prob(value).exp()
 
     def _checked(self, value: Any, method: str) -> torch.Tensor:
-        value = self._as_value(value)
+        value = self._as_value(value, method)
         if self._validate_args:
             self._validate_sample(value, method)
         return value
@@ -417,7 +499,7 @@ class Distribution:
 
     def icdf(self, value: Any) -> torch.Tensor:
         """Inverse cdf (quantile function): the smallest ``x`` with ``cdf(x) >= value``."""
-        value = self._as_value(value)
+        value = self._as_value(value, "icdf")
         if self._validate_args:
             self._check_value_shape(value, "icdf")
             if not constraints.unit_interval.all_ok(value):
@@ -643,18 +725,33 @@ class Distribution:
         return f"{self._name}(" + ", ".join(parts) + ")"
 
 
+def will_validate(validate_args: bool | None) -> bool:
+    """Whether a distribution built now with ``validate_args`` validates (for checks that a
+    constructor makes before ``Distribution.__init__``)."""
+    return Distribution._validate_args if validate_args is None else validate_args
+
+
 @contextlib.contextmanager
 def validation(enabled: bool) -> Iterator[None]:
-    """Scope the default of ``validate_args``, restoring the previous default on exit.
+    """Scope the default of ``validate_args`` for the distributions built in the block.
+
+    In the block, every distribution without its own ``validate_args`` (those built before
+    the block too) validates or not as ``enabled`` says. The scope is local to the thread
+    (and to the asyncio task): other threads keep the process-wide default of
+    :meth:`Distribution.set_default_validate_args` meanwhile.
 
     Example:
         >>> import aleatorch as D
         >>> with D.validation(False):
         ...     d = D.Normal(0.0, -1.0)  # no error: validation is off in this block
     """
-    previous = Distribution._validate_args
-    Distribution.set_default_validate_args(enabled)
+    if enabled not in (True, False):
+        raise ValueError("validation expects True or False")
+    default = Distribution.__dict__["_validate_args"]
+    if not isinstance(default, _DefaultValidation):  # assigned a plain bool from outside
+        Distribution.set_default_validate_args(bool(default))
+    token = _SCOPED_VALIDATION.set(bool(enabled))
     try:
         yield
     finally:
-        Distribution._validate_args = previous
+        _SCOPED_VALIDATION.reset(token)

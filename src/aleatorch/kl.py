@@ -15,7 +15,8 @@ from typing import Any
 import torch
 
 from .distribution import Distribution
-from .errors import MethodNotImplementedError, foreign_hint
+from .errors import MethodNotImplementedError, ShapeError, foreign_hint
+from .utils import broadcast_shapes
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -104,6 +105,8 @@ def kl_divergence(
         _KL_MEMOIZE[key] = _dispatch(*key)
     fun = _KL_MEMOIZE[key]
     if fun is not None:
+        if p.batch_shape != q.batch_shape:
+            _check_batch_shapes(p, q)
         return fun(p, q)
     if n_samples is not None:
         return _monte_carlo_kl(p, q, n_samples)
@@ -119,6 +122,16 @@ def kl_divergence(
         f"{type(q).__name__}), or ask for a Monte Carlo estimate: "
         "kl_divergence(p, q, n_samples=1000)."
     )
+
+
+def _check_batch_shapes(p: Distribution, q: Distribution) -> None:
+    try:
+        broadcast_shapes(p.batch_shape, q.batch_shape)
+    except RuntimeError:
+        raise ShapeError(
+            f"kl_divergence({type(p).__name__}, {type(q).__name__}): the batch shapes "
+            f"{tuple(p.batch_shape)} of p and {tuple(q.batch_shape)} of q do not broadcast"
+        ) from None
 
 
 def _monte_carlo_kl(p: Distribution, q: Distribution, n_samples: int) -> torch.Tensor:

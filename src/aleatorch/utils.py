@@ -10,7 +10,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .errors import DeviceError
+from .errors import DeviceError, ShapeError
 
 #: The Euler-Mascheroni constant (torch's ``utils.euler_constant``).
 euler_constant: float = 0.57721566490153286060
@@ -88,7 +88,15 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
     first = tensors[0].shape
     if all(t.shape == first for t in tensors[1:]):
         return tuple(tensors)
-    return tuple(torch.broadcast_tensors(*tensors))
+    try:
+        return tuple(torch.broadcast_tensors(*tensors))
+    except RuntimeError:
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        raise ShapeError(
+            f"{owner + ': ' if owner else ''}the parameters' shapes {shapes} do not broadcast "
+            "to one batch_shape (each dim must be equal, or 1, or missing, counting from the "
+            "right)"
+        ) from None
 
 
 def broadcast_shapes(*shapes: Any) -> torch.Size:

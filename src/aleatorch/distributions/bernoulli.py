@@ -85,6 +85,9 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
         return log_p.clamp_(min=floor), log_q.clamp_(min=floor)
 
     def _log_prob(self, value):
+        # A wider float value (float64 against float32 parameters) holds 0 or 1: exact in the
+        # parameters' dtype, which lerp and the fused loss need.
+        value = value.to(self._param.dtype)
         if self._given == "logits":
             # One fused op, accurate for large |logits| (x*l - softplus(l) cancels there).
             logits = self.logits

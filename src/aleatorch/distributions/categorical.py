@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
-from ..distribution import Distribution
+from ..distribution import Distribution, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
 from ..utils import broadcast_shapes, lazy_property
@@ -20,8 +20,14 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _BLOCK_ENTRIES = 1 << 20
 
 
-def normalized_probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Tensor]:
-    """The given parametrization, normalized along the last dim (probs sum to 1, logsumexp 0)."""
+def normalized_probs_or_logits(
+    owner: str, probs: Any, logits: Any, validate_args: bool | None = None
+) -> tuple[str, torch.Tensor]:
+    """The given parametrization, normalized along the last dim (probs sum to 1, logsumexp 0).
+
+    When validating, rows that cannot be normalized (an infinite entry, probs summing to 0,
+    every logit -inf) are reported as such, before normalizing turns them into NaN.
+    """
     name, param = probs_or_logits(owner, probs, logits)
     if param.dim() < 1:
         raise ParameterError(
@@ -29,13 +35,46 @@ def normalized_probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str
             f"but it is a scalar"
         )
     if name == "probs":
+        total = param.sum(-1, keepdim=True)
+        if will_validate(validate_args):
+            _check_normalizable(owner, name, param, total != 0, param.isinf())
         # Dividing by |sum| keeps the sign of negative entries, so validation still sees them
         # when every entry is negative.
-        return name, param / param.sum(-1, keepdim=True).abs()
+        return name, param / total.abs()
     # Shifting by the max first is exact for nearby large logits (1e4 and 1e4 - 1 in float32),
     # where subtracting a rounded logsumexp would cost the ulp of 1e4.
-    shifted = param - param.amax(-1, keepdim=True)
+    top = param.amax(-1, keepdim=True)
+    if will_validate(validate_args):
+        _check_normalizable(owner, name, param, top != -math.inf, param == math.inf)
+    shifted = param - top
     return name, shifted - shifted.exp().sum(-1, keepdim=True).log()
+
+
+def _check_normalizable(
+    owner: str, name: str, param: torch.Tensor, row_ok: torch.Tensor, infinite: torch.Tensor
+) -> None:
+    """Raise for rows with no mass (``row_ok`` False) or with an infinite entry."""
+    row_ok = row_ok.squeeze(-1)
+    if param.numel() == 0 or bool(row_ok.all() & ~infinite.any()):
+        return
+    where = lambda index: "[" + ", ".join(map(str, index)) + "]"  # noqa: E731
+    if not bool(row_ok.all()):
+        rows = (~row_ok).nonzero().tolist()
+        empty = "sum to 0" if name == "probs" else "are all -inf"
+        shown = ", ".join(f"{name}{where(r)}" for r in rows[:3]) if param.dim() > 1 else name
+        more = f" and {len(rows) - 3} more rows" if len(rows) > 3 else ""
+        raise ParameterError(
+            f"{owner}: the entries of {shown}{more} {empty}: no category has positive "
+            f"probability, so {name} cannot be normalized"
+        )
+    entries = infinite.nonzero().tolist()
+    shown = ", ".join(f"{name}{where(i)}" for i in entries[:3])
+    more = f" and {len(entries) - 3} more" if len(entries) > 3 else ""
+    rule, found = ("finite or -inf", "+inf") if name == "logits" else ("finite", "infinite")
+    verb = "is" if len(entries) == 1 else "are"
+    raise ParameterError(
+        f"{owner}: parameter '{name}' must be {rule}, but {shown}{more} {verb} {found}"
+    )
 
 
 def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
@@ -77,6 +116,7 @@ class Categorical(CategoricalParameter, Distribution):
         tensor(-0.6931)
     """
 
+    _integer_values = True  # labels index the probabilities as they are
     arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
     has_enumerate_support = True
 
@@ -87,7 +127,7 @@ class Categorical(CategoricalParameter, Distribution):
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
-        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
+        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits, validate_args)
         self._set_given(name, param)
         super().__init__(param.shape[:-1], validate_args=validate_args)
 

@@ -62,13 +62,17 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def mode(self) -> torch.Tensor:
-        # (alpha_i - 1)_+ normalized; when every alpha_i < 1 the density is unbounded at each
-        # vertex and the vertex of the largest alpha is taken (torch's convention).
+        # (alpha_i - 1)_+ normalized. When every alpha_i <= 1 and some < 1, that is 0/0: the
+        # density is unbounded towards the faces x_i = 0 of the alpha_i < 1, and the vertex
+        # of the largest alpha is taken (torch's convention when all are < 1; Beta(1, 0.5)'s
+        # mode 1 likewise). All alpha_i = 1 (flat) stays NaN.
         c = self.concentration
         cm1 = (c - 1).clamp(min=0)
-        interior = cm1 / cm1.sum(-1, keepdim=True)
+        total = cm1.sum(-1, keepdim=True)
+        interior = cm1 / total
         vertex = torch.nn.functional.one_hot(c.argmax(-1), c.shape[-1]).to(c.dtype)
-        return torch.where((c < 1).all(-1, keepdim=True), vertex, interior)
+        at_vertex = (total == 0) & (c < 1).any(-1, keepdim=True)
+        return torch.where(at_vertex, vertex, interior)
 
     @property
     def variance(self) -> torch.Tensor:

@@ -61,7 +61,7 @@ class Multinomial(CategoricalParameter, Distribution):
                 f"is {total_count}"
             )
         self.total_count = total_count
-        name, param = normalized_probs_or_logits(self._name, probs, logits)
+        name, param = normalized_probs_or_logits(self._name, probs, logits, validate_args)
         self._set_given(name, param)
         super().__init__(param.shape[:-1], param.shape[-1:], validate_args=validate_args)
 

@@ -52,7 +52,7 @@ class OneHotCategorical(CategoricalParameter, Distribution):
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
-        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits)
+        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits, validate_args)
         self._set_given(name, param)
         super().__init__(param.shape[:-1], param.shape[-1:], validate_args=validate_args)
 

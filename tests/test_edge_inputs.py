@@ -1,0 +1,159 @@
+"""Regression tests for defects a grid fuzz found (issue 10): each bad input gets a clear
+error naming the distribution, and values of another dtype are promoted as torch's ops would.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.distributions as td
+
+import aleatorch as D
+from aleatorch.errors import ParameterError, ShapeError
+
+INF = math.inf
+
+
+# ------------------------------------------------------------ categorical parameters
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"probs": torch.zeros(3)}, ["probs", "sum to 0"]),
+        ({"probs": torch.tensor([[1.0, 1.0], [0.0, 0.0]])}, ["probs[1]", "sum to 0"]),
+        ({"probs": torch.tensor([INF, 1.0, 1.0])}, ["probs[0]", "infinite"]),
+        ({"logits": torch.tensor([INF, 0.0, 0.0])}, ["logits[0]", "+inf"]),
+        ({"logits": torch.full((3,), -INF)}, ["logits", "all -inf"]),
+    ],
+    ids=["zero-row", "zero-second-row", "inf-prob", "inf-logit", "all-minus-inf"],
+)
+@pytest.mark.parametrize("cls", [D.Categorical, D.OneHotCategorical])
+def test_categorical_rows_that_cannot_be_normalized_say_why(cls, kwargs, words):
+    with pytest.raises(ParameterError) as info:
+        cls(**kwargs)
+    message = str(info.value)
+    assert cls.__name__ in message and "NaN" not in message, message
+    for word in words:
+        assert word in message, message
+    cls(**kwargs, validate_args=False)  # no check when validation is off
+
+
+def test_multinomial_reports_a_zero_row_too():
+    with pytest.raises(ParameterError, match="Multinomial: .*sum to 0"):
+        D.Multinomial(3, probs=torch.zeros(2))
+
+
+def test_a_nan_parameter_is_still_reported_as_nan():
+    with pytest.raises(ParameterError, match="NaN"):
+        D.Categorical(probs=torch.tensor([math.nan, 1.0]))
+
+
+# ------------------------------------------------------------------------ values
+
+
+@pytest.mark.parametrize("value", ["a", None, b"1", object()], ids=["str", "None", "bytes", "obj"])
+def test_a_value_that_is_no_number_is_a_clear_type_error(value):
+    with pytest.raises(TypeError, match=r"Normal\(.*\)\.log_prob: the value must be a tensor"):
+        D.Normal(0.0, 1.0).log_prob(value)
+    with pytest.raises(TypeError, match=r"\.cdf: the value must be a tensor"):
+        D.Normal(0.0, 1.0).cdf(value)
+
+
+VALUE_DTYPES = [torch.float64, torch.float16, torch.int64, torch.bool]
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES, ids=str)
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda M: M.Bernoulli(probs=torch.tensor([0.3, 0.8])),
+        lambda M: M.Bernoulli(logits=torch.tensor([0.3, -2.0])),
+        lambda M: M.Categorical(probs=torch.tensor([0.3, 0.7])),
+        lambda M: M.Poisson(torch.tensor([3.0, 0.5])),
+        lambda M: M.Binomial(4, probs=torch.tensor([0.3, 0.6])),
+        lambda M: M.Geometric(probs=torch.tensor([0.3, 0.6])),
+    ],
+    ids=["bernoulli-probs", "bernoulli-logits", "categorical", "poisson", "binomial", "geom"],
+)
+def test_values_of_another_dtype_give_torchs_numbers(build, dtype):
+    # torch itself fails on several of these (lerp with mixed dtypes, bool arithmetic): its
+    # value at the same float32 value is the oracle.
+    value = torch.tensor([1, 0]).to(dtype)
+    ours, theirs = build(D).log_prob(value), build(td).log_prob(value.float())
+    torch.testing.assert_close(ours.double(), theirs.double(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", VALUE_DTYPES, ids=str)
+def test_one_hot_values_of_another_dtype(dtype):
+    d = D.OneHotCategorical(probs=torch.tensor([0.3, 0.7]))
+    value = torch.tensor([0, 1]).to(dtype)
+    torch.testing.assert_close(d.log_prob(value).double(), torch.tensor(0.7).log().double())
+
+
+def test_poisson_cdf_of_integer_values():
+    d = D.Poisson(torch.tensor([3.0]))
+    torch.testing.assert_close(d.cdf(torch.tensor([2])), d.cdf(torch.tensor([2.0])))
+
+
+# ------------------------------------------------------------------------ shapes
+
+
+def test_parameters_that_do_not_broadcast_are_a_shape_error():
+    with pytest.raises(ShapeError, match=r"Normal: .*\(2,\), \(3,\) do not broadcast"):
+        D.Normal(torch.zeros(2), torch.ones(3))
+
+
+def test_kl_between_batch_shapes_that_do_not_broadcast():
+    p, q = D.Normal(torch.zeros(2), 1.0), D.Normal(torch.zeros(3), 1.0)
+    with pytest.raises(ShapeError, match=r"kl_divergence\(Normal, Normal\).*\(2,\).*\(3,\)"):
+        D.kl_divergence(p, q)
+
+
+@pytest.mark.parametrize("method", ["sample", "rsample"])
+def test_bad_sample_shapes(method):
+    d = D.Normal(0.0, 1.0)
+    with pytest.raises(TypeError, match=rf"{method}\(\(2,\)\)"):
+        getattr(d, method)(2)
+    with pytest.raises(ShapeError, match="negative"):
+        getattr(d, method)((-1,))
+    assert getattr(d, method)(torch.Size([0, 2])).shape == (0, 2)
+
+
+def test_expand_to_a_negative_size_is_refused():
+    with pytest.raises(ShapeError):
+        D.Normal(0.0, 1.0).expand((-1,))
+
+
+# ------------------------------------------------------------------------ modes
+
+
+@pytest.mark.parametrize(
+    "a, b", [(1.0, 0.5), (0.5, 1.0), (0.3, 0.2), (2.0, 0.5), (3.0, 2.0), (1.0, 1.0)]
+)
+def test_a_two_category_dirichlet_has_the_mode_of_its_beta(a, b):
+    mode = D.Dirichlet(torch.tensor([a, b], dtype=torch.float64)).mode
+    beta = D.Beta(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64))
+    torch.testing.assert_close(mode[0], beta.mode, equal_nan=True)
+    if not math.isnan(float(beta.mode)):
+        torch.testing.assert_close(mode.sum(), torch.tensor(1.0, dtype=torch.float64))
+
+
+# ----------------------------------------------------------------------- devices
+
+
+@pytest.mark.parametrize("loc", [0.0, torch.zeros(2)], ids=["scalar-params", "batched-params"])
+def test_a_value_on_another_device_is_a_device_error_before_any_check(loc):
+    d = D.Normal(loc, 1.0)
+    with pytest.raises(D.DeviceError, match=r"Normal\(.*\)\.log_prob: the value is on meta"):
+        d.log_prob(torch.zeros(2, device="meta"))
+    with pytest.raises(D.DeviceError, match="cdf"):
+        d.cdf(torch.zeros((), device="meta"))
+
+
+def test_without_validation_a_meta_value_is_torchs_business():
+    # Nothing is checked: torch's ops decide (0-dim CPU parameters mix with meta values).
+    d = D.Normal(0.0, 1.0, validate_args=False)
+    assert d.log_prob(torch.zeros(2, device="meta")).is_meta
