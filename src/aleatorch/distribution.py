@@ -338,11 +338,14 @@ class Distribution:
 
     def _as_value(self, value: Any, method: str = "log_prob") -> torch.Tensor:
         if isinstance(value, torch.Tensor):
+            kind = value.dtype
+            if kind is torch.float32 or kind is torch.float64:
+                return value  # torch's ops promote float32 and float64 as needed
             if value.is_floating_point():
                 dtype = self._dtype()
-                if value.dtype is dtype or torch.promote_types(value.dtype, dtype) != dtype:
-                    return value  # the parameters' dtype, or wider (torch's ops promote)
-            elif self._integer_values and value.dtype is not torch.bool:
+                if torch.promote_types(kind, dtype) != dtype:
+                    return value  # half-precision parameters too
+            elif self._integer_values and kind is not torch.bool:
                 return value
             return value.to(self._dtype())  # bool, integer, or a narrower float
         if value is None or isinstance(value, (str, bytes)):
