@@ -157,3 +157,31 @@ def test_without_validation_a_meta_value_is_torchs_business():
     # Nothing is checked: torch's ops decide (0-dim CPU parameters mix with meta values).
     d = D.Normal(0.0, 1.0, validate_args=False)
     assert d.log_prob(torch.zeros(2, device="meta")).is_meta
+
+
+# ------------------------------------------------------------------ empty tensors
+
+
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda: D.Categorical(probs=torch.ones(3, 0)), ["Categorical", "probs", "(3, 0)"]),
+        (lambda: D.OneHotCategorical(logits=torch.ones(0)), ["OneHotCategorical", "logits"]),
+        (lambda: D.Dirichlet(torch.ones(3, 0)), ["Dirichlet", "concentration", "(3, 0)"]),
+    ],
+    ids=["categorical", "one-hot", "dirichlet"],
+)
+def test_an_empty_event_is_a_clear_error(build, words):
+    with pytest.raises(ParameterError, match="empty") as info:
+        build()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_an_empty_batch_gives_empty_results():
+    half = torch.ones(0) / 2
+    assert D.Binomial(torch.ones(0), probs=half).entropy().shape == (0,)
+    assert D.Categorical(probs=torch.ones(0, 3)).icdf(torch.ones(0)).shape == (0,)
+    assert D.Categorical(probs=torch.ones(0, 3)).icdf(torch.ones(2, 0)).shape == (2, 0)
+    assert D.Categorical(probs=torch.ones(0, 3)).sample((2,)).shape == (2, 0)
+    assert D.Dirichlet(torch.ones(0, 3)).sample().shape == (0, 3)

@@ -94,7 +94,8 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
     def _entropy(self):
         # No closed form: sum -P log P over 0..max(n); labels above a row's n have P = 0.
         n = self.total_count
-        values = torch.arange(int(n.max()) + 1, dtype=n.dtype, device=n.device)
+        largest = int(n.max()) if n.numel() else 0  # an empty batch: an empty result
+        values = torch.arange(largest + 1, dtype=n.dtype, device=n.device)
         values = values.view((-1,) + (1,) * len(self._batch_shape))
         inside = values <= n
         log_p = self._log_prob(torch.where(inside, values, torch.zeros_like(values)))

@@ -34,6 +34,11 @@ def normalized_probs_or_logits(
             f"{owner}: parameter '{name}' must have at least one dim (the categories, last), "
             f"but it is a scalar"
         )
+    if param.shape[-1] == 0:
+        raise ParameterError(
+            f"{owner}: parameter '{name}' has shape {tuple(param.shape)}: its last dim (the "
+            "categories) is empty, and a distribution needs at least one category"
+        )
     if name == "probs":
         total = param.sum(-1, keepdim=True)
         if will_validate(validate_args):
@@ -216,7 +221,7 @@ class Categorical(CategoricalParameter, Distribution):
         nb = len(self._batch_shape)
         lead, batch = shape[: len(shape) - nb], shape[len(shape) - nb :]
         cdf = cdf.expand(batch + cdf.shape[-1:])
-        q = value.to(cdf.dtype).expand(shape).reshape((-1,) + batch).movedim(0, -1)
+        q = value.to(cdf.dtype).expand(shape).reshape((math.prod(lead),) + batch).movedim(0, -1)
         # The smallest label with cdf >= q, against the cdf's own total so that rounding
         # cannot run past the last label; zero-probability labels are never returned for
         # q > 0 (q = 0 gives the lowest label).

@@ -54,6 +54,11 @@ class Dirichlet(ExponentialFamily):
                 f"categories, k), but it is a scalar: {self.concentration.item():g}"
             )
         shape = self.concentration.shape
+        if shape[-1] == 0:
+            raise ParameterError(
+                f"{self._name}: parameter 'concentration' has shape {tuple(shape)}: its last "
+                "dim (the categories) is empty, and a Dirichlet needs at least one category"
+            )
         super().__init__(shape[:-1], shape[-1:], validate_args=validate_args)
 
     @property
