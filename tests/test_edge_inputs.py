@@ -185,3 +185,43 @@ def test_an_empty_batch_gives_empty_results():
     assert D.Categorical(probs=torch.ones(0, 3)).icdf(torch.ones(2, 0)).shape == (2, 0)
     assert D.Categorical(probs=torch.ones(0, 3)).sample((2,)).shape == (2, 0)
     assert D.Dirichlet(torch.ones(0, 3)).sample().shape == (0, 3)
+
+
+# ------------------------------------------------- large finite parameters, near-equal KL
+
+
+def _mp_kl_normal(loc_p, scale_p, loc_q, scale_q):
+    import mpmath as mp
+
+    mp.mp.dps = 50
+    sp, sq, mp_, mq = (mp.mpf(v) for v in (scale_p, scale_q, loc_p, loc_q))
+    return mp.log(sq / sp) + (sp**2 + (mp_ - mq) ** 2) / (2 * sq**2) - mp.mpf(1) / 2
+
+
+@pytest.mark.parametrize(
+    "loc_p, scale_p, loc_q, scale_q",
+    [
+        (0.0, 1.0, 0.0, 1e300),  # the ratio of scales underflowed: inf
+        (0.0, 1.0, 0.0, 1.0 + 1e-8),  # nearly equal: the tiny KL to full precision
+        (0.0, 1e5, 0.0, 1e5 * (1 + 1e-12)),
+        (0.0, 1e-3, -2.0, 5.0),
+        (1.0, 2.0, 0.0, 0.5),
+    ],
+)
+def test_normal_kl_to_full_precision(loc_p, scale_p, loc_q, scale_q):
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    kl = D.kl_divergence(D.Normal(t(loc_p), t(scale_p)), D.Normal(t(loc_q), t(scale_q)))
+    expected = float(_mp_kl_normal(loc_p, scale_p, loc_q, scale_q))
+    assert float(kl) == pytest.approx(expected, rel=1e-14)
+
+
+def test_normal_kl_with_a_huge_scale_ratio_is_inf_not_nan():
+    t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+    assert D.kl_divergence(D.Normal(t(0.0), t(1e300)), D.Normal(t(0.0), t(1.0))) == INF
+
+
+def test_laplace_log_prob_at_a_scale_near_the_float32_limit():
+    # log(2 b) overflowed through 2 b = inf: -log(2 * 3e38) = -89.29.
+    assert float(D.Laplace(0.0, 3e38).log_prob(torch.tensor(0.0))) == pytest.approx(
+        -math.log(6e38), rel=1e-6
+    )

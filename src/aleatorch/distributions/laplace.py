@@ -17,6 +17,9 @@ __all__ = ["Laplace"]
 _LOG_HALF = -math.log(2.0)
 
 
+_LOG_2 = math.log(2.0)
+
+
 class Laplace(SymmetricLocationScale, Distribution):
     r"""Laplace distribution with location ``loc`` and scale ``scale``.
 
@@ -61,7 +64,8 @@ class Laplace(SymmetricLocationScale, Distribution):
         return self.loc - self.scale * w.sign() * torch.log1p(-w.abs())
 
     def _log_prob(self, value):
-        return -(value - self.loc).abs() / self.scale - (2 * self.scale).log()
+        # log(2 b) as log 2 + log b: 2 b overflows for b above finfo.max / 2.
+        return -(value - self.loc).abs() / self.scale - self.scale.log() - _LOG_2
 
     def _tail(self, value, sign: int):
         """z and exp(-|z|), the mass beyond |z| on one side (times 2): exact in both tails.

@@ -11,6 +11,7 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
+from ..special.logspace import expm1mx, log_ratio
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Normal"]
@@ -93,6 +94,8 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
 @register_kl(Normal, Normal)
 def _kl_normal_normal(p: Normal, q: Normal) -> torch.Tensor:
     # KL = log(s_q / s_p) + (s_p^2 + (m_p - m_q)^2) / (2 s_q^2) - 1/2
-    var_ratio = (p.scale / q.scale).pow(2)
+    #    = (expm1(2 r) - 2 r) / 2 + ((m_p - m_q) / s_q)^2 / 2, with r = log(s_p / s_q):
+    # no cancellation for nearly equal scales, no overflow of the scale ratio.
+    r = log_ratio(p.scale, q.scale)
     mean_term = ((p.loc - q.loc) / q.scale).pow(2)
-    return 0.5 * (var_ratio + mean_term - 1 - var_ratio.log())
+    return 0.5 * (expm1mx(2 * r) + mean_term)

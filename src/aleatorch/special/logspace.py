@@ -41,3 +41,34 @@ def softplus(x: torch.Tensor) -> torch.Tensor:
     if x.dtype == torch.float64:
         return torch.logaddexp(x, x.new_zeros(()))
     return torch.nn.functional.softplus(x)
+
+
+# 1 / k! for k = 2..19: the series of expm1(x) - x, to below float64 rounding for |x| <= 1/2.
+_EXPM1MX_COEFFICIENTS = [1.0 / math.factorial(k) for k in range(19, 1, -1)]
+
+
+def expm1mx(x: torch.Tensor) -> torch.Tensor:
+    """``exp(x) - 1 - x``, accurate where it is tiny (``x**2 / 2`` near 0; subtracting ``x``
+    from ``expm1(x)`` there loses the digits).
+
+    A fixed-length Taylor series (Horner) for ``|x| <= 1/2``, ``expm1(x) - x`` beyond.
+    """
+    small = x.abs() <= 0.5
+    t = torch.where(small, x, torch.zeros_like(x))
+    series = torch.zeros_like(x)
+    for c in _EXPM1MX_COEFFICIENTS:
+        series = series * t + c
+    return torch.where(small, series * t * t, torch.expm1(x) - x)
+
+
+def log_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``log(a / b)`` for positive ``a``, ``b``: to full relative precision when ``a`` is
+    close to ``b`` (``log1p((a - b) / b)``: the difference is exact there), and without
+    overflow or underflow of the ratio when they are far apart (``log a - log b``)."""
+    close = (a - b).abs() <= 0.5 * b
+    near = torch.log1p(torch.where(close, (a - b) / b, torch.zeros_like(a)))
+    far = (
+        torch.where(close, torch.ones_like(a), a).log()
+        - torch.where(close, torch.ones_like(b), b).log()
+    )
+    return torch.where(close, near, far)
