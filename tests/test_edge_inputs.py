@@ -225,3 +225,16 @@ def test_laplace_log_prob_at_a_scale_near_the_float32_limit():
     assert float(D.Laplace(0.0, 3e38).log_prob(torch.tensor(0.0))) == pytest.approx(
         -math.log(6e38), rel=1e-6
     )
+
+
+def test_poisson_samples_at_rates_past_int64():
+    # torch.poisson returns -9.2e18 there; the normal limit is exact to float64 resolution.
+    rate = torch.tensor([1e20, 3.0, 1e19], dtype=torch.float64)
+    draws = D.Poisson(rate).sample((20000,), generator=torch.Generator().manual_seed(0))
+    z = (draws - rate) / rate.sqrt()
+    n = draws.shape[0]
+    assert (z.mean(0).abs() < 6 / n**0.5).all()
+    assert ((z.var(0) - 1).abs() < 6 * (2 / n) ** 0.5).all()
+    assert (draws[:, 1] == draws[:, 1].round()).all()
+    f32 = D.Poisson(torch.tensor(1e20)).sample((4,))
+    assert ((f32 / 1e20 - 1).abs() < 1e-6).all()

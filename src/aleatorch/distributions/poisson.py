@@ -25,6 +25,9 @@ _ASYMPTOTIC = (-1 / 12, -1 / 24, -19 / 360, -9 / 80, -863 / 2520)
 _HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)
 
 
+_HUGE_RATE = 1e18  # above it, sampling switches to the normal limit
+
+
 class Poisson(ExponentialFamily):
     r"""Poisson distribution: the number of events of a process with intensity ``rate``.
 
@@ -63,7 +66,21 @@ class Poisson(ExponentialFamily):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        return torch.poisson(self.rate.expand(shape), generator=generator)
+        rate = self.rate.expand(shape)
+        if torch.compiler.is_compiling() or (rate.numel() and bool(rate.max() > _HUGE_RATE)):
+            return self._sample_huge_rates(rate, generator)
+        return torch.poisson(rate, generator=generator)
+
+    @staticmethod
+    def _sample_huge_rates(rate, generator):
+        """torch.poisson overflows int64 above ~9.2e18 (it returns -9.2e18). Above 1e18 a
+        Poisson variable is normal to within float64 resolution (skewness 1e-9): round
+        ``rate + sqrt(rate) z``."""
+        huge = rate > _HUGE_RATE
+        small = torch.poisson(torch.where(huge, torch.zeros_like(rate), rate), generator=generator)
+        z = torch.randn(rate.shape, dtype=rate.dtype, device=rate.device, generator=generator)
+        normal = torch.addcmul(rate, rate.sqrt(), z).round().clamp(min=0)
+        return torch.where(huge, normal, small)
 
     def _log_prob(self, value):
         # x log(rate) - rate - log(x!). On CPU xlogy costs ~30x a multiply, so multiply and
