@@ -238,3 +238,10 @@ def test_poisson_samples_at_rates_past_int64():
     assert (draws[:, 1] == draws[:, 1].round()).all()
     f32 = D.Poisson(torch.tensor(1e20)).sample((4,))
     assert ((f32 / 1e20 - 1).abs() < 1e-6).all()
+
+
+def test_binomial_sampling_with_a_nan_count_returns():
+    # torch.binomial never returns for a NaN count; validation off lets one through.
+    d = D.Binomial(torch.tensor([math.nan, 4.0]), probs=0.5, validate_args=False)
+    draws = d.sample((3,))
+    assert draws[:, 0].isnan().all() and ((draws[:, 1] >= 0) & (draws[:, 1] <= 4)).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -77,9 +78,14 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        return torch.binomial(
-            self.total_count.expand(shape), self.probs.expand(shape), generator=generator
+        n = self.total_count.expand(shape)
+        # torch.binomial never returns for a NaN count (reachable with validation off): draw
+        # with 0 there and give NaN.
+        unknown = n.isnan()
+        draws = torch.binomial(
+            n.masked_fill(unknown, 0), self.probs.expand(shape), generator=generator
         )
+        return draws.masked_fill_(unknown, math.nan)
 
     def _log_prob(self, value):
         n = self.total_count
