@@ -249,3 +249,13 @@ def _sum_rightmost(value: torch.Tensor, dim: int) -> torch.Tensor:
     if dim == 0:
         return value
     return value.flatten(-dim).sum(-1) if value.dim() >= dim else value.sum()
+
+
+def refuse_half_precision(owner: str, tensor: torch.Tensor, needs: str) -> None:
+    """Raise a clear error for float16/bfloat16 parameters of a family whose math needs a
+    kernel torch has only in float32 and float64 (``needs`` names it)."""
+    if tensor.dtype in (torch.float16, torch.bfloat16):
+        raise TypeError(
+            f"{owner}: {str(tensor.dtype)[6:]} parameters are not supported ({needs} has no "
+            "half-precision kernel in torch); build it with float32 parameters (.float())"
+        )

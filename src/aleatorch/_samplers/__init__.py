@@ -1,6 +1,6 @@
 """Sampling algorithms too long (or too shared) to live in the distribution files."""
 
-from .gamma import log_standard_gamma
+from .gamma import log_standard_gamma, standard_gamma
 from .implicit import beta_implicit_gradients, implicit_beta, implicit_dirichlet
 
 __all__ = [
@@ -8,4 +8,5 @@ __all__ = [
     "implicit_beta",
     "implicit_dirichlet",
     "log_standard_gamma",
+    "standard_gamma",
 ]

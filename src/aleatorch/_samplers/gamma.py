@@ -15,7 +15,21 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["log_standard_gamma"]
+__all__ = ["log_standard_gamma", "standard_gamma"]
+
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def standard_gamma(
+    concentration: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Draws of Gamma(a, 1), one per entry of ``concentration``, reparameterized (torch's
+    implicit gradient). Half-precision concentrations are drawn in float32 (torch has no
+    half kernel) and returned in their own dtype."""
+    if concentration.dtype in _HALF:
+        draws = torch._standard_gamma(concentration.float(), generator=generator)
+        return draws.to(concentration.dtype)
+    return torch._standard_gamma(concentration, generator=generator)
 
 
 def log_standard_gamma(
@@ -36,7 +50,7 @@ def log_standard_gamma(
     small = concentration < 1
     # Boost every a < 1 to a + 1; the U^(1/a) factor is added back in log space below.
     boosted = torch.where(small, concentration + 1, concentration)
-    log_g = torch._standard_gamma(boosted.expand(shape), generator=generator).log()
+    log_g = standard_gamma(boosted.expand(shape), generator=generator).log()
     # log U = log(1 - u) with u uniform on [0, 1): never -inf, and ~5x cheaper than drawing
     # E = -log U with exponential_. Its lower tail stops at log(eps / 2) (-16.6 in float32,
     # -36.7 in float64), a probability of eps / 2 that no test at that precision can see.

@@ -82,9 +82,11 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
         # torch.binomial never returns for a NaN count (reachable with validation off): draw
         # with 0 there and give NaN.
         unknown = n.isnan()
-        draws = torch.binomial(
-            n.masked_fill(unknown, 0), self.probs.expand(shape), generator=generator
-        )
+        n, p = n.masked_fill(unknown, 0), self.probs.expand(shape)
+        if n.dtype in (torch.float16, torch.bfloat16):  # torch has no half kernel
+            draws = torch.binomial(n.float(), p.float(), generator=generator).to(n.dtype)
+        else:
+            draws = torch.binomial(n, p, generator=generator)
         return draws.masked_fill_(unknown, math.nan)
 
     def _log_prob(self, value):

@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError, ShapeError, describe_violation
 from ..kl import register_kl
-from ..utils import as_params, broadcast_shapes, lazy_property
+from ..utils import as_params, broadcast_shapes, lazy_property, refuse_half_precision
 
 __all__ = ["MultivariateNormal"]
 
@@ -98,6 +98,7 @@ class MultivariateNormal(Distribution):
         ((name, matrix),) = given.items()
         # Not broadcast together: loc's last dim and the matrix's last two are event dims.
         loc, matrix = as_params(loc, matrix, owner=self._name, broadcast=False)
+        refuse_half_precision(self._name, loc, "the Cholesky factorization")
         batch_shape = self._check_shapes(loc, name, matrix)
         self.loc = loc.expand(batch_shape + loc.shape[-1:])
         setattr(self, name, matrix.expand(batch_shape + matrix.shape[-2:]))

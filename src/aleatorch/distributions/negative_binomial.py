@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..special import softplus
 from ..utils import as_params
@@ -100,9 +101,7 @@ class NegativeBinomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
         with torch.no_grad():
             r = self.total_count.detach().expand(shape)
             degenerate = r == 0
-            g = torch._standard_gamma(
-                torch.where(degenerate, torch.ones_like(r), r), generator=generator
-            )
+            g = standard_gamma(torch.where(degenerate, torch.ones_like(r), r), generator)
             rate = torch.where(degenerate, torch.zeros_like(g), g * self._odds().detach())
             return torch.poisson(rate, generator=generator)
 

@@ -11,7 +11,7 @@ from .. import constraints
 from .._samplers import log_standard_gamma
 from ..errors import ParameterError, ShapeError
 from ..exp_family import ExponentialFamily
-from ..utils import as_params, broadcast_shapes, lazy_property
+from ..utils import as_params, broadcast_shapes, lazy_property, refuse_half_precision
 from .multivariate_normal import _half_log_det, _precision_to_scale_tril
 
 __all__ = ["Wishart"]
@@ -93,6 +93,7 @@ class Wishart(ExponentialFamily):
             )
         ((name, matrix),) = given.items()
         df, matrix = as_params(df, matrix, owner=self._name, broadcast=False)
+        refuse_half_precision(self._name, df, "the Cholesky factorization")
         if matrix.dim() < 2 or matrix.shape[-1] != matrix.shape[-2]:
             raise ShapeError(
                 f"{self._name}: '{name}' must be a square matrix of shape (..., p, p), but "

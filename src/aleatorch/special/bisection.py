@@ -83,7 +83,8 @@ def bisect_integers(below: Predicate, lower: torch.Tensor, upper: torch.Tensor) 
     """
     # Integers above 2**53 are not all representable in float64; searching below is enough
     # for any cdf that reaches 1 in floating point.
-    cap = 2.0**53 if lower.dtype == torch.float64 else 2.0**24
+    # float16 stops at 65504.
+    cap = 2.0**53 if lower.dtype == torch.float64 else min(2.0**24, torch.finfo(lower.dtype).max)
     lo = (lower - 1).to(torch.int64)
     hi = upper.clamp(max=cap).to(torch.int64)
     return _bisect(lo, hi, 64, lambda k: k.to(lower.dtype), below).to(lower.dtype)
