@@ -3,7 +3,9 @@
 Each public distribution registers an :class:`Example`: parameter sets (scalar, batched,
 broadcast, both parametrizations), a reference built from scipy or closed forms, and bad
 parameters with the words the error must contain. A new distribution gets most of its
-coverage by adding an Example here (in the ``examples_*.py`` file of its group).
+coverage by adding an Example here (in the ``examples_*.py`` file of its group). KL pairs are
+registered here too: :data:`KL` merges every ``kl_examples_*.py`` group (see
+:class:`KLExamples`).
 
 Parameter conventions: in ``params`` a Python list or float becomes a float64 tensor (the
 dtype of the reference comparisons), an int stays an int, a tensor is converted to float64.
@@ -271,3 +273,65 @@ def example_cases() -> list[tuple[Example, int]]:
 def case_id(case: tuple[Example, int]) -> str:
     ex, i = case
     return f"{ex.cls.__name__}-{i}"
+
+
+# ------------------------------------------------------------------------ KL pairs
+
+
+@dataclass
+class KLExamples:
+    """The KL examples of every ``tests/kl_examples_*.py`` group, merged (``tests/test_kl.py``
+    runs them; ``scripts/feature_matrix.py`` counts them). Each group module defines
+    ``FAMILIES``, ``EXAMPLES``, ``RANDOM``, ``ALWAYS_INFINITE`` and optionally
+    ``MOMENT_INFINITE``, ``TORCH_LACKS``, ``TORCH_WRONG`` and ``REFERENCE_GRADIENT``.
+
+    Attributes:
+        families: class names whose pairs must include every pair torch registers among them.
+        examples: ``(p name, q name) -> (D, t) -> (p, q)``, built with the module ``D``
+            (aleatorch or torch.distributions) and the float64 leaf maker ``t``. A pair may
+            be registered itself or reach a parent's pair by dispatch (Chi2 via Gamma).
+        random: ``name -> (generator, batch shape) -> distribution`` with random parameters.
+        always_infinite: pairs whose KL is ``+inf`` for every valid parameter.
+        moment_infinite: pairs whose infinite entries come from an infinite moment of ``p``
+            (every draw lies inside q's support), not from the supports.
+        torch_lacks: pairs torch does not have (its ``kl_divergence`` raises): gradients are
+            checked by finite differences.
+        torch_wrong: ``pair -> reason``: torch answers, wrongly (the test expects the
+            difference, and fails once torch is fixed).
+        reference_gradient: ``pair -> (p, q) -> KL`` by an independent closed form, for the
+            values and gradients where torch's are missing or wrong.
+    """
+
+    families: list[str] = field(default_factory=list)
+    examples: dict[tuple[str, str], Callable] = field(default_factory=dict)
+    random: dict[str, Callable] = field(default_factory=dict)
+    always_infinite: set[tuple[str, str]] = field(default_factory=set)
+    moment_infinite: set[tuple[str, str]] = field(default_factory=set)
+    torch_lacks: set[tuple[str, str]] = field(default_factory=set)
+    torch_wrong: dict[tuple[str, str], str] = field(default_factory=dict)
+    reference_gradient: dict[tuple[str, str], Callable] = field(default_factory=dict)
+
+
+def _all_kl_examples() -> KLExamples:
+    """Every ``tests/kl_examples_*.py`` group, in file-name order (a later group's RANDOM
+    entry for a name replaces an earlier one's); a pair may be defined by one group only."""
+    import importlib
+    import pathlib
+
+    kl = KLExamples()
+    for path in sorted(pathlib.Path(__file__).parent.glob("kl_examples_*.py")):
+        group = importlib.import_module(path.stem)
+        kl.families += [name for name in group.FAMILIES if name not in kl.families]
+        twice = kl.examples.keys() & group.EXAMPLES.keys()
+        assert not twice, f"{path.name} defines KL examples defined before: {sorted(twice)}"
+        kl.examples.update(group.EXAMPLES)
+        kl.random.update(group.RANDOM)
+        kl.always_infinite |= group.ALWAYS_INFINITE
+        kl.moment_infinite |= getattr(group, "MOMENT_INFINITE", set())
+        kl.torch_lacks |= getattr(group, "TORCH_LACKS", set())
+        kl.torch_wrong.update(getattr(group, "TORCH_WRONG", {}))
+        kl.reference_gradient.update(getattr(group, "REFERENCE_GRADIENT", {}))
+    return kl
+
+
+KL: KLExamples = _all_kl_examples()
