@@ -102,7 +102,7 @@ def test_the_hand_written_family_gives_torchs_numbers():
 
 
 def test_validate_args_is_a_class_default_and_an_instance_override():
-    assert isinstance(D.Distribution.__dict__["_validate_args"], bool)
+    assert isinstance(D.Distribution._validate_args, bool)
     d = D.Normal(0.0, 1.0)
     assert "_validate_args" not in d.__dict__  # Pyro reads __dict__.get("_validate_args")
     assert d._validate_args is D.Distribution._validate_args
@@ -303,3 +303,36 @@ def test_register_kl_accepts_a_foreign_abstract_base():
 
         del kl._KL_REGISTRY[Point, AbstractBase]
         kl._KL_MEMOIZE.clear()
+
+
+@pytest.mark.parametrize("lib", [D, td], ids=["aleatorch", "torch"])
+def test_init_is_cooperative_for_nn_module_mixins(lib):
+    # Pyro's TransformModule(Transform, nn.Module) and distributions that are modules rely on
+    # Transform.__init__ / Distribution.__init__ calling super().__init__().
+    class Scale(lib.transforms.Transform, torch.nn.Module):
+        domain = codomain = lib.constraints.real
+        bijective = True
+        __hash__ = torch.nn.Module.__hash__  # as Pyro's TransformModule
+
+        def __init__(self):
+            super().__init__()
+            self.log_scale = torch.nn.Parameter(torch.tensor(0.5))
+
+        def _call(self, x):
+            return x * self.log_scale.exp()
+
+        def _inverse(self, y):
+            return y / self.log_scale.exp()
+
+        def log_abs_det_jacobian(self, x, y):
+            return self.log_scale.expand(x.shape)
+
+    class Learned(lib.Normal, torch.nn.Module):
+        pass
+
+    t = Scale()
+    assert [name for name, _ in t.named_parameters()] == ["log_scale"]
+    d = lib.TransformedDistribution(lib.Normal(0.0, 1.0), [t])
+    d.log_prob(torch.tensor(1.0)).backward()
+    assert t.log_scale.grad is not None
+    assert isinstance(Learned(0.0, 1.0), torch.nn.Module)

@@ -191,6 +191,9 @@ class Distribution:
                     stacklevel=2,
                 )
             self._validate_parameters()
+        # Cooperative, as torch: a subclass that also derives from nn.Module (or another
+        # mixin) gets its __init__ run.
+        super().__init__()
 
     # ------------------------------------------------------------------ shapes
 

@@ -68,6 +68,9 @@ class Transform:
         if cache_size:
             self._cached_x_y: tuple[Any, Any] = (None, None)
         self._inv: Any = None
+        # Cooperative, as torch: pyro's TransformModule(Transform, nn.Module) relies on this
+        # to run nn.Module.__init__.
+        super().__init__()
 
     # ------------------------------------------------------------------ metadata
 
