@@ -110,29 +110,44 @@ class StudentT(Distribution):
 
     def _tail(self, value, log: bool):
         """The lower tail at ``-|t|``: ``I_x(nu/2, 1/2) / 2`` with ``x = 1 / (1 + r^2)``,
-        ``r = t / sqrt(nu)``; ``1 - x = 1 / (1 + r^-2)`` is passed exactly."""
+        ``r = t / sqrt(nu)``; ``1 - x = 1 / (1 + r^-2)`` is passed exactly.
+
+        Also ``r``, whether ``r = 0``, and the slope ``dF/dr = Gamma((nu+1)/2) /
+        (Gamma(nu/2) sqrt(pi))`` of the cdf there. At ``r = 0`` the tail's graph has
+        ``1/r^2 = inf`` and ``I_1``, whose derivatives are ``inf * 0 = NaN``: the tail is taken
+        at ``r = 1`` instead (safe where), and the callers use ``1/2 +- slope * r``, exact in
+        value and in its first derivatives (the cdf is 1/2 at ``loc`` for every ``nu``)."""
         r = (value - self.loc) / (self.scale * self.df.sqrt())
-        x = (1 + r.square()).reciprocal()
-        y = (1 + r.square().reciprocal()).reciprocal()
+        center = r == 0
+        safe = torch.where(center, 1.0, r)
+        x = (1 + safe.square()).reciprocal()
+        y = (1 + safe.square().reciprocal()).reciprocal()
+        df = self.df
+        slope = torch.exp(torch.lgamma(0.5 * (df + 1)) - torch.lgamma(0.5 * df) - _LGAMMA_HALF)
         if log:
-            return r, _LOG_HALF + log_betainc(0.5 * self.df, 0.5, x, y)
-        return r, 0.5 * betainc(0.5 * self.df, 0.5, x, y)
+            tail = _LOG_HALF + log_betainc(0.5 * df, 0.5, x, y)
+        else:
+            tail = 0.5 * betainc(0.5 * df, 0.5, x, y)
+        return r, center, slope * r, tail
 
     def _cdf(self, value):
-        r, w = self._tail(value, log=False)
-        return torch.where(r <= 0, w, 1 - w)
+        r, center, step, w = self._tail(value, log=False)
+        return torch.where(center, 0.5 + step, torch.where(r <= 0, w, 1 - w))
 
     def _survival_function(self, value):
-        r, w = self._tail(value, log=False)
-        return torch.where(r >= 0, w, 1 - w)
+        r, center, step, w = self._tail(value, log=False)
+        return torch.where(center, 0.5 - step, torch.where(r >= 0, w, 1 - w))
 
     def _log_cdf(self, value):
-        r, log_w = self._tail(value, log=True)
-        return torch.where(r <= 0, log_w, torch.log1p(-log_w.exp()))
+        # log(1/2 + s r) = log(1/2) + 2 s r to first order
+        r, center, step, log_w = self._tail(value, log=True)
+        far = torch.where(r <= 0, log_w, torch.log1p(-log_w.exp()))
+        return torch.where(center, _LOG_HALF + 2 * step, far)
 
     def _log_survival_function(self, value):
-        r, log_w = self._tail(value, log=True)
-        return torch.where(r >= 0, log_w, torch.log1p(-log_w.exp()))
+        r, center, step, log_w = self._tail(value, log=True)
+        far = torch.where(r >= 0, log_w, torch.log1p(-log_w.exp()))
+        return torch.where(center, _LOG_HALF - 2 * step, far)
 
     def _entropy(self):
         # H = (nu+1)/2 (psi((nu+1)/2) - psi(nu/2)) + log(sqrt(nu) B(nu/2, 1/2)) + log(sigma)
