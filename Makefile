@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+COMPAT_STAMP := $(VENV)/.installed-compat
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-compat lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,16 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
+
+# Pyro, zuko and stable-baselines3 run on aleatorch (compat/, not collected by `make test`).
+$(COMPAT_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[compat]'
+	touch $(COMPAT_STAMP)
+
+test-compat: $(COMPAT_STAMP)
+	$(PY) -m ruff check compat
+	$(PY) -m ruff format --check compat
+	$(PY) -m pytest -q compat
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
