@@ -9,7 +9,7 @@ import torch
 
 from .. import constraints
 from ..distribution import Distribution
-from ..errors import MethodNotImplementedError
+from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import softplus
 from ..utils import as_params
@@ -23,6 +23,7 @@ __all__ = ["Binomial"]
 # accurate than summing log-probabilities whose lgamma differences cancel (error ~eps n log n).
 _ASYMPTOTIC_ENTROPY_VARIANCE = 3e4
 _TWO_PI_E = 2 * math.pi * math.e
+_MAX_ENUMERATED = 10**7  # values enumerate_support makes at most (80 MB in float64)
 
 
 class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
@@ -164,7 +165,14 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
 
     def _enumerate_support(self):
         n = self.total_count
-        top = int(n.max()) if n.numel() else 0
+        top = n.max() if n.numel() else n.new_zeros(())
+        if not bool(top <= _MAX_ENUMERATED):  # also NaN and inf counts
+            raise ShapeError(
+                f"{self._name}.enumerate_support: total_count {float(top):g} would give "
+                f"{float(top) + 1:g} values, more than the {_MAX_ENUMERATED:,} that "
+                "enumerate_support makes; sum over a window around the mean instead"
+            )
+        top = int(top)
         if n.numel() and not bool(n.min() == top):
             raise MethodNotImplementedError(
                 f"{self._name}.enumerate_support needs one total_count for the whole batch "
