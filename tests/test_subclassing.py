@@ -336,3 +336,29 @@ def test_init_is_cooperative_for_nn_module_mixins(lib):
     d.log_prob(torch.tensor(1.0)).backward()
     assert t.log_scale.grad is not None
     assert isinstance(Learned(0.0, 1.0), torch.nn.Module)
+
+
+def test_a_categorical_subclass_with_its_own_arg_constraints_expands():
+    # Pyro's OrderedLogistic: a Categorical built from a predictor and cutpoints (fewer
+    # batch dims than batch_shape), listing only those in arg_constraints. (torch raises
+    # for a custom __init__ without expand; aleatorch's generic expand handles it.)
+    lib = D
+
+    class Ordered(lib.Categorical):
+        arg_constraints = {
+            "predictor": lib.constraints.real,
+            "cutpoints": lib.constraints.real_vector,
+        }
+
+        def __init__(self, predictor, cutpoints, validate_args=None):
+            self.predictor, self.cutpoints = predictor, cutpoints
+            upper = torch.sigmoid(cutpoints - predictor.unsqueeze(-1))
+            cdf = torch.cat([upper, torch.ones_like(upper[..., :1])], -1)
+            probs = torch.cat([cdf[..., :1], cdf[..., 1:] - cdf[..., :-1]], -1)
+            super().__init__(probs=probs, validate_args=validate_args)
+
+    d = Ordered(torch.tensor([0.5, -1.0]), torch.tensor([-1.0, 0.0, 1.0]))
+    e = d.expand((3, 2))
+    value = torch.tensor([0, 3])
+    torch.testing.assert_close(e.log_prob(value), d.log_prob(value).expand(3, 2))
+    assert e.sample((4,)).shape == (4, 3, 2)

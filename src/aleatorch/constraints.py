@@ -113,15 +113,14 @@ class Constraint:
 class _Univariate(Constraint):
     """A univariate interval: ``bounds`` is ``(lower_bound, upper_bound)``.
 
-    The class defaults are infinite, so a subclass sets only the bounds it has.
+    A subclass sets only the bounds it has, as torch's classes do (``real`` has neither,
+    ``positive`` only ``lower_bound``: code such as zuko's tests checks ``hasattr``); a
+    missing bound is infinite in ``bounds``.
     """
-
-    lower_bound: Any = -math.inf
-    upper_bound: Any = math.inf
 
     @property
     def bounds(self) -> tuple[Any, Any]:
-        return self.lower_bound, self.upper_bound
+        return getattr(self, "lower_bound", -math.inf), getattr(self, "upper_bound", math.inf)
 
 
 class _Dependent(Constraint):
@@ -269,8 +268,7 @@ class MixtureSameFamilyConstraint(Constraint):
 class _Boolean(_Univariate):
     is_discrete = True
     description = "0 or 1"
-    lower_bound = 0
-    upper_bound = 1
+    bounds = (0, 1)  # torch's boolean has no lower_bound/upper_bound attributes
 
     def check(self, value):
         return (value == 0) | (value == 1)

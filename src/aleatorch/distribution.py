@@ -28,6 +28,7 @@ import torch
 
 from . import constraints
 from .errors import (
+    AleatorchError,
     DeviceError,
     MethodNotImplementedError,
     NoRsampleError,
@@ -81,6 +82,17 @@ _OPTIONAL_METHODS = (
     "rsample",
     "log_prob",
 )
+
+
+def _batch_dims(value: torch.Tensor, constraint: Any, default: int) -> int:
+    """How many leading dims of a parameter are batch dims: all but its constraint's event
+    dims (a subclass may list a parameter with fewer batch dims than ``batch_shape``, e.g.
+    Pyro's OrderedLogistic cutpoints); ``default`` (the batch_shape's length) where no
+    constraint says (a given ``probs`` that a subclass left out of ``arg_constraints``)."""
+    try:
+        return value.dim() - constraint.event_dim
+    except (AttributeError, NotImplementedError):
+        return default
 
 
 def _devices_clash(param: torch.Tensor, value: torch.Tensor) -> bool:
@@ -385,8 +397,13 @@ class Distribution:
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape`` (no gradient)."""
-        with torch.no_grad():
-            return self._sample(self._sample_shape(sample_shape, "sample"), generator)
+        shape = self._sample_shape(sample_shape, "sample")
+        try:
+            with torch.no_grad():
+                return self._sample(shape, generator)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("sample", exc)
+            raise
 
     def rsample(
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
@@ -397,23 +414,44 @@ class Distribution:
                 f"{self._name} has no reparameterized sampler (has_rsample is False): "
                 f"{self._rsample_hint}."
             )
-        return self._rsample(self._sample_shape(sample_shape, "rsample"), generator)
+        shape = self._sample_shape(sample_shape, "rsample")
+        try:
+            return self._rsample(shape, generator)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("rsample", exc)
+            raise
 
-    def _sample_shape(self, sample_shape: Any, method: str) -> torch.Size:
-        """``sample_shape`` as a ``torch.Size``, or a clear error for an int or a negative."""
+    def _raise_if_no_kernel(self, method: str, exc: NotImplementedError) -> None:
+        """Raise a clear TypeError if ``exc`` is torch saying it has no kernel for a dtype
+        (``"erfinv_vml_cpu" not implemented for 'Half'``); return otherwise."""
+        if isinstance(exc, AleatorchError) or "not implemented for" not in str(exc):
+            return
+        dtype = str(self._dtype()).removeprefix("torch.")
+        raise TypeError(
+            f"{self._where(method)}: torch has no {dtype} kernel for an operation this needs "
+            f"({exc}); use float32 parameters (.float())"
+        ) from exc
+
+    def _sample_shape(
+        self, sample_shape: Any, method: str, what: str = "sample_shape"
+    ) -> torch.Size:
+        """``sample_shape`` (or expand's ``batch_shape``: ``what``) as a ``torch.Size``, or a
+        clear error for an int or a negative size."""
         try:
             shape = torch.Size(sample_shape)
         except TypeError:
-            hint = f"; for {sample_shape} draws write {method}(({sample_shape},))"
+            hint = (
+                f"; for {sample_shape} draws write {method}(({sample_shape},))"
+                if what == "sample_shape"
+                else f"; write {method}(({sample_shape},))"
+            )
             raise TypeError(
-                f"{self._where(method)}: sample_shape must be a tuple of sizes (a torch.Size), "
+                f"{self._where(method)}: {what} must be a tuple of sizes (a torch.Size), "
                 f"got {type(sample_shape).__name__} {sample_shape!r}"
                 + (hint if isinstance(sample_shape, int) else "")
             ) from None
         if shape and min(shape) < 0:
-            raise ShapeError(
-                f"{self._where(method)}: sample_shape {tuple(shape)} has a negative size"
-            )
+            raise ShapeError(f"{self._where(method)}: {what} {tuple(shape)} has a negative size")
         return shape
 
     def sample_n(self, n: int) -> torch.Tensor:
@@ -438,7 +476,13 @@ class Distribution:
         value = self._as_value(value, "log_prob")
         if self._validate_args:
             self._validate_sample(value, "log_prob")
-        return self._log_prob(value)
+        else:  # a shape check costs nothing and turns torch's broadcasting error into ours
+            self._check_value_shape(value, "log_prob")
+        try:
+            return self._log_prob(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("log_prob", exc)
+            raise
 
     def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
         raise self._missing("log_prob")
@@ -451,11 +495,20 @@ class Distribution:
         value = self._as_value(value, method)
         if self._validate_args:
             self._validate_sample(value, method)
+        else:
+            self._check_value_shape(value, method)
         return value
 
     def cdf(self, value: Any) -> torch.Tensor:
         """Cumulative distribution function ``P(X <= value)``."""
         value = self._checked(value, "cdf")
+        try:
+            return self._cdf_dispatch(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("cdf", exc)
+            raise
+
+    def _cdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
         if has("_cdf"):
             return self._cdf(value)
@@ -466,6 +519,13 @@ class Distribution:
     def log_cdf(self, value: Any) -> torch.Tensor:
         """``log P(X <= value)``, accurate where the cdf is tiny."""
         value = self._checked(value, "log_cdf")
+        try:
+            return self._log_cdf_dispatch(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("log_cdf", exc)
+            raise
+
+    def _log_cdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
         if has("_log_cdf"):
             return self._log_cdf(value)
@@ -476,6 +536,13 @@ class Distribution:
     def survival_function(self, value: Any) -> torch.Tensor:
         """``P(X > value) = 1 - cdf(value)``."""
         value = self._checked(value, "survival_function")
+        try:
+            return self._survival_function_dispatch(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("survival_function", exc)
+            raise
+
+    def _survival_function_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
         if has("_survival_function"):
             return self._survival_function(value)
@@ -490,6 +557,13 @@ class Distribution:
     def log_survival_function(self, value: Any) -> torch.Tensor:
         """``log P(X > value)``, accurate where the survival function is tiny."""
         value = self._checked(value, "log_survival_function")
+        try:
+            return self._log_survival_function_dispatch(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("log_survival_function", exc)
+            raise
+
+    def _log_survival_function_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
         if has("_log_survival_function"):
             return self._log_survival_function(value)
@@ -506,8 +580,8 @@ class Distribution:
     def icdf(self, value: Any) -> torch.Tensor:
         """Inverse cdf (quantile function): the smallest ``x`` with ``cdf(x) >= value``."""
         value = self._as_value(value, "icdf")
+        self._check_value_shape(value, "icdf")
         if self._validate_args:
-            self._check_value_shape(value, "icdf")
             if not constraints.unit_interval.all_ok(value):
                 ok = constraints.unit_interval.check(value)
                 raise SupportError(
@@ -521,6 +595,13 @@ class Distribution:
                         event_dim=0,
                     )
                 )
+        try:
+            return self._icdf_dispatch(value)
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("icdf", exc)
+            raise
+
+    def _icdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
         if has("_icdf"):
             return self._icdf(value)
@@ -551,7 +632,11 @@ class Distribution:
 
     def entropy(self) -> torch.Tensor:
         """Differential (or Shannon) entropy, in nats, of shape ``batch_shape``."""
-        return self._entropy()
+        try:
+            return self._entropy()
+        except NotImplementedError as exc:
+            self._raise_if_no_kernel("entropy", exc)
+            raise
 
     def _entropy(self) -> torch.Tensor:
         raise self._missing("entropy")
@@ -606,7 +691,7 @@ class Distribution:
 
     def expand(self, batch_shape: _Shape, _instance: Distribution | None = None) -> Distribution:
         """A new distribution whose parameters are expanded (as views) to ``batch_shape``."""
-        batch_shape = torch.Size(batch_shape)
+        batch_shape = self._sample_shape(batch_shape, "expand", "batch_shape")
         new = _instance if _instance is not None else type(self).__new__(type(self))
         extra = len(batch_shape) - len(self._batch_shape)
         if extra < 0:
@@ -614,9 +699,12 @@ class Distribution:
                 f"{self._where('expand')}: cannot expand to batch_shape "
                 f"{_shape_str(batch_shape)} with fewer dims than batch_shape"
             )
+        given = self.__dict__.get("_given")  # probs or logits, whichever was given
         for key, value in self.__dict__.items():
-            if key in self.arg_constraints and isinstance(value, torch.Tensor):
-                param_event = value.shape[len(self._batch_shape) :]
+            if isinstance(value, torch.Tensor) and (key in self.arg_constraints or key == given):
+                constraint = self.arg_constraints.get(key)
+                split = _batch_dims(value, constraint, default=len(self._batch_shape))
+                param_event = value.shape[split:]
                 try:
                     value = value.expand(batch_shape + param_event)
                 except RuntimeError as exc:
