@@ -41,15 +41,6 @@ class DirichletReference:
         return self._each("var")
 
 
-GAMMA_SHAPE_GRADIENT = (
-    "no gradient of the cdf or icdf with respect to concentration (torch's igamma has none; "
-    "the special-functions issue)"
-)
-BETA_SHAPE_GRADIENT = (
-    "no gradient of the cdf or icdf with respect to the concentrations (the derivative of "
-    "betainc in a and b is the special-functions issue)"
-)
-
 EXAMPLES = [
     Example(
         D.Uniform,
@@ -133,14 +124,6 @@ EXAMPLES = [
             ),
             ({"concentration": float("nan"), "rate": 1.0}, ["Gamma", "concentration", "NaN"]),
         ],
-        known_bugs={
-            (
-                k,
-                method,
-            ): GAMMA_SHAPE_GRADIENT
-            for k in range(4)
-            for method in ("cdf gradient", "icdf gradient")
-        },
     ),
     Example(
         D.Beta,
@@ -178,14 +161,6 @@ EXAMPLES = [
                 ["Beta", "concentration0", "NaN", "[1]"],
             ),
         ],
-        known_bugs={
-            (
-                k,
-                method,
-            ): BETA_SHAPE_GRADIENT
-            for k in range(4)
-            for method in ("cdf gradient", "icdf gradient")
-        },
     ),
     Example(
         D.Dirichlet,

@@ -49,11 +49,6 @@ def _fisher_snedecor(p):
     return TorchMomentsReference(stats.f(df1, df2), df2 <= 2, df2 <= 4)
 
 
-# betainc has no derivative in its shape parameters (the special-functions issue), and
-# torch's igamma none in a: the cdf (and the generic icdf) of these families has none in df.
-NO_DF_GRADIENT = "no gradient of the cdf or icdf with respect to the degrees of freedom"
-
-
 def _tensor(values):
     return torch.tensor(values, dtype=torch.float64, requires_grad=True)
 
@@ -100,9 +95,6 @@ EXAMPLES = [
             ),
             ({"df": 2.0, "loc": float("nan")}, ["StudentT", "loc", "NaN"]),
         ],
-        known_bugs={
-            (k, m): NO_DF_GRADIENT for k in range(4) for m in ("cdf gradient", "icdf gradient")
-        },
     ),
     Example(
         D.Chi2,
@@ -117,9 +109,6 @@ EXAMPLES = [
             ({"df": torch.tensor([1.0, -1.0])}, ["Chi2", "df", "positive", "df[1] = -1"]),
             ({"df": float("nan")}, ["Chi2", "df", "NaN"]),
         ],
-        known_bugs={
-            (k, m): NO_DF_GRADIENT for k in range(4) for m in ("cdf gradient", "icdf gradient")
-        },
     ),
     Example(
         D.FisherSnedecor,
@@ -146,9 +135,6 @@ EXAMPLES = [
             ),
             ({"df1": 1.0, "df2": float("nan")}, ["FisherSnedecor", "df2", "NaN"]),
         ],
-        known_bugs={
-            (k, m): NO_DF_GRADIENT for k in range(4) for m in ("cdf gradient", "icdf gradient")
-        },
     ),
     Example(
         D.GeneralizedPareto,

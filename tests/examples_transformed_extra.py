@@ -130,15 +130,6 @@ def _rg(values):
     return torch.tensor(values, dtype=torch.float64, requires_grad=True)
 
 
-def _igamma_gradient_bugs(count):
-    return {
-        (k, method): "no gradient of the cdf or icdf with respect to concentration (torch's "
-        "igamma has none; the special-functions issue)"
-        for k in range(count)
-        for method in ("cdf gradient", "icdf gradient")
-    }
-
-
 def _relaxed_bad(name, binary):
     if binary:
         temperature = {"temperature": torch.tensor([1.0, -0.5]), "logits": torch.zeros(2)}
@@ -216,7 +207,6 @@ EXAMPLES = [
                 ["InverseGamma", "concentration", "NaN"],
             ),
         ],
-        known_bugs=_igamma_gradient_bugs(4),
     ),
     Example(
         D.LogisticNormal,

@@ -39,7 +39,13 @@ import torch
 
 from ..utils import broadcast_shapes
 
-__all__ = ["beta_implicit_gradients", "implicit_beta", "implicit_dirichlet"]
+__all__ = [
+    "beta_gradient_kernel",
+    "beta_implicit_gradients",
+    "beta_log_tail_gradients",
+    "implicit_beta",
+    "implicit_dirichlet",
+]
 
 # Bernoulli numbers B_2k / (2k) of the asymptotic series of the digamma function.
 _DIGAMMA_SERIES = [1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12, -3617 / 8160]
@@ -278,10 +284,13 @@ def _base_differences(a, b):
     )
 
 
-def _tail_gradients(a, b, x, y, *differences, eager: bool, dtype: torch.dtype, scaled: bool):
-    # h_a, h_b of _scaled_gradients at one chunk (times xy in ``dtype`` if ``scaled``);
-    # ``y`` None for 1 - x; ``differences``: those of _base_differences at these entries, or
-    # none to compute the two that the selected tail needs.
+def _tail_gradients(
+    a, b, x, y, *differences, eager: bool, dtype: torch.dtype, scaled: bool, log_tail: bool
+):
+    # h_a, h_b of _scaled_gradients at one chunk (times xy in ``dtype`` if ``scaled``), or
+    # with ``log_tail`` those of beta_log_tail_gradients; ``y`` None for 1 - x;
+    # ``differences``: those of _base_differences at these entries, or none to compute the
+    # two that the selected tail needs.
     a, b, x = (t.to(torch.float64) for t in (a, b, x))
     y = 1.0 - x if y is None else y.to(torch.float64)
     lower = x * (a + b + 2.0) < a + 1.0
@@ -293,8 +302,10 @@ def _tail_gradients(a, b, x, y, *differences, eager: bool, dtype: torch.dtype, s
         base_q = torch.where(lower, lower_q, upper_q)
     else:  # psi(p + q) - psi(p + 1) and psi(p + q) - psi(q)
         base_p, base_q = _digamma_difference(p + 1.0, q - 1.0), _digamma_difference(q, p)
-    base_p = base_p + torch.log(u)
-    base_q = base_q + torch.log(v)
+    # log v from u where u is the smaller: v = 1 - u may have been rounded (x = 1e-6 and
+    # y = 1 - x leave log y wrong by 1e-16, which is 1e-10 of it).
+    base_p = base_p + torch.where(v < 0.5, torch.log1p(-v), torch.log(u))
+    base_q = base_q + torch.where(u < 0.5, torch.log1p(-u), torch.log(v))
     if eager:
         shape = u.shape
         flat = (t.reshape(-1) for t in (p, q, u, base_p, base_q))
@@ -302,6 +313,13 @@ def _tail_gradients(a, b, x, y, *differences, eager: bool, dtype: torch.dtype, s
         g, bracket_p, bracket_q = (t.reshape(shape) for t in (g, bracket_p, bracket_q))
     else:
         g, bracket_p, bracket_q = _fraction_fixed(p, q, u, base_p, base_q, _TRACED_PAIRS[dtype])
+    if log_tail:  # the brackets are d log w / dp and d log w / dq
+        swap = ~lower
+        return (
+            lower,
+            torch.where(swap, bracket_q, bracket_p),
+            torch.where(swap, bracket_p, bracket_q),
+        )
     # -(uv/p) F bracket, divided by uv = xy; the upper tail w = 1 - I flips the sign.
     scale = (p * g).reciprocal_().neg_()
     if scaled:
@@ -311,7 +329,7 @@ def _tail_gradients(a, b, x, y, *differences, eager: bool, dtype: torch.dtype, s
     return (h_a.to(dtype), h_b.to(dtype)) if scaled else (h_a, h_b)
 
 
-def _scaled_gradients(a, b, x, y, dtype: torch.dtype, scaled: bool = False):
+def _scaled_gradients(a, b, x, y, dtype: torch.dtype, scaled: bool = False, log_tail: bool = False):
     r""":math:`h_a, h_b` with :math:`\partial x/\partial a = x y h_a`, :math:`\partial x/\partial
     b = x y h_b` (float64 tensors), or with ``scaled`` these gradients themselves in ``dtype``;
     ``y`` is :math:`1 - x` (None: computed), passed in so that it keeps its digits near 1.
@@ -331,7 +349,9 @@ def _scaled_gradients(a, b, x, y, dtype: torch.dtype, scaled: bool = False):
     def gradients(a, b, x, *rest):
         if y is None:
             rest = (None, *rest)
-        return _tail_gradients(a, b, x, *rest, eager=eager, dtype=dtype, scaled=scaled)
+        return _tail_gradients(
+            a, b, x, *rest, eager=eager, dtype=dtype, scaled=scaled, log_tail=log_tail
+        )
 
     tensors = (a, b, x) + (() if y is None else (y,))
     return _chunked(gradients, tensors + differences, shape, eager)
@@ -355,6 +375,64 @@ def beta_implicit_gradients(
         float64 for parameters from 1e-3 to 1e4 (against mpmath).
     """
     return _scaled_gradients(a, b, x, y, x.dtype, scaled=True)
+
+
+@torch.library.custom_op("aleatorch::beta_gradient_kernel", mutates_args=())
+def _gradient_kernel_op(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    float32: bool,
+    log_tail: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dtype = torch.float32 if float32 else torch.float64
+    out = _scaled_gradients(a, b, x, y, dtype, log_tail=log_tail)
+    if log_tail:
+        return out[0].to(x.dtype), out[1], out[2]
+    return x.new_empty(0), out[0], out[1]
+
+
+@_gradient_kernel_op.register_fake
+def _(a, b, x, y, float32, log_tail):
+    shape = broadcast_shapes(a.shape, b.shape, x.shape, y.shape)
+    return x.new_empty(shape if log_tail else (0,)), x.new_empty(shape), x.new_empty(shape)
+
+
+def _gradient_kernel(a, b, x, y, dtype: torch.dtype, log_tail: bool):
+    """_scaled_gradients (float64 ``h_a, h_b``, or with ``log_tail`` those of
+    beta_log_tail_gradients); under ``torch.compile`` one opaque operator, so that inductor
+    does not build a kernel of the whole fraction (it runs with its adaptive depth, as eager)."""
+    if not torch.compiler.is_compiling():
+        return _scaled_gradients(a, b, x, y, dtype, log_tail=log_tail)
+    float32 = dtype == torch.float32
+    first, d_a, d_b = _gradient_kernel_op(a, b, x, y, float32, log_tail)
+    return (first > 0, d_a, d_b) if log_tail else (d_a, d_b)
+
+
+def beta_log_tail_gradients(
+    a: torch.Tensor, b: torch.Tensor, x: torch.Tensor, y: torch.Tensor | None, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""The parameter derivatives of the log of the tail of :math:`I_x(a, b)` the fraction sums.
+
+    Returns ``(lower, d log w / da, d log w / db)`` (float64, of the broadcast shape), where
+    ``lower`` tells which tail :math:`w` is: :math:`I_x(a, b)` where true, :math:`1 - I_x(a,
+    b)` elsewhere (the switch point :math:`x (a + b + 2) < a + 1`). These are the brackets
+    above, :math:`\partial_p \log w = \log u - \psi(p + 1) + \psi(p + q) + \partial_p F / F`,
+    which the implicit gradients divide by the density: the same evaluation serves the
+    derivatives of the incomplete beta function itself (:mod:`aleatorch.special.incomplete_beta`).
+    ``x`` must lie in the open interval :math:`(0, 1)`; ``dtype`` sets the truncation
+    (float32's stops earlier).
+    """
+    y = 1.0 - x if y is None else y
+    return _gradient_kernel(a, b, x, y, dtype, log_tail=True)
+
+
+def beta_gradient_kernel(a, b, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Float64 :math:`h_a, h_b` with :math:`\partial x / \partial a = x (1 - x) h_a` (likewise
+    for :math:`b`): the derivatives of the log-odds of :math:`x` at fixed :math:`I_x(a, b)`
+    (float64 arguments, ``y = 1 - x``; traceable under ``torch.compile``)."""
+    return _gradient_kernel(a, b, x, y, torch.float64, log_tail=False)
 
 
 class _ImplicitBeta(torch.autograd.Function):

@@ -11,6 +11,7 @@ from .._samplers import implicit_beta, log_standard_gamma
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
+from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params
 
@@ -38,6 +39,8 @@ class Beta(ExponentialFamily):
     where the gamma draws themselves underflow. ``rsample`` gradients are the implicit
     reparameterization ones, :math:`\partial x / \partial \alpha = -\partial_\alpha
     I_x(\alpha, \beta) / p(x)` per sample (see :mod:`aleatorch._samplers.implicit`).
+    ``cdf`` is :func:`aleatorch.special.betainc` and ``icdf`` :func:`aleatorch.special.betaincinv`,
+    both differentiable in the value and in both concentrations.
 
     Example:
         >>> import aleatorch as D
@@ -112,6 +115,9 @@ class Beta(ExponentialFamily):
 
     def _log_survival_function(self, value):
         return log_betainc(self.concentration0, self.concentration1, 1 - value, value)
+
+    def _icdf(self, value):
+        return betaincinv(self.concentration1, self.concentration0, value)
 
     def _entropy(self):
         a, b = self.concentration1, self.concentration0

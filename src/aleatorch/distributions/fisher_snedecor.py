@@ -11,6 +11,7 @@ from .. import constraints
 from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
+from ..special.incomplete_beta_inverse import betaincinv_log_odds
 from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params
 
@@ -108,6 +109,12 @@ class FisherSnedecor(Distribution):
         # 1 - I_u(a, b) = I_{1-u}(b, a)
         u, v = self._beta_point(value)
         return log_betainc(0.5 * self.df2, 0.5 * self.df1, v, u)
+
+    def _icdf(self, value):
+        # x = (d2 / d1) u / (1 - u) for the Beta(d1/2, d2/2) quantile u: from its log-odds,
+        # which keeps u / (1 - u) exact where u rounds to 1 (the upper tail).
+        s = betaincinv_log_odds(0.5 * self.df1, 0.5 * self.df2, value)
+        return torch.exp(s + (self.df2.log() - self.df1.log()))
 
     def _entropy(self):
         # H = log(d2/d1) + log B(a, b) + (1 - a) psi(a) - (1 + b) psi(b) + (a + b) psi(a + b)

@@ -8,9 +8,15 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._generic_icdf import invert_cdf
 from ..distribution import Distribution
 from ..special.incomplete_beta import _horner, _stirling_series
+from ..special.incomplete_gamma import (
+    gammainc,
+    gammaincc,
+    gammainccinv,
+    log_gammainc,
+    log_gammaincc,
+)
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 from .gamma import Gamma
@@ -31,9 +37,9 @@ class InverseGamma(TransformedDistribution):
 
     A ``TransformedDistribution`` (``Gamma`` by ``PowerTransform(-1)``), as in torch, with
     closed forms: ``cdf(y) = Q(alpha, beta / y)`` and ``sf(y) = P(alpha, beta / y)`` (the
-    regularized incomplete gamma functions); ``icdf`` bisects that cdf. Like ``Gamma``'s, the
-    cdf, survival function and icdf have no gradient with respect to ``concentration``
-    (torch's ``igamma`` has none: backward raises). ``rsample`` is ``beta / G`` with torch's
+    regularized incomplete gamma functions of :mod:`aleatorch.special`, differentiable in
+    ``concentration`` too, unlike torch's ``igamma``) and ``icdf(q) = beta / Q^{-1}(alpha, q)``.
+    ``rsample`` is ``beta / G`` with torch's
     gamma sampler, so it carries its implicit reparameterization gradient. As torch, ``mean``
     is ``inf`` for ``alpha <= 1`` and ``variance`` is ``inf`` for ``alpha <= 2``.
 
@@ -78,19 +84,19 @@ class InverseGamma(TransformedDistribution):
         return const - (a + 1) * value.log() - rate / value
 
     def _cdf(self, value):
-        return torch.special.gammaincc(self.concentration, self.rate / value)
+        return gammaincc(self.concentration, self.rate / value)
 
     def _survival_function(self, value):
-        return torch.special.gammainc(self.concentration, self.rate / value)
+        return gammainc(self.concentration, self.rate / value)
 
     def _log_cdf(self, value):
-        return self._cdf(value).log()
+        return log_gammaincc(self.concentration, self.rate / value)
 
     def _log_survival_function(self, value):
-        return self._survival_function(value).log()
+        return log_gammainc(self.concentration, self.rate / value)
 
     def _icdf(self, value):
-        return invert_cdf(self, value)
+        return self.rate / gammainccinv(self.concentration, value)
 
     median = Distribution.median  # icdf(1/2): no closed form
 
