@@ -245,3 +245,107 @@ def test_binomial_sampling_with_a_nan_count_returns():
     d = D.Binomial(torch.tensor([math.nan, 4.0]), probs=0.5, validate_args=False)
     draws = d.sample((3,))
     assert draws[:, 0].isnan().all() and ((draws[:, 1] >= 0) & (draws[:, 1] <= 4)).all()
+
+
+# ----------------------------------------------------------------- half precision
+
+from examples import EXAMPLES  # noqa: E402
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+@pytest.mark.parametrize("ex", EXAMPLES, ids=lambda ex: ex.cls.__name__)
+def test_half_precision_samples_or_a_clear_error(ex, dtype):
+    """Every family samples in float16/bfloat16 (in its own dtype, inside its support), or
+    refuses at construction with a TypeError that suggests float32; never a kernel error."""
+    try:
+        d = ex.build(0, dtype=dtype)
+    except TypeError as exc:
+        assert ex.cls.__name__ in str(exc) and "float32" in str(exc), exc
+        return
+    x = d.sample((4,), generator=torch.Generator().manual_seed(0))
+    floating = x.is_floating_point()
+    assert not floating or x.dtype == dtype, (x.dtype, dtype)
+    assert x.isfinite().all()
+    support = d.support
+    if support is not None and not D.constraints.is_dependent(support) and not support.event_dim:
+        # (Simplex and correlation-Cholesky checks use float32 tolerances that half-precision
+        # rounding of each entry exceeds.)
+        assert support.check(x.float() if floating else x).all()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda dt: D.Bernoulli(probs=torch.tensor([0.3], dtype=dt)),
+        lambda dt: D.Poisson(torch.tensor([3.0], dtype=dt)),
+        lambda dt: D.Binomial(torch.tensor([5.0], dtype=dt), probs=torch.tensor([0.4], dtype=dt)),
+        lambda dt: D.Geometric(probs=torch.tensor([0.3], dtype=dt)),
+        lambda dt: D.NegativeBinomial(torch.tensor([2.0], dtype=dt), torch.tensor([0.4], dtype=dt)),
+    ],
+    ids=["bernoulli", "poisson", "binomial", "geometric", "negative-binomial"],
+)
+@pytest.mark.parametrize("dtype", HALF, ids=str)
+def test_discrete_icdf_in_half_precision_matches_float32(build, dtype):
+    q = torch.tensor([0.05, 0.5, 0.95])
+    ours = build(dtype).icdf(q.to(dtype).unsqueeze(-1))
+    expected = build(torch.float32).icdf(q.unsqueeze(-1))
+    assert ours.dtype == dtype
+    torch.testing.assert_close(ours.float(), expected)
+
+
+# ------------------------------------------------------------- unbounded work
+
+
+def _mp_binomial_entropy(n, p, sds=12):
+    import mpmath as mp
+
+    mp.mp.dps = 30
+    n, p = mp.mpf(n), mp.mpf(p)
+    s = mp.sqrt(n * p * (1 - p))
+    lo, hi = max(0, int(n * p - sds * s - 20)), min(int(n), int(n * p + sds * s + 20))
+    log_n, log_p, log_q = mp.loggamma(n + 1), mp.log(p), mp.log(1 - p)
+    total = mp.mpf(0)
+    for k in range(lo, hi + 1):
+        term = log_n - mp.loggamma(k + 1) - mp.loggamma(n - k + 1) + k * log_p + (n - k) * log_q
+        total -= mp.exp(term) * term
+    return float(total)
+
+
+@pytest.mark.parametrize(
+    "n, p, rtol",
+    # The summed range (variance below 3e4) is as accurate as log_prob, whose lgamma
+    # differences cost ~eps n log n (the exactness issue's Stirling-error forms remove that).
+    [(10, 0.3, 1e-14), (2000, 0.01, 1e-12), (5e6, 0.2, 1e-13), (1e5, 0.5, 1e-10)],
+)
+def test_binomial_entropy_for_small_and_huge_counts(n, p, rtol):
+    f64 = torch.float64
+    d = D.Binomial(torch.tensor(float(n), dtype=f64), probs=torch.tensor(p, dtype=f64))
+    assert float(d.entropy()) == pytest.approx(_mp_binomial_entropy(n, p), rel=rtol)
+
+
+def test_binomial_entropy_work_does_not_grow_with_the_count():
+    # n = 1e8 with a batch of 10 used to allocate 1e9 entries; n = 1e12 could not run.
+    probs = torch.linspace(0.001, 0.999, 10)
+    h = D.Binomial(torch.full((10,), 1e8), probs=probs).entropy()
+    h64 = D.Binomial(torch.full((10,), 1e8, dtype=torch.float64), probs=probs.double()).entropy()
+    assert h.isfinite().all()
+    torch.testing.assert_close(h.double(), h64, rtol=1e-6, atol=0)
+    f64 = torch.float64
+    huge = D.Binomial(torch.tensor(1e12, dtype=f64), probs=torch.tensor(0.3, dtype=f64)).entropy()
+    assert float(huge) == pytest.approx(0.5 * math.log(2 * math.pi * math.e * 1e12 * 0.21), 1e-12)
+
+
+@pytest.mark.parametrize("count", [1e8, math.inf, math.nan])
+def test_binomial_refuses_to_enumerate_a_huge_support(count):
+    d = D.Binomial(torch.tensor([count]), probs=torch.tensor([0.5]), validate_args=False)
+    with pytest.raises(ShapeError, match="enumerate_support"):
+        d.enumerate_support()
+    assert D.Binomial(torch.tensor([3.0]), probs=0.5).enumerate_support().shape == (4, 1)
+
+
+def test_gamma_stddev_where_the_variance_overflows():
+    f64 = torch.float64
+    d = D.Gamma(torch.tensor(2.0, dtype=f64), torch.tensor(1e-300, dtype=f64))
+    assert float(d.stddev) == pytest.approx(math.sqrt(2.0) * 1e300, rel=1e-15)

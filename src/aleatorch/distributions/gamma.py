@@ -7,6 +7,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_gamma
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_gamma import (
@@ -60,9 +61,14 @@ class Gamma(ExponentialFamily):
     def variance(self) -> torch.Tensor:
         return self.concentration / self.rate.pow(2)
 
+    @property
+    def stddev(self) -> torch.Tensor:
+        # sqrt(alpha) / beta: the variance overflows first (beta = 1e-300 in float64).
+        return self.concentration.sqrt() / self.rate
+
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        g = torch._standard_gamma(self.concentration.expand(shape), generator=generator)
+        g = standard_gamma(self.concentration.expand(shape), generator)
         # Draws below the smallest normal float would make log_prob infinite; the gradient
         # (torch's implicit reparameterization of _standard_gamma) flows through the rest.
         return (g / self.rate).clamp(min=torch.finfo(g.dtype).tiny)

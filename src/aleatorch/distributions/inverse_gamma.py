@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..special.incomplete_beta import _horner, _stirling_series
 from ..special.incomplete_gamma import (
@@ -72,7 +73,7 @@ class InverseGamma(TransformedDistribution):
         shape = self._extended_shape(sample_shape)
         a = self.concentration
         finfo = torch.finfo(a.dtype)
-        g = torch._standard_gamma(a.expand(shape), generator=generator).clamp(min=finfo.tiny)
+        g = standard_gamma(a.expand(shape), generator).clamp(min=finfo.tiny)
         return (self.rate / g).clamp(max=finfo.max)
 
     def _sample(self, sample_shape, generator):
