@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT_STAMP := $(VENV)/.installed-compat
 
-.PHONY: demo test test-compat lint bench clean
+.PHONY: demo test fuzz test-compat lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m pytest -n 2 -q
+
+# The deep fuzz profile (tests/fuzz): many more examples than `make test` runs, a fixed seed,
+# no example database; prints the counts by outcome.
+fuzz: $(STAMP)
+	ALEATORCH_FUZZ=deep $(PY) -m pytest -n 2 -q tests/fuzz
 
 # Pyro, zuko and stable-baselines3 run on aleatorch (compat/, not collected by `make test`).
 $(COMPAT_STAMP): $(STAMP)

@@ -75,7 +75,9 @@ class LogisticNormal(TransformedDistribution):
     def _base_and_transforms(self):
         from ..transforms import StickBreakingTransform
 
-        base = Independent(Normal(self.loc, self.scale, validate_args=False), 1)
+        base = Independent(
+            Normal(self.loc, self.scale, validate_args=False), 1, validate_args=False
+        )
         return base, [StickBreakingTransform()]
 
     def _log_offsets(self) -> torch.Tensor:

@@ -155,8 +155,11 @@ class MultivariateNormal(Distribution):
             if not constraint.all_ok(value):
                 self._raise_violation(pname, value, constraint.check(value))
         if info is not None:
-            # Symmetric and factorizable (a zero Cholesky status): one host read for both.
+            # Symmetric, finite and factorizable (a zero Cholesky status): one host read for
+            # all. Finite: the precision's reversed factorization takes an infinite last
+            # diagonal entry with a zero status.
             ok = torch.isclose(matrix, matrix.mT, atol=1e-6).all(-1).all(-1) & (info == 0)
+            ok = ok & torch.isfinite(matrix).all(-1).all(-1)
             if not bool(ok.all()):
                 self._raise_violation(name, matrix, ok)
 

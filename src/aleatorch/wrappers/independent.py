@@ -127,7 +127,7 @@ class Independent(Distribution):
         return self.base_dist._device()
 
     def expand(self, batch_shape: Any, _instance: Distribution | None = None) -> Independent:
-        batch_shape = torch.Size(batch_shape)
+        batch_shape = self._sample_shape(batch_shape, "expand", "batch_shape")
         new = self._get_checked_instance(Independent, _instance)
         n = self.reinterpreted_batch_ndims
         new.base_dist = self.base_dist.expand(batch_shape + self._event_shape[:n])

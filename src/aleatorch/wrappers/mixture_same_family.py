@@ -166,7 +166,7 @@ class MixtureSameFamily(Distribution):
         return self._component_distribution._device()
 
     def expand(self, batch_shape: Any, _instance: Distribution | None = None) -> MixtureSameFamily:
-        batch_shape = torch.Size(batch_shape)
+        batch_shape = self._sample_shape(batch_shape, "expand", "batch_shape")
         new = self._get_checked_instance(MixtureSameFamily, _instance)
         new._component_distribution = self._component_distribution.expand(
             batch_shape + (self._num_component,)

@@ -208,7 +208,7 @@ class TransformedDistribution(Distribution):
     # ------------------------------------------------------------- expand
 
     def expand(self, batch_shape: Any, _instance: Distribution | None = None) -> Distribution:
-        batch_shape = torch.Size(batch_shape)
+        batch_shape = self._sample_shape(batch_shape, "expand", "batch_shape")
         stored = all(name in self.__dict__ for name in type(self)._parameters_in_base)
         if type(self)._is_family and _instance is None and stored:
             new = super().expand(batch_shape)
