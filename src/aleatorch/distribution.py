@@ -85,10 +85,9 @@ _OPTIONAL_METHODS = (
 
 
 def _batch_dims(value: torch.Tensor, constraint: Any, default: int) -> int:
-    """How many leading dims of a parameter are batch dims: all but its constraint's event
-    dims (a subclass may list a parameter with fewer batch dims than ``batch_shape``, e.g.
-    Pyro's OrderedLogistic cutpoints); ``default`` (the batch_shape's length) where no
-    constraint says (a given ``probs`` that a subclass left out of ``arg_constraints``)."""
+    """How many leading dims of a parameter stored with fewer batch dims than
+    ``batch_shape`` (Pyro's OrderedLogistic cutpoints) are batch dims: all but its
+    constraint's event dims; ``default`` where no constraint says."""
     try:
         return value.dim() - constraint.event_dim
     except (AttributeError, NotImplementedError):
@@ -702,8 +701,9 @@ class Distribution:
         given = self.__dict__.get("_given")  # probs or logits, whichever was given
         for key, value in self.__dict__.items():
             if isinstance(value, torch.Tensor) and (key in self.arg_constraints or key == given):
-                constraint = self.arg_constraints.get(key)
-                split = _batch_dims(value, constraint, default=len(self._batch_shape))
+                split = len(self._batch_shape)
+                if value.shape[:split] != self._batch_shape:  # stored with fewer batch dims
+                    split = _batch_dims(value, self.arg_constraints.get(key), default=split)
                 param_event = value.shape[split:]
                 try:
                     value = value.expand(batch_shape + param_event)
