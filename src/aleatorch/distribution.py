@@ -324,6 +324,8 @@ class Distribution:
             )
 
     def _check_value_shape(self, value: torch.Tensor, method: str) -> None:
+        if torch.jit.is_tracing():  # shapes are traced values there (Pyro jit-traces models)
+            return
         shape = value.shape
         if shape == self._batch_shape + self._event_shape:
             return
