@@ -349,3 +349,18 @@ def test_gamma_stddev_where_the_variance_overflows():
     f64 = torch.float64
     d = D.Gamma(torch.tensor(2.0, dtype=f64), torch.tensor(1e-300, dtype=f64))
     assert float(d.stddev) == pytest.approx(math.sqrt(2.0) * 1e300, rel=1e-15)
+
+
+def test_von_mises_sampling_returns_for_every_concentration():
+    # kappa = 3e38 never left the rejection loop (the envelope parameter rounded to 1), nor
+    # did NaN, negative or zero concentrations with validation off.
+    f64 = torch.float64
+    kappa = torch.tensor([3e38, math.inf, math.nan, -1.0, 0.0, 1e-320, 2e6], dtype=f64)
+    x = D.VonMises(torch.zeros((), dtype=f64), kappa, validate_args=False).sample((2000,))
+    assert (x[:, :2] == 0).all() and x[:, 2:4].isnan().all()
+    for flat in (x[:, 4], x[:, 5]):  # uniform on [-pi, pi): mean 0, variance pi^2 / 3
+        assert abs(float(flat.mean())) < 6 * math.pi / math.sqrt(3 * 2000)
+        assert float(flat.var()) == pytest.approx(math.pi**2 / 3, rel=0.1)
+    z = x[:, 6] * math.sqrt(2e6)  # the normal limit above kappa = 1e6
+    assert abs(float(z.mean())) < 6 / math.sqrt(2000)
+    assert float(z.var()) == pytest.approx(1.0, abs=6 * math.sqrt(2 / 2000))

@@ -550,14 +550,6 @@ KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
         "loc=negative (float16): NaN/inf where the reference is finite (issue 10, edge "
         "parameters; family math)"
     ),
-    ("VonMises", "sample", "concentration=-inf"): (
-        "hang: sample never returns (timeout) at concentration=-inf with validation off "
-        "(issue 10, 'Unbounded work': no input may hang)"
-    ),
-    ("VonMises", "sample", "concentration=huge"): (
-        "hang: sample never returns (timeout) at concentration=huge, validation on (issue "
-        "10, 'Unbounded work': no input may hang)"
-    ),
     ("Weibull", "log_cdf", "scale=huge"): (
         "scale at the largest finite float32: NaN/inf where the reference is finite "
         "(issue 10, 'Overflow with large finite parameters'; family math)"

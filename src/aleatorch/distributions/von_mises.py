@@ -21,6 +21,9 @@ _LOG_2PI = math.log(2 * math.pi)
 # vectorised rounds an entry is still rejected with probability below 0.35**12 ~ 3e-6; those
 # rare entries get further rounds until accepted (exact), in a torch.while_loop when compiled.
 _ROUNDS = 12
+# Above this concentration samples come from the normal limit N(loc, 1 / kappa), whose
+# density differs from the von Mises one by O(1 / (24 kappa)) ~ 4e-8.
+_NORMAL_LIMIT = 1e6
 
 
 _SERIES_FROM = 300.0
@@ -262,9 +265,18 @@ class VonMises(Distribution):
         # float64 internally: the envelope is nearly flat for small kappa, where float32
         # rounding would bias the acceptance test.
         kappa = self.concentration.detach().to(torch.float64).expand(shape)
-        r = _proposal_r(kappa)
-        angle = torch.zeros(shape, dtype=torch.float64, device=kappa.device)
-        done = torch.zeros(shape, dtype=torch.bool, device=kappa.device)
+        # Above _NORMAL_LIMIT the envelope parameter r rounds to 1 and no candidate is ever
+        # accepted: those entries (and an infinite kappa, a point mass) are drawn from the
+        # normal limit N(0, 1 / kappa) below; a NaN or negative kappa (validation off) gives
+        # NaN. Neither enters the rejection loop, which could not end for them.
+        huge = kappa > _NORMAL_LIMIT
+        invalid = ~(kappa >= 0)
+        r = _proposal_r(torch.where(huge | invalid, torch.ones_like(kappa), kappa))
+        # kappa = 0 (or so small that r overflows): the uniform distribution, drawn directly.
+        flat = ~torch.isfinite(r)
+        u = torch.rand(shape, dtype=torch.float64, device=kappa.device, generator=generator)
+        angle = torch.where(flat, (2 * u - 1) * math.pi, torch.zeros_like(u))
+        done = huge | invalid | flat
         for _ in range(_ROUNDS):  # a fixed trip count: no host sync, compile-friendly
             candidate, accept = _propose(kappa, r, shape, generator)
             angle = torch.where(done, angle, candidate)
@@ -284,5 +296,9 @@ class VonMises(Distribution):
             # loop in Python, one host read, which in ~3e-6 of the entries runs a round.
             while still_rejected(angle, done):
                 angle, done = another_round(angle, done)
+        if torch.compiler.is_compiling() or bool(huge.any()):
+            z = torch.randn(shape, dtype=torch.float64, device=kappa.device, generator=generator)
+            angle = torch.where(huge, z * torch.where(huge, kappa, 1.0).rsqrt(), angle)
+        angle = angle.masked_fill(invalid, math.nan)
         loc = self.loc.detach().to(torch.float64)
         return (torch.remainder(angle + loc + math.pi, 2 * math.pi) - math.pi).to(self.loc.dtype)
