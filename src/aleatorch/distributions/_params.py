@@ -33,6 +33,17 @@ def probs_or_logits(owner: str, probs: Any, logits: Any) -> tuple[str, torch.Ten
     return "logits", as_params(logits, owner=owner)[0]
 
 
+def count_and_given(
+    owner: str, total_count: Any, probs: Any, logits: Any
+) -> tuple[torch.Tensor, str, torch.Tensor]:
+    """``(total_count, name, param)`` of a count family (Binomial, NegativeBinomial): the
+    count and whichever of probs/logits was given, in one dtype, broadcast together."""
+    name, _ = probs_or_logits(owner, probs, logits)
+    given = probs if name == "probs" else logits
+    total_count, param = as_params(total_count, given, owner=owner)
+    return total_count, name, param
+
+
 class GivenParameter:
     """Mixin for dual parametrizations: remembers which parameter was given.
 

@@ -12,9 +12,8 @@ from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import softplus
-from ..utils import as_params
 from ._beta_tails import IncompleteBetaTails
-from ._params import BinaryGivenParameter, probs_or_logits
+from ._params import BinaryGivenParameter, count_and_given
 
 __all__ = ["Binomial"]
 
@@ -61,9 +60,7 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        name, _ = probs_or_logits(self._name, probs, logits)
-        given = probs if name == "probs" else logits
-        self.total_count, param = as_params(total_count, given, owner=self._name)
+        self.total_count, name, param = count_and_given(self._name, total_count, probs, logits)
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
 
