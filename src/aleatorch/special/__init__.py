@@ -11,6 +11,7 @@ from .incomplete_gamma import (
     log_gammaincc,
 )
 from .logspace import log1mexp, ndtr_accurate, softplus
+from .stirling import bd0, lbeta, log1pmx, log_minus_digamma, stirlerr
 from .xlogy import x_log1p_y, x_log_y
 
 __all__ = [
@@ -26,6 +27,11 @@ __all__ = [
     "log_gammainc",
     "log_gammaincc",
     "log1mexp",
+    "bd0",
+    "lbeta",
+    "log1pmx",
+    "log_minus_digamma",
+    "stirlerr",
     "ndtr_accurate",
     "softplus",
     "x_log1p_y",
