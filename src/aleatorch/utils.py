@@ -89,6 +89,8 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
     if all(t.shape == first for t in tensors[1:]):
         return tuple(tensors)
     try:
+        if torch.compiler.is_compiling():
+            _broadcast_shapes_python(tuple(t.shape for t in tensors))
         return tuple(torch.broadcast_tensors(*tensors))
     except RuntimeError:
         shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
@@ -105,12 +107,32 @@ def broadcast_shapes(*shapes: Any) -> torch.Size:
     Raises:
         RuntimeError: if the shapes do not broadcast, as ``torch.broadcast_shapes``.
     """
-    if torch.compiler.is_compiling() or not shapes:
-        return torch.broadcast_shapes(*shapes)
+    if torch.compiler.is_compiling():
+        return _broadcast_shapes_python(shapes)
+    if not shapes:
+        return torch.Size()
     out = torch.Size(shapes[0])
     for shape in shapes[1:]:
         out = torch.Size(torch._C._infer_size(out, torch.Size(shape)))
     return out
+
+
+def _broadcast_shapes_python(shapes: tuple[Any, ...]) -> torch.Size:
+    """The broadcast rule in plain Python, for tracing: dynamo turns a RuntimeError from
+    ``torch.broadcast_shapes`` into its own error type, which callers could not catch."""
+    out: list[Any] = []
+    for shape in shapes:
+        shape = tuple(shape)
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        for i, size in enumerate(shape, start=len(out) - len(shape)):
+            if out[i] == 1:
+                out[i] = size
+            elif size != 1 and size != out[i]:
+                raise RuntimeError(
+                    f"shape mismatch: a dim of size {size} does not broadcast against {out[i]}"
+                )
+    return torch.Size(out)
 
 
 def broadcast_all(*values: Any) -> tuple[torch.Tensor, ...]:

@@ -27,9 +27,9 @@ class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
     """
 
     def _set_parameters(
-        self, temperature: Any, probs: Any, logits: Any
+        self, temperature: Any, probs: Any, logits: Any, validate_args: bool | None
     ) -> tuple[torch.Size, torch.Size]:
-        name, param = normalized_probs_or_logits(self._name, probs, logits)
+        name, param = normalized_probs_or_logits(self._name, probs, logits, validate_args)
         temperature, param = as_params(temperature, param, owner=self._name, broadcast=False)
         if temperature.dim() and temperature.shape[-1] != 1:
             raise ShapeError(
@@ -113,7 +113,7 @@ class ExpRelaxedCategorical(_RelaxedCategoricalParameter, Distribution):
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        batch_shape, event_shape = self._set_parameters(temperature, probs, logits)
+        batch_shape, event_shape = self._set_parameters(temperature, probs, logits, validate_args)
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def _rsample(self, sample_shape, generator):
@@ -170,7 +170,7 @@ class RelaxedOneHotCategorical(_RelaxedCategoricalParameter, TransformedDistribu
         logits: Any = None,
         validate_args: bool | None = None,
     ) -> None:
-        batch_shape, event_shape = self._set_parameters(temperature, probs, logits)
+        batch_shape, event_shape = self._set_parameters(temperature, probs, logits, validate_args)
         self._init_family(batch_shape, event_shape, validate_args=validate_args)
 
     def _base_and_transforms(self):
