@@ -64,6 +64,38 @@ def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name) is not getattr(Distribution, name)
 
 
+#: What ``_after_failure`` returns to have the public method re-raise the original error.
+_RERAISE = object()
+_HALF = (torch.float16, torch.bfloat16)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _half_safe_property(name: str, prop: property) -> property:
+    """``prop`` computed in float32 for half-precision instances of a family that sets
+    ``_half_in_float32``, with the failure handling of the public methods."""
+    fget = prop.fget
+
+    def get(self: Distribution) -> Any:
+        if self._run_in_float32:
+            return self._in_float32(name, None, None)
+        try:
+            return fget(self)
+        except Exception as exc:
+            out = self._after_failure(name, exc, None, None)
+            if out is _RERAISE:
+                raise
+            return out
+
+    get._half_safe = True  # type: ignore[attr-defined]
+    get.__doc__ = fget.__doc__
+    get.__name__ = name
+    return property(get, doc=prop.__doc__)
+
+
 #: The default suggestion when ``rsample`` is missing (families may name alternatives).
 SCORE_FUNCTION_HINT = "use .sample() with a score-function (REINFORCE) estimator"
 
@@ -167,6 +199,11 @@ class Distribution:
             getattr(cls, "has_rsample", None), property
         ):
             cls.has_rsample = _overrides(cls, "_rsample") or _overrides(cls, "rsample")
+        if cls.__dict__.get("_half_in_float32"):
+            for name in ("mean", "mode", "variance", "median"):
+                prop = getattr(cls, name, None)
+                if isinstance(prop, property) and not getattr(prop.fget, "_half_safe", False):
+                    setattr(cls, name, _half_safe_property(name, prop))
         if "has_enumerate_support" not in cls.__dict__ and not isinstance(
             getattr(cls, "has_enumerate_support", None), property
         ):
@@ -191,6 +228,8 @@ class Distribution:
         self._event_shape = torch.Size(event_shape)
         if validate_args is not None:
             self._validate_args = validate_args
+        if self._half_in_float32 and self._dtype() in _HALF:
+            self._run_in_float32 = True
         if self._validate_args:
             if type(self).arg_constraints is Distribution.arg_constraints:
                 # As torch: validation is on but the subclass never said what to check.
@@ -399,12 +438,16 @@ class Distribution:
     ) -> torch.Tensor:
         """Draw a sample of shape ``sample_shape + batch_shape + event_shape`` (no gradient)."""
         shape = self._sample_shape(sample_shape, "sample")
+        if self._run_in_float32:
+            return self._in_float32("sample", None, (shape, generator))
         try:
             with torch.no_grad():
                 return self._sample(shape, generator)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("sample", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("sample", exc, None, (shape, generator))
+            if out is _RERAISE:
+                raise
+            return out
 
     def rsample(
         self, sample_shape: _Shape = torch.Size(), *, generator: torch.Generator | None = None
@@ -416,11 +459,132 @@ class Distribution:
                 f"{self._rsample_hint}."
             )
         shape = self._sample_shape(sample_shape, "rsample")
+        if self._run_in_float32:
+            return self._in_float32("rsample", None, (shape, generator))
         try:
             return self._rsample(shape, generator)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("rsample", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("rsample", exc, None, (shape, generator))
+            if out is _RERAISE:
+                raise
+            return out
+
+    # ------------------------------------------------- when a computation fails
+
+    def _after_failure(
+        self, method: str, exc: Exception, value: torch.Tensor | None, sampling: Any
+    ) -> Any:
+        """What a public method does when its computation raised ``exc``: raise a clearer
+        error, return a result computed another way, or ``_RERAISE`` (re-raise ``exc``).
+
+        Runs only on the failure path, so the success path costs nothing. In order:
+
+        1. With validation off, torch's kernels are the first to meet invalid input and fail
+           with messages that name no distribution (``torch.multinomial``: "probability tensor
+           contains either inf, nan or element < 0"). The checks validation would have made
+           are run now, and a parameter (or value) that breaks its constraint is reported as
+           validation would have reported it, chained to torch's error.
+        2. In float16/bfloat16, a torch kernel without a half-precision version, or a step
+           that overflows the half range, is retried on a float32 copy of the distribution;
+           the result comes back in the input dtype.
+        3. A parameter with an infinite entry that its constraint allows (``real``: a
+           ``cov_factor`` of inf) but the computation cannot handle is named.
+        """
+        if isinstance(exc, AleatorchError) or torch.jit.is_tracing():
+            return _RERAISE
+        if not self._validate_args:
+            try:
+                self._validate_parameters()
+                if value is not None and method == "icdf":
+                    self._validate_probability(value)
+                elif value is not None:
+                    self._validate_sample(value, method)
+            except (ParameterError, SupportError) as found:
+                raise type(found)(
+                    f"{found}\n  (validate_args is off, so this was found only after torch "
+                    f"failed in {method}: {_first_line(exc)})"
+                ) from exc
+            except Exception:  # a check that cannot run on these inputs: keep torch's error
+                return _RERAISE
+        dtype = self._dtype()
+        if dtype in _HALF and not getattr(self, "_in_float32_twin", False):
+            if isinstance(exc, (RuntimeError, TypeError)):  # NotImplementedError included
+                return self._in_float32(method, value, sampling)
+        if isinstance(exc, NotImplementedError):
+            self._raise_if_no_kernel(method, exc)
+        if isinstance(exc, (RuntimeError, ValueError, IndexError)):
+            for name, param in self._float_parameters():
+                infinite = param.isinf()
+                if bool(infinite.any()):
+                    raise ParameterError(
+                        f"{self._name}: parameter '{name}' has {int(infinite.sum())} infinite "
+                        f"entries (of {param.numel()}), which {method} cannot handle: torch "
+                        f"failed with {_first_line(exc)}"
+                    ) from exc
+            for name, param in self._float_parameters():
+                limit = torch.finfo(param.dtype).max ** 0.5
+                huge = param.abs() > limit
+                if bool(huge.any()):  # squares overflow: a factorization fails
+                    raise ParameterError(
+                        f"{self._name}: parameter '{name}' has {int(huge.sum())} entries (of "
+                        f"{param.numel()}) above {limit:.3g} in magnitude, whose squares "
+                        f"overflow {str(param.dtype).removeprefix('torch.')} in {method} "
+                        f"(torch failed with {_first_line(exc)}); rescale the problem"
+                    ) from exc
+        return _RERAISE
+
+    def _float_parameters(self) -> Iterator[tuple[str, torch.Tensor]]:
+        for name in self.arg_constraints:
+            param = self.__dict__.get(name)
+            if isinstance(param, torch.Tensor) and param.is_floating_point():
+                yield name, param
+
+    #: Whether float16/bfloat16 parameters are computed with in float32 (the result comes
+    #: back in the input dtype): set by families whose math overflows the half range
+    #: (65504 in float16) or underflows it. Any family gets the same retry when a torch
+    #: kernel has no half version (see ``_after_failure``).
+    _half_in_float32: bool = False
+    #: Set per instance by ``__init__``: whether this instance computes in float32.
+    _run_in_float32: bool = False
+
+    def _float32_twin(self) -> Distribution:
+        """A copy of this distribution with its half-precision tensors (nested
+        distributions' too) in float32; derived terms are recomputed."""
+        twin = type(self).__new__(type(self))
+        drop = {"_cache"}
+        if getattr(type(self), "_is_family", False):  # a transformed family's lazy parts
+            drop.update(getattr(type(self), "_LAZY", ()), ("_capabilities",))
+        for key, item in self.__dict__.items():
+            if key in drop:
+                continue
+            if isinstance(item, torch.Tensor) and item.dtype in _HALF:
+                item = item.float()
+            elif isinstance(item, Distribution) and item._dtype() in _HALF:
+                item = item._float32_twin()
+            twin.__dict__[key] = item
+        twin.__dict__["_in_float32_twin"] = True
+        twin.__dict__["_run_in_float32"] = False
+        return twin
+
+    def _in_float32(self, method: str, value: torch.Tensor | None, sampling: Any) -> Any:
+        """``method`` computed on the float32 twin, its floating result in the dtype the
+        half-precision computation would have given."""
+        dtype = self._dtype()
+        twin = self._float32_twin()
+        if sampling is not None:
+            shape, generator = sampling
+            out = getattr(twin, method)(shape, generator=generator)
+        elif value is not None:
+            if value.is_floating_point():
+                dtype = torch.promote_types(dtype, value.dtype)
+            out = getattr(twin, method)(value.float() if value.dtype in _HALF else value)
+        elif method == "entropy":
+            out = twin.entropy()
+        else:  # a property
+            out = getattr(twin, method)
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and out.dtype != dtype:
+            out = out.to(dtype)
+        return out
 
     def _raise_if_no_kernel(self, method: str, exc: NotImplementedError) -> None:
         """Raise a clear TypeError if ``exc`` is torch saying it has no kernel for a dtype
@@ -479,11 +643,15 @@ class Distribution:
             self._validate_sample(value, "log_prob")
         else:  # a shape check costs nothing and turns torch's broadcasting error into ours
             self._check_value_shape(value, "log_prob")
+        if self._run_in_float32:
+            return self._in_float32("log_prob", value, None)
         try:
             return self._log_prob(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("log_prob", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("log_prob", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
         raise self._missing("log_prob")
@@ -503,11 +671,15 @@ class Distribution:
     def cdf(self, value: Any) -> torch.Tensor:
         """Cumulative distribution function ``P(X <= value)``."""
         value = self._checked(value, "cdf")
+        if self._run_in_float32:
+            return self._in_float32("cdf", value, None)
         try:
             return self._cdf_dispatch(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("cdf", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("cdf", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _cdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
@@ -520,11 +692,15 @@ class Distribution:
     def log_cdf(self, value: Any) -> torch.Tensor:
         """``log P(X <= value)``, accurate where the cdf is tiny."""
         value = self._checked(value, "log_cdf")
+        if self._run_in_float32:
+            return self._in_float32("log_cdf", value, None)
         try:
             return self._log_cdf_dispatch(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("log_cdf", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("log_cdf", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _log_cdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
@@ -537,11 +713,15 @@ class Distribution:
     def survival_function(self, value: Any) -> torch.Tensor:
         """``P(X > value) = 1 - cdf(value)``."""
         value = self._checked(value, "survival_function")
+        if self._run_in_float32:
+            return self._in_float32("survival_function", value, None)
         try:
             return self._survival_function_dispatch(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("survival_function", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("survival_function", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _survival_function_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
@@ -558,11 +738,15 @@ class Distribution:
     def log_survival_function(self, value: Any) -> torch.Tensor:
         """``log P(X > value)``, accurate where the survival function is tiny."""
         value = self._checked(value, "log_survival_function")
+        if self._run_in_float32:
+            return self._in_float32("log_survival_function", value, None)
         try:
             return self._log_survival_function_dispatch(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("log_survival_function", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("log_survival_function", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _log_survival_function_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
@@ -583,24 +767,27 @@ class Distribution:
         value = self._as_value(value, "icdf")
         self._check_value_shape(value, "icdf")
         if self._validate_args:
-            if not constraints.unit_interval.all_ok(value):
-                ok = constraints.unit_interval.check(value)
-                raise SupportError(
-                    describe_violation(
-                        self._where("icdf"),
-                        "value",
-                        "value",
-                        "a probability in [0, 1]",
-                        value,
-                        ok,
-                        event_dim=0,
-                    )
-                )
+            self._validate_probability(value)
+        if self._run_in_float32:
+            return self._in_float32("icdf", value, None)
         try:
             return self._icdf_dispatch(value)
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("icdf", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("icdf", exc, value, None)
+            if out is _RERAISE:
+                raise
+            return out
+
+    def _validate_probability(self, value: torch.Tensor) -> None:
+        """Check that ``value`` (icdf's argument) lies in [0, 1]."""
+        if constraints.unit_interval.all_ok(value):
+            return
+        ok = constraints.unit_interval.check(value)
+        raise SupportError(
+            describe_violation(
+                self._where("icdf"), "value", "value", "a probability in [0, 1]", value, ok, 0
+            )
+        )
 
     def _icdf_dispatch(self, value: torch.Tensor) -> torch.Tensor:
         has = self._implemented.__contains__
@@ -633,11 +820,15 @@ class Distribution:
 
     def entropy(self) -> torch.Tensor:
         """Differential (or Shannon) entropy, in nats, of shape ``batch_shape``."""
+        if self._run_in_float32:
+            return self._in_float32("entropy", None, None)
         try:
             return self._entropy()
-        except NotImplementedError as exc:
-            self._raise_if_no_kernel("entropy", exc)
-            raise
+        except Exception as exc:
+            out = self._after_failure("entropy", exc, None, None)
+            if out is _RERAISE:
+                raise
+            return out
 
     def _entropy(self) -> torch.Tensor:
         raise self._missing("entropy")

@@ -121,6 +121,10 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
     has_rsample = True
     _mean_carrier_measure = 0
 
+    # The normalizer's log-space terms lose all accuracy in bfloat16: half precision is
+    # computed in float32.
+    _half_in_float32 = True
+
     def __init__(
         self,
         probs: Any = None,
@@ -157,7 +161,8 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         eta = self.logits
         x = value.clamp(0, 1)
         log_cdf = x.log() + log_normalizer(eta * x) - log_normalizer(eta)
-        return torch.where(value >= 1, torch.zeros_like(log_cdf), log_cdf)
+        # At most 0: rounding (float32 logits against a float64 value) can push it above.
+        return torch.where(value >= 1, torch.zeros_like(log_cdf), log_cdf.clamp(max=0))
 
     def _cdf(self, value):
         return self._log_cdf(value).exp()
@@ -168,7 +173,7 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         x = value.clamp(0, 1)
         rest = 1 - x
         log_sf = eta * x + rest.log() + log_normalizer(eta * rest) - log_normalizer(eta)
-        return torch.where(value <= 0, torch.zeros_like(log_sf), log_sf)
+        return torch.where(value <= 0, torch.zeros_like(log_sf), log_sf.clamp(max=0))
 
     def _survival_function(self, value):
         return self._log_survival_function(value).exp()

@@ -66,6 +66,9 @@ class GeneralizedPareto(Distribution):
     }
     has_rsample = True
 
+    # (1 + c z)^(-1/c) and its logs overflow float16: half precision is computed in float32.
+    _half_in_float32 = True
+
     def __init__(
         self, loc: Any, scale: Any, concentration: Any, validate_args: bool | None = None
     ) -> None:

@@ -78,6 +78,9 @@ class Gumbel(TransformedDistribution):
 
     def _log_prob(self, value):
         z = self._standardize(value)
+        # Below -log(finfo.max) exp(-z) is inf anyway: the clamp keeps z = -inf (a value far
+        # left of a loc near finfo.max) from giving -(-inf + inf) = NaN instead of -inf.
+        z = z.clamp(min=-math.log(torch.finfo(z.dtype).max) - 1)
         return -(z + torch.exp(-z)) - self.scale.log()
 
     # With t = exp(-z): cdf = exp(-t), log cdf = -t, sf = -expm1(-t), log sf = log1mexp(-t).

@@ -50,6 +50,9 @@ class HalfCauchy(TransformedDistribution):
     support = constraints.nonnegative
     has_rsample = True
 
+    # (x / scale)^2 overflows float16: half precision is computed in float32.
+    _half_in_float32 = True
+
     def __init__(self, scale: Any, validate_args: bool | None = None) -> None:
         (self.scale,) = as_params(scale, owner=self._name)
         self._init_family(self.scale.shape, validate_args=validate_args)

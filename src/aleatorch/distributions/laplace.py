@@ -41,6 +41,9 @@ class Laplace(SymmetricLocationScale, Distribution):
     support = constraints.real
     has_rsample = True
 
+    # 2 * scale and log(2 scale) overflow float16: half precision is computed in float32.
+    _half_in_float32 = True
+
     def __init__(self, loc: Any, scale: Any, validate_args: bool | None = None) -> None:
         self._set_location_scale(loc, scale)
         super().__init__(self.loc.shape, validate_args=validate_args)
@@ -99,7 +102,8 @@ class Laplace(SymmetricLocationScale, Distribution):
         return torch.where(value < 0.5, self.loc + self.scale * t, self.loc - self.scale * t)
 
     def _entropy(self):
-        return 1 + (2 * self.scale).log()
+        # log(2 b) as log 2 + log b, as in _log_prob.
+        return 1 + _LOG_2 + self.scale.log()
 
 
 @register_kl(Laplace, Laplace)

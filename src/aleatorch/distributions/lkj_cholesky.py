@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError
+from ..special.incomplete_beta import _lgamma_ratio
 from ..utils import as_params
 from .beta import Beta
 
@@ -81,8 +82,10 @@ class LKJCholesky(Distribution):
         log_diag = value.diagonal(dim1=-2, dim2=-1)[..., 1:].log()
         # Exponent of L_ii (i = 2..d, one-based): d - i + 2 (eta - 1).
         i = torch.arange(2, d + 1, dtype=eta.dtype, device=eta.device)
-        power = (d - i) + 2 * (eta.unsqueeze(-1) - 1)
-        return (power * log_diag).sum(-1) - self._cached("log_normalizer", self._log_normalizer)
+        # (d - i) log L_ii + (eta - 1) * 2 log L_ii: 2 (eta - 1) would overflow for eta near
+        # finfo.max, and inf * log 1 is NaN where 0 is due.
+        power = (d - i) * log_diag + (eta.unsqueeze(-1) - 1) * (2 * log_diag)
+        return power.sum(-1) - self._cached("log_normalizer", self._log_normalizer)
 
     def _log_normalizer(self) -> torch.Tensor:
         r"""``log c_d(eta) = sum_{k=1}^{d-1} [k/2 log(pi) + lgamma(b_k) - lgamma(b_k + k/2)]``
@@ -91,5 +94,11 @@ class LKJCholesky(Distribution):
         d, eta = self.dim, self.concentration
         k = torch.arange(1, d, dtype=eta.dtype, device=eta.device)
         b = eta.unsqueeze(-1) + 0.5 * (d - 1 - k)
-        terms = 0.5 * k * math.log(math.pi) + torch.lgamma(b) - torch.lgamma(b + 0.5 * k)
+        # lgamma(b + k/2) - lgamma(b) by Stirling's series from b = 10 on: the two lgammas are
+        # inf for a concentration near finfo.max (and cancel to eps * b before that).
+        large = b >= 10
+        ratio = _lgamma_ratio(0.5 * k.expand_as(b), torch.where(large, b, 10.0))
+        b_small = torch.where(large, 1.0, b)
+        direct = torch.lgamma(b_small + 0.5 * k) - torch.lgamma(b_small)
+        terms = 0.5 * k * math.log(math.pi) - torch.where(large, ratio, direct)
         return terms.sum(-1)

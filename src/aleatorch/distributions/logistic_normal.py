@@ -53,6 +53,8 @@ class LogisticNormal(TransformedDistribution):
     _parameters_in_base = {"loc": "base_dist.loc", "scale": "base_dist.scale"}
     support = constraints.simplex
     has_rsample = True
+    # z * z and log(K - k) sums overflow float16: half precision is computed in float32.
+    _half_in_float32 = True
     _unavailable = frozenset(
         {
             "_cdf",
@@ -106,13 +108,18 @@ class LogisticNormal(TransformedDistribution):
         return self._rsample(sample_shape, generator)
 
     def _log_prob(self, value):
+        # On the boundary of the simplex (a coordinate 0) the density is 0: the normal term
+        # of an infinite x wins over -log y. The log-density is computed at an inner point
+        # there (safe-where: no NaN gradient from log 0), then replaced by -inf.
+        boundary = (value <= 0).any(-1)
+        value = torch.where(boundary.unsqueeze(-1), 1.0 / value.shape[-1], value)
         log_y = value.log()
         # The stick left after each step, summed from the right: exact for small pieces.
         rest = value.flip(-1).cumsum(-1).flip(-1)[..., 1:]
         x = log_y[..., :-1] - rest.log() + self._log_offsets()
         z = (x - self.loc) / self.scale
         normal = (-0.5 * z * z - self.scale.log()).sum(-1) - _HALF_LOG_2PI * z.shape[-1]
-        return normal - log_y.sum(-1)
+        return torch.where(boundary, -math.inf, normal - log_y.sum(-1))
 
     @property
     def mean(self) -> torch.Tensor:

@@ -178,12 +178,21 @@ class LowRankMultivariateNormal(Distribution):
         """``diff^T Sigma^{-1} diff`` by Woodbury: ``|D^{-1/2} diff|^2 - |L_C^{-1} W^T D^{-1}
         diff|^2``."""
         w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
+        # A value of another dtype (float64 against float32 parameters) is promoted as
+        # torch's elementwise ops promote it; matmul and solve_triangular do not promote.
+        w = w.to(diff.dtype)
+        # The form is quadratic: it is computed for diff / s, s = max |diff_i|, and scaled
+        # back by s^2, so that a diff near finfo.max gives inf, not inf - inf = NaN.
+        s = diff.abs().amax(-1, keepdim=True)
+        s = torch.where((s > 0) & torch.isfinite(s), s, torch.ones_like(s))
+        diff = diff / s
         z = diff / diag
         proj = (z.unsqueeze(-2) @ w).mT  # W^T D^{-1} diff, as a column
-        tril = self._capacitance_tril
+        tril = self._capacitance_tril.to(diff.dtype)
         tril = tril.expand(broadcast_shapes(tril.shape[:-2], proj.shape[:-2]) + tril.shape[-2:])
         y = torch.linalg.solve_triangular(tril, proj, upper=False)
-        return (diff * z).sum(-1) - y.pow(2).sum((-2, -1))
+        form = ((diff * z).sum(-1) - y.pow(2).sum((-2, -1))).clamp(min=0)
+        return s.squeeze(-1).square() * form
 
     def _log_prob(self, value):
         n = self._event_shape[0]

@@ -40,6 +40,9 @@ class Pareto(TransformedDistribution):
     # A property, as torch's (inherited from TransformedDistribution), that builds no base.
     has_rsample = property(lambda self: True)
 
+    # alpha log(x / scale) and the moments overflow float16: half precision is computed in float32.
+    _half_in_float32 = True
+
     def __init__(self, scale: Any, alpha: Any, validate_args: bool | None = None) -> None:
         self.scale, self.alpha = as_params(scale, alpha, owner=self._name)
         self._init_family(self.scale.shape, validate_args=validate_args)

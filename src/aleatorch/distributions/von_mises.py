@@ -34,6 +34,7 @@ _SERIES_FROM = 300.0
 _CDF_SWITCH = 25.0
 _SERIES_TERMS = 56
 _ASYMPTOTIC_TERMS = 20
+_KAPPA_MAX = 1e300
 
 
 class _CenteredCdf:
@@ -58,6 +59,9 @@ class _CenteredCdf:
     """
 
     def __init__(self, kappa: torch.Tensor) -> None:
+        # Past 1e300 the cdf is a step at 0 to float64 precision; the clamp keeps 2 kappa
+        # (and so i0e(kappa) > 0) finite for concentrations up to finfo.max.
+        kappa = kappa.clamp(max=_KAPPA_MAX)
         self.small = kappa < _CDF_SWITCH
         k = torch.where(self.small, kappa, 1.0)
         ratio = torch.zeros_like(k)
@@ -180,6 +184,10 @@ class VonMises(Distribution):
     arg_constraints = {"loc": constraints.real, "concentration": constraints.positive}
     support = constraints.real
 
+    # kappa cos(x - loc) and the Bessel series overflow float16: half precision is
+    # computed in float32.
+    _half_in_float32 = True
+
     def __init__(self, loc: Any, concentration: Any, validate_args: bool | None = None) -> None:
         self.loc, self.concentration = as_params(loc, concentration, owner=self._name)
         super().__init__(self.loc.shape, validate_args=validate_args)
@@ -201,7 +209,8 @@ class VonMises(Distribution):
         # two terms of size k (torch loses ~k * eps there, 1e-4 at k = 2000 in float32).
         kappa = self.concentration
         half = torch.sin(0.5 * (value - self.loc))
-        return -2 * kappa * half * half - _LOG_2PI - torch.special.i0e(kappa).log()
+        # kappa * (2 half^2), not (2 kappa) * ...: 2 kappa overflows near finfo.max.
+        return -kappa * (2 * half * half) - _LOG_2PI - torch.special.i0e(kappa).log()
 
     def _entropy(self):
         # H = log(2 pi I_0(k)) - k I_1(k) / I_0(k), with log I_0(k) = log i0e(k) + k.
@@ -229,6 +238,17 @@ class VonMises(Distribution):
         # 1 - cdf = A + 1 - F0(t) - n = A + F0(-t) - n (symmetry): no 1 - F0 to cancel
         t, turns, f0, anchor = self._cdf_parts(value)
         return (f0(-t) + (anchor - turns)).to(self.loc.dtype)
+
+    # The logs are taken in float64, before the cast: a float32 cdf of 1e-50 is 0, its log
+    # a finite -115. (Past the ends of the support the cdf runs on linearly, as the turns
+    # count; below 0 its log is -inf.)
+    def _log_cdf(self, value):
+        t, turns, f0, anchor = self._cdf_parts(value)
+        return (f0(t) + (turns - anchor)).clamp(min=0).log().to(self.loc.dtype)
+
+    def _log_survival_function(self, value):
+        t, turns, f0, anchor = self._cdf_parts(value)
+        return (f0(-t) + (anchor - turns)).clamp(min=0).log().to(self.loc.dtype)
 
     def _icdf(self, value):
         # Bisection over the floats of [-pi, pi] (exact to the last bit, a fixed trip count),

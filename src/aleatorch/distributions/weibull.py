@@ -90,6 +90,9 @@ class Weibull(TransformedDistribution):
 
     arg_constraints = {"scale": constraints.positive, "concentration": constraints.positive}
     support = constraints.positive
+    # lgamma and powers overflow float16 (torch.full_like(h, 7e5) alone does): half
+    # precision is computed in float32 (see Distribution._half_in_float32).
+    _half_in_float32 = True
     # A property, as torch's (inherited from TransformedDistribution), that builds no base.
     has_rsample = property(lambda self: True)
 
@@ -125,15 +128,35 @@ class Weibull(TransformedDistribution):
         # The closed-form sampler, not the generic path through the base.
         return self._rsample(sample_shape, generator)
 
+    def _ratio(self, value):
+        """``z = x / lambda`` (0 at and below 0), where it is a positive finite number, and
+        ``log z``: from ``z`` there, else as ``log x - log lambda`` (z overflows or underflows
+        for a scale near finfo.max or the smallest normal)."""
+        x = value.clamp(min=0)
+        ratio = x / self.scale
+        direct = (ratio > 0) & torch.isfinite(ratio)
+        safe = torch.where(direct, ratio, 1.0)
+        return direct, safe, torch.where(direct, safe.log(), x.log() - self.scale.log())
+
+    def _log_ratio(self, value):
+        return self._ratio(value)[2]
+
     def _power(self, value):
-        """``(x / lambda)^k``, 0 at and below 0."""
-        return (value.clamp(min=0) / self.scale).pow(self.concentration)
+        """``(x / lambda)^k``, 0 at and below 0: ``pow`` where ``x / lambda`` is a normal
+        number (exact to rounding), ``exp(k log z)`` otherwise."""
+        direct, safe, log_z = self._ratio(value)
+        k = self.concentration
+        return torch.where(direct, safe.pow(k), torch.exp(k * log_z))
 
     def _log_prob(self, value):
         k = self.concentration
-        z = value.clamp(min=0) / self.scale
-        # xlogy: (k - 1) log z is 0 at k = 1, also at z = 0.
-        log_prob = (k / self.scale).log() + torch.special.xlogy(k - 1, z) - z.pow(k)
+        log_z = self._log_ratio(value)
+        power = self._power(value)
+        # (k - 1) log z is 0 at k = 1, also at z = 0.
+        linear = (k - 1) * torch.where((k == 1) & torch.isinf(log_z), 0.0, log_z)
+        log_prob = k.log() - self.scale.log() + linear - power
+        # Where z^k overflows it outweighs (k - 1) log z: -inf, not inf - inf.
+        log_prob = torch.where(torch.isinf(power), -math.inf, log_prob)
         return torch.where(value >= 0, log_prob, -math.inf)
 
     def _cdf(self, value):
@@ -143,7 +166,14 @@ class Weibull(TransformedDistribution):
         return torch.exp(-self._power(value))
 
     def _log_cdf(self, value):
-        return log1mexp(-self._power(value))
+        # log(1 - exp(-z)) = log z + log((1 - exp(-z)) / z) for z < 1, so that a z^k that
+        # underflows (x far below the scale) still gives its finite log, k log(x / lambda).
+        log_power = self.concentration * self._log_ratio(value)
+        power = log_power.exp()
+        small = power < 1
+        z = torch.where(small & (power > 0), power, 1.0)
+        ratio = torch.where(power > 0, -torch.expm1(-z) / z, 1.0)
+        return torch.where(small, log_power + ratio.log(), log1mexp(-power))
 
     def _log_survival_function(self, value):
         return -self._power(value)

@@ -33,6 +33,53 @@ def _multidigamma(a: torch.Tensor, p: int) -> torch.Tensor:
     return torch.digamma(a.unsqueeze(-1) - halves).sum(-1)
 
 
+#: Above this ``df / 2 - (p - 1) / 2`` (the smallest lgamma argument), Stirling's series to
+#: O(1/a) replaces lgamma and digamma in the entropy and the log-density (error O(1/a^2)):
+#: their terms of size df log df would overflow (inf - inf) for df near finfo.max.
+_STIRLING_FROM = 1e8
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _stirling_args(half_n: torch.Tensor, p: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Whether ``half_n`` is large, the lgamma arguments ``a_j = half_n - j/2`` (1e9 where
+    not large, safe-where) and ``j``."""
+    j = torch.arange(p, dtype=half_n.dtype, device=half_n.device)
+    large = half_n - 0.5 * (p - 1) > _STIRLING_FROM
+    a = torch.where(large, half_n, 1e9).unsqueeze(-1) - j / 2
+    return large, a, j
+
+
+def _large_df_entropy(half_n: torch.Tensor, half_log_det: torch.Tensor, p: int) -> torch.Tensor:
+    """The entropy for large df: per j, lgamma(a) - (a - c) psi(a) + a + j/2 with
+    c = (p + 1 - j)/2 is (c - 1/2) log a + log(2 pi)/2 + 1/2 + j/2 + (1/6 - c/2)/a."""
+    _, a, j = _stirling_args(half_n, p)
+    c = 0.5 * (p + 1 - j)
+    terms = (c - 0.5) * a.log() + (_HALF_LOG_2PI + 0.5) + 0.5 * j + (1 / 6 - 0.5 * c) / a
+    return (
+        (p + 1) * half_log_det
+        + 0.5 * p * (p + 1) * _LOG_2
+        + 0.25 * p * (p - 1) * math.log(math.pi)
+        + terms.sum(-1)
+    )
+
+
+def _large_df_log_prob(half_n, half_log_det, half_log_det_x, trace, p: int) -> torch.Tensor:
+    """The log-density for large df, its df-sized terms gathered in one bracket times
+    half_n: log Gamma_p(h) = p(p-1)/4 log pi + sum_j [h (log a_j - 1) - (j + 1)/2 log a_j
+    + j/2 + log(2 pi)/2 + 1/(12 a_j)]."""
+    _, a, j = _stirling_args(half_n, p)
+    log_a = a.log()
+    bracket = 2 * (half_log_det_x - half_log_det) - p * _LOG_2 - (log_a - 1).sum(-1)
+    rest = (-0.5 * (j + 1) * log_a + 0.5 * j + _HALF_LOG_2PI + 1 / (12 * a)).sum(-1)
+    return (
+        half_n * bracket
+        - (p + 1) * half_log_det_x
+        - 0.5 * trace
+        - 0.25 * p * (p - 1) * math.log(math.pi)
+        - rest
+    )
+
+
 class Wishart(ExponentialFamily):
     r"""Wishart distribution of ``p x p`` symmetric positive-definite matrices.
 
@@ -182,13 +229,17 @@ class Wishart(ExponentialFamily):
         p = self._event_shape[-1]
         n, half_log_det = self.df, self._factor_terms[1]
         half_n = 0.5 * n
-        return (
+        large = half_n - 0.5 * (p - 1) > _STIRLING_FROM
+        n = torch.where(large, float(p + 1), n)  # safe where: the exact form sees moderate df
+        half_n_exact = 0.5 * n
+        exact = (
             (p + 1) * half_log_det
             + 0.5 * p * (p + 1) * _LOG_2
-            + _log_multigamma(half_n, p)
-            - 0.5 * (n - p - 1) * _multidigamma(half_n, p)
-            + half_n * p
+            + _log_multigamma(half_n_exact, p)
+            - 0.5 * (n - p - 1) * _multidigamma(half_n_exact, p)
+            + half_n_exact * p
         )
+        return torch.where(large, _large_df_entropy(half_n, half_log_det, p), exact)
 
     # ----------------------------------------------------------------------- the math
 
@@ -216,11 +267,19 @@ class Wishart(ExponentialFamily):
         # tr(Sigma^{-1} X) = |L^{-1} L_X|_F^2, by one triangular solve.
         z = torch.linalg.solve_triangular(factor, value_factor, upper=False)
         trace = z.pow(2).sum((-2, -1))
+        large = 0.5 * n - 0.5 * (p - 1) > _STIRLING_FROM
+        n_exact = torch.where(large, float(p + 1), n)  # safe where
         const = self._cached(
             "log_normalizer",
-            lambda: n * half_log_det + 0.5 * n * p * _LOG_2 + _log_multigamma(0.5 * n, p),
+            lambda: (
+                n_exact * half_log_det
+                + 0.5 * n_exact * p * _LOG_2
+                + _log_multigamma(0.5 * n_exact, p)
+            ),
         )
-        return (n - p - 1) * half_log_det_x - 0.5 * trace - const
+        exact = (n_exact - p - 1) * half_log_det_x - 0.5 * trace - const
+        big = _large_df_log_prob(0.5 * n, half_log_det, half_log_det_x, trace, p)
+        return torch.where(large, big, exact)
 
     # ------------------------------------------------------------ exponential family
 
