@@ -12,14 +12,28 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv
-from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params
+from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
 
 __all__ = ["Beta"]
 
 
 def _log_beta(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+
+
+def _pair(p: Beta) -> torch.Tensor:
+    """The concentrations as a Dirichlet's ``(..., 2)`` vector ``(alpha, beta)``."""
+    return torch.stack(torch.broadcast_tensors(p.concentration1, p.concentration0), -1)
+
+
+def _shares(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``a / (a + b)`` and ``b / (a + b)``, also where ``a + b`` overflows (both scaled by a
+    power of two first)."""
+    scale = torch.where(torch.maximum(a, b) > 2.0**900, 2.0**-128, 1.0).to(a.dtype)
+    a, b = a * scale, b * scale
+    total = a + b
+    return a / total, b / total
 
 
 class Beta(ExponentialFamily):
@@ -65,7 +79,8 @@ class Beta(ExponentialFamily):
 
     @property
     def mean(self) -> torch.Tensor:
-        return self.concentration1 / (self.concentration1 + self.concentration0)
+        (a, b), dtype = working(self.concentration1, self.concentration0)
+        return _shares(a, b)[0].to(dtype)
 
     @property
     def mode(self) -> torch.Tensor:
@@ -78,9 +93,10 @@ class Beta(ExponentialFamily):
 
     @property
     def variance(self) -> torch.Tensor:
-        a, b = self.concentration1, self.concentration0
-        total = a + b
-        return a * b / (total.pow(2) * (total + 1))
+        # x0 (1 - x0) / (a + b + 1), x0 = a / (a + b): no overflow of (a + b)^3
+        (a, b), dtype = working(self.concentration1, self.concentration0)
+        x0, y0 = _shares(a, b)
+        return (x0 * y0 / (a + b + 1)).to(dtype)
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
@@ -98,11 +114,8 @@ class Beta(ExponentialFamily):
         return implicit_beta(a, b, x)
 
     def _log_prob(self, value):
-        a, b = self.concentration1, self.concentration0
-        # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends.
-        # Both terms have the broadcast shape of (a, b, value): accumulate in place.
-        out = x_log_y(a - 1, value).add_(x_log1p_y(b - 1, -value))
-        return out.sub_(self._cached("log_beta", lambda: _log_beta(a, b)))
+        # without the lgamma differences (see aleatorch.distributions._beta_exact)
+        return beta_log_prob(self.concentration1, self.concentration0, value)
 
     def _cdf(self, value):
         return betainc(self.concentration1, self.concentration0, value)
@@ -120,14 +133,9 @@ class Beta(ExponentialFamily):
         return betaincinv(self.concentration1, self.concentration0, value)
 
     def _entropy(self):
-        a, b = self.concentration1, self.concentration0
-        total = a + b
-        return (
-            _log_beta(a, b)
-            - (a - 1) * torch.digamma(a)
-            - (b - 1) * torch.digamma(b)
-            + (total - 2) * torch.digamma(total)
-        )
+        # log B(a, b) - (a - 1) psi(a) - (b - 1) psi(b) + (a + b - 2) psi(a + b), regrouped
+        # without cancellation (the Dirichlet entropy at k = 2)
+        return dirichlet_entropy(_pair(self))
 
     @property
     def _natural_params(self):
@@ -139,14 +147,7 @@ class Beta(ExponentialFamily):
 
 @register_kl(Beta, Beta)
 def _kl_beta_beta(p: Beta, q: Beta) -> torch.Tensor:
-    # KL = log B(a_q, b_q) - log B(a_p, b_p) + (a_p - a_q) psi(a_p) + (b_p - b_q) psi(b_p)
-    #      + (a_q - a_p + b_q - b_p) psi(a_p + b_p)
-    a_p, b_p = p.concentration1, p.concentration0
-    a_q, b_q = q.concentration1, q.concentration0
-    return (
-        _log_beta(a_q, b_q)
-        - _log_beta(a_p, b_p)
-        + (a_p - a_q) * torch.digamma(a_p)
-        + (b_p - b_q) * torch.digamma(b_p)
-        + (a_q - a_p + b_q - b_p) * torch.digamma(a_p + b_p)
-    )
+    # log B(a_q, b_q) - log B(a_p, b_p) + (a_p - a_q) psi(a_p) + (b_p - b_q) psi(b_p)
+    # + (a_q - a_p + b_q - b_p) psi(a_p + b_p), from the parameter differences: full relative
+    # precision between nearly equal laws, never negative (the Dirichlet KL at k = 2)
+    return dirichlet_kl(_pair(p), _pair(q))

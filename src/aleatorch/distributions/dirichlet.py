@@ -11,8 +11,8 @@ from .._samplers import implicit_dirichlet, log_standard_gamma
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
-from ..special.xlogy import x_log_y
 from ..utils import as_params
+from ._beta_exact import dirichlet_entropy, dirichlet_kl, dirichlet_log_prob, working
 
 __all__ = ["Dirichlet"]
 
@@ -63,7 +63,9 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def mean(self) -> torch.Tensor:
-        return self.concentration / self.concentration.sum(-1, keepdim=True)
+        # in float64: the sum of float16 concentrations (65504) overflows
+        (c,), dtype = working(self.concentration)
+        return (c / c.sum(-1, keepdim=True)).to(dtype)
 
     @property
     def mode(self) -> torch.Tensor:
@@ -81,13 +83,19 @@ class Dirichlet(ExponentialFamily):
 
     @property
     def variance(self) -> torch.Tensor:
-        c = self.concentration
+        # pi (1 - pi) / (total + 1), pi = c / total, in float64 (total^3 overflows half
+        # precision, total^2 underflows it at the smallest concentrations)
+        (c,), dtype = working(self.concentration)
         total = c.sum(-1, keepdim=True)
-        return c * (total - c) / (total.pow(2) * (total + 1))
+        return ((c / total) * ((total - c) / total) / (total + 1)).to(dtype)
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         c = self.concentration
+        dtype = c.dtype
+        if dtype in (torch.float16, torch.bfloat16):
+            # half-precision gamma draws overflow (concentration 65504): draw in float32
+            c = c.float()
         # The draw carries no gradient: the implicit one (through each Beta marginal) is
         # attached below; the pathwise one through the normalized gammas differs.
         with torch.no_grad():
@@ -96,26 +104,18 @@ class Dirichlet(ExponentialFamily):
             g = (log_g - log_g.amax(-1, keepdim=True)).exp_()
             x = g / g.sum(-1, keepdim=True)
             # 0 has infinite log-density for alpha_i < 1: keep the components positive.
-            x = x.clamp(min=torch.finfo(x.dtype).tiny)
-        return implicit_dirichlet(c, x)
+            x = x.clamp(min=torch.finfo(dtype).tiny)
+        return implicit_dirichlet(c, x).to(dtype)
 
     def _log_prob(self, value):
-        c = self.concentration
-        log_norm = self._cached(
-            "log_normalizer", lambda: torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
-        )
-        return x_log_y(c - 1, value).sum(-1) + log_norm
+        # sum (c_i - 1) log x_i + lgamma(sum c) - sum lgamma(c_i), without the lgamma
+        # differences (see aleatorch.distributions._beta_exact)
+        return dirichlet_log_prob(self.concentration, value)
 
     def _entropy(self):
-        c = self.concentration
-        k = c.shape[-1]
-        total = c.sum(-1)
-        return (
-            torch.lgamma(c).sum(-1)
-            - torch.lgamma(total)
-            - (k - total) * torch.digamma(total)
-            - ((c - 1) * torch.digamma(c)).sum(-1)
-        )
+        # sum lgamma(c_i) - lgamma(s) - (k - s) psi(s) - sum (c_i - 1) psi(c_i), regrouped
+        # without cancellation
+        return dirichlet_entropy(self.concentration)
 
     @property
     def _natural_params(self):
@@ -127,13 +127,8 @@ class Dirichlet(ExponentialFamily):
 
 @register_kl(Dirichlet, Dirichlet)
 def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> torch.Tensor:
-    # KL = log Gamma(s_p) - log Gamma(s_q) - sum_i [log Gamma(a_i) - log Gamma(b_i)]
-    #      + sum_i (a_i - b_i) (psi(a_i) - psi(s_p)),  with s = sum of the concentration.
-    a, b = p.concentration, q.concentration
-    s_p = a.sum(-1)
-    return (
-        torch.lgamma(s_p)
-        - torch.lgamma(b.sum(-1))
-        - (torch.lgamma(a) - torch.lgamma(b)).sum(-1)
-        + ((a - b) * (torch.digamma(a) - torch.digamma(s_p).unsqueeze(-1))).sum(-1)
-    )
+    # log Gamma(s_p) - log Gamma(s_q) - sum_i [log Gamma(a_i) - log Gamma(b_i)]
+    # + sum_i (a_i - b_i) (psi(a_i) - psi(s_p)), from the parameter differences: full relative
+    # precision between nearly equal laws, never negative
+    a, b = torch.broadcast_tensors(p.concentration, q.concentration)
+    return dirichlet_kl(a, b)

@@ -12,8 +12,8 @@ from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv_log_odds
-from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params
+from ._beta_exact import fisher_beta_point, fisher_entropy, fisher_log_prob, working
 
 __all__ = ["FisherSnedecor"]
 
@@ -60,11 +60,14 @@ class FisherSnedecor(Distribution):
 
     @property
     def variance(self) -> torch.Tensor:
-        df1, df2 = self.df1, self.df2
+        # 2 (d2 / (d2 - 2))^2 (d1 + d2 - 2) / (d1 (d2 - 4)), in float64: d2^2 overflows half
+        # precision (and float64 at its largest values)
+        (df1, df2), dtype = working(self.df1, self.df2)
         ok = df2 > 4
         d2 = torch.where(ok, df2, 5.0)
-        var = 2 * d2.square() * (df1 + d2 - 2) / (df1 * (d2 - 2).square() * (d2 - 4))
-        return torch.where(ok, var, math.nan)
+        ratio = d2 / (d2 - 2)
+        var = 2 * ratio.square() * (df1 + d2 - 2) / (d2 - 4) / df1
+        return torch.where(ok, var, math.nan).to(dtype)
 
     def _rsample(self, sample_shape, generator):
         # X = (G1 / a) / (G2 / b) for G1 ~ Gamma(a, 1), G2 ~ Gamma(b, 1), a = d1/2, b = d2/2,
@@ -83,32 +86,31 @@ class FisherSnedecor(Distribution):
         return a * (self.df1.log() - self.df2.log()) - log_beta
 
     def _log_prob(self, value):
-        a, b = 0.5 * self.df1, 0.5 * self.df2
-        const = self._cached("log_normalizer", self._log_normalizer)
-        return const + x_log_y(a - 1, value) - x_log1p_y(a + b, self.df1 / self.df2 * value)
+        # without the lgamma differences (see aleatorch.distributions._beta_exact)
+        return fisher_log_prob(self.df1, self.df2, value)
 
-    def _beta_point(self, value):
-        """``u = d1 x / (d1 x + d2)`` and ``1 - u = d2 / (d1 x + d2)``, each without
-        cancellation (X is F distributed iff U is Beta(d1/2, d2/2))."""
-        denom = self.df1 * value + self.df2
-        return self.df1 * value / denom, self.df2 / denom
+    def _beta_tail(self, function, value, upper: bool = False):
+        """``function`` (an incomplete beta) at ``u = d1 x / (d1 x + d2)``: X is F distributed
+        iff U is Beta(d1/2, d2/2). In float64 (float32 on MPS): ``u`` underflows half
+        precision at the smallest degrees of freedom, and ``d1 x`` overflows at the largest."""
+        (df1, df2, value), dtype = working(*torch.broadcast_tensors(self.df1, self.df2, value))
+        u, v = fisher_beta_point(df1, df2, value)
+        a, b = 0.5 * df1, 0.5 * df2
+        if upper:  # 1 - I_u(a, b) = I_{1-u}(b, a)
+            return function(b, a, v, u).to(dtype)
+        return function(a, b, u, v).to(dtype)
 
     def _cdf(self, value):
-        u, v = self._beta_point(value)
-        return betainc(0.5 * self.df1, 0.5 * self.df2, u, v)
+        return self._beta_tail(betainc, value)
 
     def _survival_function(self, value):
-        u, v = self._beta_point(value)
-        return betaincc(0.5 * self.df1, 0.5 * self.df2, u, v)
+        return self._beta_tail(betaincc, value)
 
     def _log_cdf(self, value):
-        u, v = self._beta_point(value)
-        return log_betainc(0.5 * self.df1, 0.5 * self.df2, u, v)
+        return self._beta_tail(log_betainc, value)
 
     def _log_survival_function(self, value):
-        # 1 - I_u(a, b) = I_{1-u}(b, a)
-        u, v = self._beta_point(value)
-        return log_betainc(0.5 * self.df2, 0.5 * self.df1, v, u)
+        return self._beta_tail(log_betainc, value, upper=True)
 
     def _icdf(self, value):
         # x = (d2 / d1) u / (1 - u) for the Beta(d1/2, d2/2) quantile u: from its log-odds,
@@ -117,13 +119,6 @@ class FisherSnedecor(Distribution):
         return torch.exp(s + (self.df2.log() - self.df1.log()))
 
     def _entropy(self):
-        # H = log(d2/d1) + log B(a, b) + (1 - a) psi(a) - (1 + b) psi(b) + (a + b) psi(a + b)
-        a, b = 0.5 * self.df1, 0.5 * self.df2
-        log_beta = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
-        return (
-            (self.df2.log() - self.df1.log())
-            + log_beta
-            + (1 - a) * torch.digamma(a)
-            - (1 + b) * torch.digamma(b)
-            + (a + b) * torch.digamma(a + b)
-        )
+        # log(d2/d1) + log B(a, b) + (1 - a) psi(a) - (1 + b) psi(b) + (a + b) psi(a + b),
+        # a = d1/2, b = d2/2, regrouped without cancellation
+        return fisher_entropy(self.df1, self.df2)

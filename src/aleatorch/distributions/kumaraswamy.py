@@ -44,10 +44,16 @@ def _log_moment(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Tensor:
     """
     c = n / a
     big = b + 1
+    # Far beyond b (a tiny: c up to 1e308, where lgamma(1 + c) is inf and the difference
+    # inf - inf), log Gamma(1 + c) - log Gamma(b + 1 + c) = -b log(c + (b + 1) / 2) up to
+    # b^3 / (24 c^2), below rounding once c > 1e8 (b + 1).
+    far = c > 1e8 * big
+    asymptotic = torch.lgamma(big) - b * torch.log(c + big / 2)
+    c = torch.where(far, torch.ones_like(c), c)
     by_series = c < 100 * big
     ratio = _lgamma_ratio(torch.where(by_series, c, torch.zeros_like(c)), big)
     direct = torch.lgamma(big + c) - torch.lgamma(big)
-    return torch.lgamma(1 + c) - torch.where(by_series, ratio, direct)
+    return torch.where(far, asymptotic, torch.lgamma(1 + c) - torch.where(by_series, ratio, direct))
 
 
 class Kumaraswamy(TransformedDistribution):
@@ -184,8 +190,10 @@ class Kumaraswamy(TransformedDistribution):
     def variance(self) -> torch.Tensor:
         a, b = self._wide_parameters()
         log_m1 = _log_moment(a, b, 1)
-        # m2 - m1^2 = m1^2 (m2 / m1^2 - 1), the ratio's log formed before anything cancels.
-        variance = torch.expm1(_log_moment(a, b, 2) - 2 * log_m1) * (2 * log_m1).exp()
+        # m2 - m1^2 = m2 (1 - m1^2 / m2), the ratio's log formed before anything cancels; the
+        # ratio is at most 1, so nothing overflows when m1^2 underflows (a tiny).
+        log_m2 = _log_moment(a, b, 2)
+        variance = -torch.expm1(2 * log_m1 - log_m2) * log_m2.exp()
         return variance.to(self.concentration1.dtype)
 
     @property

@@ -42,6 +42,11 @@ it returns; the log of each tail comes from the forward pass, so deep tails keep
 relative accuracy (~1e-13 against mpmath, ~1e-10 in the slowest corner
 :math:`a (1 - x) \approx 1 + b`).
 
+Parameters above :math:`2^{400}` (where the products above overflow) are brought back along
+the gamma limit (one huge parameter: :math:`1 - I_x(a, b) \to P(b, -(a + \tfrac{b-1}{2})\log x)`)
+or the normal limit (both huge), exact far below rounding there: ``Beta(1e300, 3).cdf`` and
+``Beta(finfo.max, 3).log_cdf`` are finite and right.
+
 float32 (and half) inputs are evaluated in float64 with truncations tuned for float32 and rounded
 back: :math:`f` reaches ~88 before float32 underflows, and float32 arithmetic would cost
 ``f * eps`` (~5e-6) of relative accuracy in the tails.
@@ -103,8 +108,12 @@ def _u_minus_log1p(u: torch.Tensor, one_plus_u: torch.Tensor) -> torch.Tensor:
     w = u / (u + 2)
     w2 = w * w
     series = u * w - 2 * w * w2 * _horner(_PHI_SERIES, w2)
-    log_one_plus_u = torch.where(u > -0.75, torch.log1p(u), torch.log(one_plus_u))
-    return torch.where(w.abs() < 1 / 3, series, u - log_one_plus_u)
+    # each log sees a harmless stand-in where it is not used, so that its gradient there is
+    # 0, not 0 * inf = NaN (log1p at u = -1, log at 1 + u = 0)
+    mid = u > -0.75
+    log1p_u = torch.log1p(torch.where(mid, u, torch.zeros_like(u)))
+    log_one_plus = torch.log(torch.where(mid, torch.ones_like(one_plus_u), one_plus_u))
+    return torch.where(w.abs() < 1 / 3, series, u - torch.where(mid, log1p_u, log_one_plus))
 
 
 # Stirling: lgamma(z) = (z - 1/2) log z - z + log(2 pi)/2 + delta(z),
@@ -175,8 +184,26 @@ def _exponent(a, b, x, y):
     lam = _deviation(torch.where(small_x, a, b), torch.where(small_x, b, a), torch.minimum(x, y))
     lam = torch.where(small_x, lam, -lam)
     ab = a + b
-    f = a * _u_minus_log1p(-lam / a, x * ab / a) + b * _u_minus_log1p(lam / b, y * ab / b)
+    f = _weighted_phi(a, -lam, x, ab) + _weighted_phi(b, lam, y, ab)
     return f, lam
+
+
+def _weighted_phi(c, deviation, point, total):
+    r""":math:`c\,\varphi(u)`, :math:`u = \mathrm{deviation} / c`, :math:`1 + u =
+    \mathrm{point} \cdot \mathrm{total} / c`; where :math:`u` overflows (``c`` near the
+    smallest normal float) as :math:`\mathrm{deviation} - c \log(1 + u)` with the logarithm
+    taken term by term."""
+    u = deviation / c
+    finite = u.abs() < 2.0**1000
+    one = torch.ones_like(u)
+    u_ = torch.where(finite, u, one)
+    near = c * _u_minus_log1p(u_, torch.where(finite, point * total / c, 2 * one))
+    log_one_plus = (
+        torch.log(torch.where(finite, one, point))
+        + torch.log(torch.where(finite, one, total))
+        - torch.log(torch.where(finite, one, c))
+    )
+    return torch.where(finite, near, deviation - c * log_one_plus)
 
 
 def _continued_fraction(a, b, x, lam, steps: int) -> torch.Tensor:
@@ -266,8 +293,23 @@ def _lgamma_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         product_minus_one = torch.addcmul(product_minus_one + ratio, ratio, product_minus_one)
     big = b + 10
     stirling = (big - 0.5) * torch.log1p(a / big) + a * torch.log(a + big) - a
-    stirling = stirling + _stirling_series(a + big) - _stirling_series(big)
+    stirling = stirling + _stirling_series_difference(big, a)
     return stirling - torch.log1p(product_minus_one)
+
+
+def _stirling_series_difference(z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    r""":math:`\delta(z + h) - \delta(z)` for ``z >= 10``, ``h >= 0``, with full relative
+    accuracy as ``h -> 0`` (a difference of the two series would keep only ``1e-18``
+    absolute, nothing of a result of size ``h / (12 z^2)`` at ``h = 1e-100``): term by term,
+    :math:`c_k z^{1-2k} \mathrm{expm1}((1 - 2k) \log(1 + h/z))`."""
+    log_ratio = torch.log1p(h / z)
+    inv2 = z.reciprocal().square()
+    power = z.reciprocal()
+    total = torch.zeros_like(z)
+    for k, c in enumerate(_STIRLING):
+        total = total + c * power * torch.expm1(-(2 * k + 1) * log_ratio)
+        power = power * inv2
+    return total
 
 
 def _power_series(a, b, x, lgamma_a, terms: int):
@@ -386,7 +428,9 @@ def _log_smaller_tail(a, b, x, y, precision: torch.dtype):
     fraction's switch point, except that a small first parameter (where ``I`` is close to 1 at
     moderate ``x``) swaps sides; the power series gives both tails.
     """
-    swapped = x * (a + b + 2) > a + 1
+    # x > (a + 1) / (a + b + 2), written with y = 1 - x so that it does not round away
+    # when a is huge (a + b + 2 == a + 1 at a = 2**400)
+    swapped = x * (b + 1) > y * (a + 1)
     first, second, point, _ = _orient(swapped, a, b, x, y)
     swapped = swapped ^ ((first < 1) & (first < second) & (point > 0.25))
     a_, b_, x_, y_ = _orient(swapped, a, b, x, y)
@@ -454,11 +498,92 @@ def _log_density(a, b, x, y, log_kernel):
     return torch.where(at_zero | (y == 0), edge, inside)
 
 
+# Above _HUGE_PARAM (~2.6e120) the products inside the methods above overflow. There a
+# parameter much larger than the other is brought down to _HUGE_PARAM along the gamma limit,
+# and two huge ones use the normal limit; both are exact to far below rounding there.
+_HUGE_PARAM = 2.0**400
+_GAMMA_LIMIT_MAX_SMALL = 2.0**250
+_HUGE_SCALE = 2.0**-700
+
+
+def _huge_parameters(a, b, x, y):
+    r"""Map entries with a parameter above ``_HUGE_PARAM`` to ones the methods can take.
+
+    When the larger parameter :math:`A` is huge and the other, :math:`B`, is below
+    ``2**250``, :math:`1 - I` (or :math:`I`) is :math:`P(B, (A + \tfrac{B-1}{2})\,(-\log t))`
+    up to :math:`O(B^2/A^2)` (``t`` the point on :math:`A`'s side, Temme 1996 §11.3.3): the same
+    law at :math:`A' = 2^{400}` and :math:`\log t' = r \log t`,
+    :math:`r = (A + \tfrac{B-1}{2}) / (A' + \tfrac{B-1}{2})` has the same value to far below
+    rounding. Returns the new ``(a, b, x, y)``, ``log r + log t' - log t`` (to add to the
+    log-density: the chain rule), and the mask of entries with both parameters huge.
+    """
+    a_big = a >= b
+    big = torch.where(a_big, a, b)
+    small = torch.where(a_big, b, a)
+    huge = big > _HUGE_PARAM
+    gamma = huge & (small < _GAMMA_LIMIT_MAX_SMALL)
+    half = 0.5 * (small - 1)
+    ratio = torch.where(gamma, (big + half) / (_HUGE_PARAM + half), torch.ones_like(a))
+    t = torch.where(a_big, x, y)
+    other = torch.where(a_big, y, x)
+    log_t = torch.where(t > 0.5, torch.log1p(-other), torch.log(t))
+    log_t_new = ratio * log_t
+    t_new, other_new = torch.exp(log_t_new), -torch.expm1(log_t_new)
+    jacobian = torch.log(ratio) + log_t_new - log_t
+    jacobian = torch.where(gamma & (t > 0) & (t < 1), jacobian, torch.zeros_like(a))
+    x = torch.where(gamma, torch.where(a_big, t_new, other_new), x)
+    y = torch.where(gamma, torch.where(a_big, other_new, t_new), y)
+    a = torch.where(gamma & a_big, _HUGE_PARAM, a)
+    b = torch.where(gamma & ~a_big, _HUGE_PARAM, b)
+    # Where t' underflows, z = (A + (B-1)/2)(-log t) > 2^400 * 700 and the tail on t's side
+    # is log Q(B, z) = -z + (B - 1) log z - log Gamma(B) to within B / z.
+    far = gamma & (log_t_new < -700)
+    z = torch.where(far, (big + half) * -log_t, torch.ones_like(a))
+    small_ = torch.where(far, small, torch.ones_like(a))
+    log_far = -z + (small_ - 1) * torch.log(z) - torch.lgamma(small_)
+    log_far = torch.where(torch.isinf(z), -math.inf, log_far)
+    return a, b, x, y, jacobian, huge & ~gamma, far, log_far, ~a_big
+
+
+def _normal_limit(a, b, x, y):
+    r"""``(log I, log(1 - I), log kernel)`` for two huge parameters: the leading term of
+    Temme's expansion, :math:`I = \Phi(-\mathrm{sign}(\lambda)\sqrt{2f})`, its relative error
+    :math:`O((a+b)^{-1/2})`; ``f`` from both parameters scaled by ``2**-700`` (``f`` is
+    linear in the pair)."""
+    f, lam = _exponent(a * _HUGE_SCALE, b * _HUGE_SCALE, x, y)
+    z = -torch.sqrt(2 * f).copysign(lam) * (1 / math.sqrt(_HUGE_SCALE))
+    log_a, log_b = torch.log(a), torch.log(b)
+    log_kernel = 0.5 * (log_a + log_b - torch.logaddexp(log_a, log_b)) - _HALF_LOG_2PI
+    log_kernel = log_kernel - f / _HUGE_SCALE
+    return _log_ndtr(z), _log_ndtr(-z), log_kernel
+
+
+def _log_ndtr(z: torch.Tensor) -> torch.Tensor:
+    """``log Phi(z)`` through ``erfcx`` below 0 (``special.log_ndtr`` has no vmap rule)."""
+    negative = z < 0
+    t = torch.where(negative, z, torch.zeros_like(z)) * -_SQRT_HALF
+    lower = torch.log(0.5 * torch.special.erfcx(t)) - t * t
+    upper = torch.log1p(-0.5 * torch.special.erfc(torch.where(negative, 0.0, z) * _SQRT_HALF))
+    return torch.where(negative, lower, upper)
+
+
 def _evaluate_flat(
     a, b, x, y, kind: str, with_density: bool, with_tails: bool, precision: torch.dtype
 ):
     """``value``, and if asked the log density and ``(log I, log(1 - I))`` (else ``None``)."""
+    a0, b0, x0, y0 = a, b, x, y
+    a, b, x, y, jacobian, both_huge, far, log_far, far_swapped = _huge_parameters(a, b, x, y)
+    one = torch.ones_like(a)
+    a, b = torch.where(both_huge, one, a), torch.where(both_huge, one, b)
     log_w, swapped, log_kernel = _log_smaller_tail(a, b, x, y, precision)
+    log_w = torch.where(far, log_far, log_w)
+    swapped = torch.where(far, far_swapped, swapped)
+    stand_in = torch.where(both_huge, a0, one), torch.where(both_huge, b0, one)
+    log_lower, log_upper, log_kernel_huge = _normal_limit(*stand_in, x, y)
+    swapped = torch.where(both_huge, log_upper < log_lower, swapped)
+    log_w = torch.where(both_huge, torch.minimum(log_lower, log_upper), log_w)
+    log_kernel = torch.where(both_huge, log_kernel_huge, log_kernel + jacobian)
+    a, b, x, y = a0, b0, x0, y0
     value = _kind_of_tail(kind, log_w, swapped)
     invalid = ~((x >= 0) & (y >= 0) & (a > 0) & (b > 0))
     value = torch.where(invalid, math.nan, value)
