@@ -281,3 +281,22 @@ def refuse_half_precision(owner: str, tensor: torch.Tensor, needs: str) -> None:
             f"{owner}: {str(tensor.dtype)[6:]} parameters are not supported ({needs} has no "
             "half-precision kernel in torch); build it with float32 parameters (.float())"
         )
+
+
+def textbook_range(limit: float, *params: torch.Tensor) -> bool:
+    """Whether every entry of ``params`` lies in ``[-limit, limit]``, when that can be asked
+    for free: in eager mode, on CPU, outside ``torch.func`` transforms (else False).
+
+    The exact log-space forms of the gamma and beta families (Stirling remainders, deviance
+    terms) cost tens of elementwise passes; where every parameter is moderate the textbook
+    ``lgamma`` formula is as accurate (its terms are of the size of the result) and several
+    times cheaper. On CPU reading one maximum back costs a reduction; on an accelerator it
+    would be a device sync, and under compile or vmap a data-dependent branch, so there the
+    exact form is always used (and fused by the compiler).
+    """
+    if torch.compiler.is_compiling():
+        return False
+    for t in params:
+        if t.device.type != "cpu" or torch._C._functorch.is_functorch_wrapped_tensor(t):
+            return False
+    return all(t.numel() == 0 or bool(t.abs().amax() <= limit) for t in params)

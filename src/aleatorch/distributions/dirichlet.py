@@ -11,10 +11,15 @@ from .._samplers import implicit_dirichlet, log_standard_gamma
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
-from ..utils import as_params
+from ..special.xlogy import x_log_y
+from ..utils import as_params, textbook_range
 from ._beta_exact import dirichlet_entropy, dirichlet_kl, dirichlet_log_prob, working
 
 __all__ = ["Dirichlet"]
+
+# Total concentration up to which log_prob and entropy use lgamma/digamma directly
+# (utils.textbook_range): their terms stay below ~60, a few tens of ulps of the result.
+_TEXTBOOK_TOTAL = 20.0
 
 
 class Dirichlet(ExponentialFamily):
@@ -108,14 +113,33 @@ class Dirichlet(ExponentialFamily):
         return implicit_dirichlet(c, x).to(dtype)
 
     def _log_prob(self, value):
-        # sum (c_i - 1) log x_i + lgamma(sum c) - sum lgamma(c_i), without the lgamma
+        # sum (c_i - 1) log x_i + lgamma(sum c) - sum lgamma(c_i): directly while the total
+        # concentration is moderate (utils.textbook_range), else without the lgamma
         # differences (see aleatorch.distributions._beta_exact)
-        return dirichlet_log_prob(self.concentration, value)
+        c = self.concentration
+        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_TOTAL, c.sum(-1))):
+            log_norm = self._cached(
+                "log_normalizer", lambda: torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+            )
+            out = x_log_y(c - 1, value).sum(-1) + log_norm
+            # +inf - inf on a face of the simplex: the exact form takes the limit there
+            if not bool(out.isnan().any()):
+                return out
+        return dirichlet_log_prob(c, value)
 
     def _entropy(self):
-        # sum lgamma(c_i) - lgamma(s) - (k - s) psi(s) - sum (c_i - 1) psi(c_i), regrouped
-        # without cancellation
-        return dirichlet_entropy(self.concentration)
+        # sum lgamma(c_i) - lgamma(s) - (k - s) psi(s) - sum (c_i - 1) psi(c_i): directly
+        # while the total is moderate, else regrouped without cancellation
+        c = self.concentration
+        total = c.sum(-1)
+        if textbook_range(_TEXTBOOK_TOTAL, total):
+            return (
+                torch.lgamma(c).sum(-1)
+                - torch.lgamma(total)
+                - (c.shape[-1] - total) * torch.digamma(total)
+                - ((c - 1) * torch.digamma(c)).sum(-1)
+            )
+        return dirichlet_entropy(c)
 
     @property
     def _natural_params(self):
