@@ -8,9 +8,10 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_exponential
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
-from ..special import log1mexp
+from ..special import log1mexp, log1pmx
 from ..utils import as_params
 
 __all__ = ["Exponential"]
@@ -63,8 +64,7 @@ class Exponential(ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        e = torch.empty(shape, dtype=self.rate.dtype, device=self.rate.device)
-        return e.exponential_(generator=generator) / self.rate
+        return standard_exponential(self.rate, shape, generator) / self.rate
 
     def _log_prob(self, value):
         return self.rate.log() - self.rate * value
@@ -97,6 +97,11 @@ class Exponential(ExponentialFamily):
 
 @register_kl(Exponential, Exponential)
 def _kl_exponential_exponential(p: Exponential, q: Exponential) -> torch.Tensor:
-    # KL = r - 1 - log r with r = rate_q / rate_p; d = r - 1 from the exact difference of rates.
+    # KL = r - 1 - log r with r = rate_q / rate_p. Near r = 1 it is -log1pmx(d) with
+    # d = r - 1 from the exact difference of rates (full relative precision, >= 0; the
+    # difference d - log1p(d) loses half the digits at d = 1e-8); elsewhere r - 1 - log r.
     d = (q.rate - p.rate) / p.rate
-    return d - torch.log1p(d)
+    near = d.abs() < 0.5
+    ratio = torch.where(near, torch.ones_like(d), q.rate / p.rate)
+    far = ratio - 1 - torch.log(ratio)
+    return torch.where(near, 0.0 - log1pmx(torch.where(near, d, torch.zeros_like(d))), far)

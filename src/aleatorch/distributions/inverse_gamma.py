@@ -10,7 +10,6 @@ import torch
 from .. import constraints
 from .._samplers import standard_gamma
 from ..distribution import Distribution
-from ..special.incomplete_beta import _horner, _stirling_series
 from ..special.incomplete_gamma import (
     gammainc,
     gammaincc,
@@ -18,16 +17,14 @@ from ..special.incomplete_gamma import (
     log_gammainc,
     log_gammaincc,
 )
+from ..special.stirling import log_minus_digamma, stirlerr
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
-from .gamma import Gamma
+from .gamma import Gamma, _log_density_terms, _work, gamma_log_density
 
 __all__ = ["InverseGamma"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
-# digamma(a) = log a - 1/(2a) - sum_k B_2k / (2k a^2k): the sum's coefficients, in 1/a^2.
-_DIGAMMA_TAIL = [1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12]
-_ASYMPTOTIC_FROM = 10.0
 
 
 class InverseGamma(TransformedDistribution):
@@ -80,9 +77,12 @@ class InverseGamma(TransformedDistribution):
         return self._rsample(sample_shape, generator)
 
     def _log_prob(self, value):
+        # log p(y) = log(a / 2 pi) / 2 - stirlerr(a) - log y - bd0(a, rate / y) for a >= 10
+        # (see gamma_log_density): no lgamma difference of size a log a.
         a, rate = self.concentration, self.rate
-        const = self._cached("log_normalizer", lambda: a * rate.log() - torch.lgamma(a))
-        return const - (a + 1) * value.log() - rate / value
+        dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
+        terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
+        return gamma_log_density(a, rate, value, terms, inverse=True).to(dtype)
 
     def _cdf(self, value):
         return gammaincc(self.concentration, self.rate / value)
@@ -102,23 +102,15 @@ class InverseGamma(TransformedDistribution):
     median = Distribution.median  # icdf(1/2): no closed form
 
     def _entropy(self):
-        a, log_rate = self.concentration, self.rate.log()
-        # H = a + log(rate) + lgamma(a) - (1 + a) digamma(a). For large a the terms of size
-        # a log a cancel down to O(log a); with Stirling's series for lgamma and digamma
-        # they cancel analytically: H = log(rate) - 3/2 log a + log(2 pi)/2 + 1/2 + 1/(2a)
-        # + delta(a) + (1 + a) eps(a), with delta, eps the series' remainders.
-        small = a.clamp(max=_ASYMPTOTIC_FROM)
-        direct = small + torch.lgamma(small) - (1 + small) * torch.digamma(small)
-        big = a.clamp(min=_ASYMPTOTIC_FROM)
-        eps = _horner(_DIGAMMA_TAIL, big.reciprocal().square()) / big.square()
-        series = (
-            (_HALF_LOG_2PI + 0.5)
-            - 1.5 * big.log()
-            + 0.5 / big
-            + _stirling_series(big)
-            + (1 + big) * eps
-        )
-        return torch.where(a < _ASYMPTOTIC_FROM, direct, series) + log_rate
+        # H = a + log r + lgamma(a) - (1 + a) digamma(a); with lgamma(a) = (a - 1/2) log a - a
+        # + log(2 pi)/2 + stirlerr(a) and digamma(a) = log a - L(a) (L = log_minus_digamma):
+        # H = log r + log(2 pi)/2 - 3/2 log a + stirlerr(a) + (1 + a) L(a), without the
+        # cancellation of the terms of size a log a (computed in float64).
+        a, rate = self.concentration, self.rate
+        dtype = torch.promote_types(a.dtype, rate.dtype)
+        a, rate = _work(a), _work(rate)
+        h = _HALF_LOG_2PI - 1.5 * torch.log(a) + stirlerr(a) + (1 + a) * log_minus_digamma(a)
+        return (h + torch.log(rate)).to(dtype)
 
     @property
     def mean(self) -> torch.Tensor:
