@@ -286,15 +286,15 @@ def test_laplace_rsample_follows_the_laplace_law(dtype):
     assert abs(float(d_scale) - 1) <= 6 * float(np.std(np.abs(xd - 1.5) / 0.7)) / 50_000**0.5
 
 
-def test_laplace_rsample_is_finite_over_every_float16_uniform():
-    # float16 rand has only ~2^11 values: 200k draws reach both ends of it (and 1/2) with
-    # probability 1 - 1e-40, so every rounding edge case of the sampler is exercised.
+def test_laplace_float16_rsample_is_finite_and_symmetric():
+    # float16 parameters are sampled in float32 (Laplace._half_in_float32) and rounded back:
+    # 200k draws reach far into both tails; none may overflow or vanish to NaN.
     d = D.Laplace(torch.tensor(0.0, dtype=torch.float16), torch.tensor(1.0, dtype=torch.float16))
     x = d.rsample((200_000,), generator=gen(12))
     assert x.dtype == torch.float16 and torch.isfinite(x).all()
-    assert (x < 0).any() and (x > 0).any()
-    # Symmetric law: the most extreme draws on either side have (nearly) the same size.
-    assert abs(float(x.max()) + float(x.min())) <= 0.1 * float(x.max())
+    # Symmetric law: the share of negative draws is 1/2 within 5 standard errors.
+    share = float((x < 0).double().mean())
+    assert abs(share - 0.5) <= 5 * (0.25 / x.numel()) ** 0.5
 
 
 def test_uniform_support_is_closed_and_log_prob_outside_is_minus_inf():
