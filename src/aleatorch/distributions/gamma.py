@@ -19,8 +19,8 @@ from ..special.incomplete_gamma import (
     log_gammaincc,
 )
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
-from ..special.xlogy import x_log_y
-from ..utils import as_params
+from ..special.xlogy import _broadcasts_into, x_log_y
+from ..utils import as_params, textbook_range
 
 __all__ = ["Gamma"]
 
@@ -28,6 +28,9 @@ _LOG_2PI = math.log(2 * math.pi)
 # From this concentration on, log_prob uses the saddle-point form (stirlerr and bd0); below
 # it the direct formula has no large terms to cancel.
 _SADDLE_FROM = 10.0
+# Concentrations up to which log_prob and entropy use lgamma/digamma directly
+# (utils.textbook_range, CPU eager): terms of the size of the result, a few tens of ulps.
+_TEXTBOOK_LIMIT = 10.0
 # KL: the Bregman term of lgamma by its Taylor series in the concentration difference
 # (polygamma values) where |a_q / a_p - 1| < this, with this many terms (0.2^25/25 < 1e-19).
 _KL_SERIES_BELOW = 0.2
@@ -218,6 +221,14 @@ class Gamma(ExponentialFamily):
 
     def _log_prob(self, value):
         a, rate = self.concentration, self.rate
+        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_LIMIT, a)):
+            # a log r - lgamma(a) + (a - 1) log x - r x: terms of the size of the result
+            # while a is moderate. Parameter-only terms are formed at batch size.
+            const = self._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+            out = x_log_y(a - 1, value)
+            if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
+                return out - rate * value + const
+            return out.addcmul_(rate, value, value=-1).add_(const)
         dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms).to(dtype)
@@ -245,6 +256,8 @@ class Gamma(ExponentialFamily):
         # H = log(2 pi a)/2 + stirlerr(a) + (a - 1) L(a) - log r, whose terms do not cancel
         # (a L(a) -> 1/2); the direct form loses everything in float32 at a = 1e7.
         a, rate = self.concentration, self.rate
+        if textbook_range(_TEXTBOOK_LIMIT, a):
+            return a - rate.log() + torch.lgamma(a) + (1 - a) * torch.digamma(a)
         dtype = torch.promote_types(a.dtype, rate.dtype)
         a, rate = _work(a), _work(rate)
         h = 0.5 * (_LOG_2PI + torch.log(a)) + stirlerr(a) + (a - 1) * log_minus_digamma(a)
