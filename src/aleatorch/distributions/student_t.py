@@ -10,24 +10,36 @@ import torch
 from .. import constraints
 from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
-from ..special.incomplete_beta import betainc, log_betainc
+from ..special.student_t import log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
 from ..utils import as_params
 
 __all__ = ["StudentT"]
 
-_LOG_PI = math.log(math.pi)
-_LGAMMA_HALF = 0.5 * _LOG_PI
-_LOG_HALF = math.log(0.5)
+_NORMAL_ENTROPY = 0.5 * (1 + math.log(2 * math.pi))
 
 
-def _log1p_square(r: torch.Tensor) -> torch.Tensor:
-    """``log(1 + r^2)``: ``log1p`` for small ``r``, ``2 log|r| + log1p(r^-2)`` for large ones
-    (no overflow of ``r^2``)."""
-    small = r.abs() <= 1
-    inner = torch.log1p(torch.where(small, r, 0.0).square())
-    big = torch.where(small, 1.0, r).abs()
-    outer = 2 * big.log() + torch.log1p(big.reciprocal().square())
-    return torch.where(small, inner, outer)
+def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
+    """``(nu + 1)/2 * log(1 + z^2 / nu)`` without overflow of ``z^2`` and without rounding
+    ``z^2 / nu`` to a subnormal at huge ``nu``.
+
+    For ``r = z / sqrt(nu)`` up to 1 it is ``z^2 (1 + 1/nu) / 2 * L(r^2)`` with
+    ``L(u) = log1p(u) / u`` (``(nu + 1) r^2 / 2 * L`` below ``nu = 1``, where ``1/nu`` may
+    overflow); above, ``(nu + 1) (log|r| + log1p(r^-2) / 2)`` with ``log|r|`` from ``z`` and
+    ``nu`` (``r`` itself may overflow)."""
+    r = z / df.sqrt()
+    inner = r.abs() <= 1
+    u = torch.where(inner, r, 0.0).square()
+    positive = u > 0
+    u_safe = torch.where(positive, u, 1.0)
+    ratio = torch.where(positive, torch.log1p(u_safe) / u_safe, 1.0)
+    z_in = torch.where(inner, z, 0.0)
+    df_big = torch.where(df >= 1, df, 1.0)
+    near = torch.where(df >= 1, 0.5 * z_in.square() * (1 + df_big.reciprocal()), 0.5 * (df + 1) * u)
+    z_out = torch.where(inner, 1.0, z).abs()
+    log_r = z_out.log() - 0.5 * df.log()
+    inv_r2 = torch.exp(-2 * log_r)
+    far = (df + 1) * (log_r + 0.5 * torch.log1p(torch.where(inner, 0.0, inv_r2)))
+    return torch.where(inner, near * ratio, far)
 
 
 class StudentT(Distribution):
@@ -37,7 +49,11 @@ class StudentT(Distribution):
               \left(1 + \frac{z^2}{\nu}\right)^{-\frac{\nu+1}{2}}, \quad z = \frac{x - \mu}{\sigma}
 
     Support: the real line. The mean is NaN for :math:`\nu \le 1`; the variance is infinite
-    for :math:`1 < \nu \le 2` and NaN for :math:`\nu \le 1`, as in torch.
+    for :math:`1 < \nu \le 2` and NaN for :math:`\nu \le 1`, as in torch. The cdf, its log,
+    the survival function and the quantile come from :mod:`aleatorch.special.student_t`
+    (accurate in both tails, log-space where the cdf underflows, ``df`` up to the largest
+    float); the log-density and entropy use the asymptotic series of
+    :math:`\log\Gamma(\frac{\nu+1}{2}) - \log\Gamma(\frac{\nu}{2})` for large ``df``.
 
     Args:
         df: the degrees of freedom :math:`\nu > 0`.
@@ -94,69 +110,29 @@ class StudentT(Distribution):
         z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device, generator=generator)
         return self.loc + self.scale * z * torch.exp(0.5 * (half_df.log() - log_g))
 
-    def _log_normalizer(self):
-        df = self.df
-        return (
-            torch.lgamma(0.5 * (df + 1))
-            - torch.lgamma(0.5 * df)
-            - 0.5 * (df.log() + _LOG_PI)
-            - self.scale.log()
-        )
+    def _standardize(self, value):
+        return (value - self.loc) / self.scale
 
     def _log_prob(self, value):
-        r = (value - self.loc) / (self.scale * self.df.sqrt())
-        const = self._cached("log_normalizer", self._log_normalizer)
-        return const - 0.5 * (self.df + 1) * _log1p_square(r)
-
-    def _tail(self, value, log: bool):
-        """The lower tail at ``-|t|``: ``I_x(nu/2, 1/2) / 2`` with ``x = 1 / (1 + r^2)``,
-        ``r = t / sqrt(nu)``; ``1 - x = 1 / (1 + r^-2)`` is passed exactly.
-
-        Also ``r``, whether ``r = 0``, and the slope ``dF/dr = Gamma((nu+1)/2) /
-        (Gamma(nu/2) sqrt(pi))`` of the cdf there. At ``r = 0`` the tail's graph has
-        ``1/r^2 = inf`` and ``I_1``, whose derivatives are ``inf * 0 = NaN``: the tail is taken
-        at ``r = 1`` instead (safe where), and the callers use ``1/2 +- slope * r``, exact in
-        value and in its first derivatives (the cdf is 1/2 at ``loc`` for every ``nu``)."""
-        r = (value - self.loc) / (self.scale * self.df.sqrt())
-        center = r == 0
-        safe = torch.where(center, 1.0, r)
-        x = (1 + safe.square()).reciprocal()
-        y = (1 + safe.square().reciprocal()).reciprocal()
-        df = self.df
-        slope = torch.exp(torch.lgamma(0.5 * (df + 1)) - torch.lgamma(0.5 * df) - _LGAMMA_HALF)
-        if log:
-            tail = _LOG_HALF + log_betainc(0.5 * df, 0.5, x, y)
-        else:
-            tail = 0.5 * betainc(0.5 * df, 0.5, x, y)
-        return r, center, slope * r, tail
+        z = self._standardize(value)
+        const = log_t_normalizer(self.df) - self.scale.log()
+        return const - _half_log_kernel(z, self.df)
 
     def _cdf(self, value):
-        r, center, step, w = self._tail(value, log=False)
-        return torch.where(center, 0.5 + step, torch.where(r <= 0, w, 1 - w))
+        return stdtr(self.df, self._standardize(value))
 
     def _survival_function(self, value):
-        r, center, step, w = self._tail(value, log=False)
-        return torch.where(center, 0.5 - step, torch.where(r >= 0, w, 1 - w))
+        return stdtr(self.df, -self._standardize(value))
 
     def _log_cdf(self, value):
-        # log(1/2 + s r) = log(1/2) + 2 s r to first order
-        r, center, step, log_w = self._tail(value, log=True)
-        far = torch.where(r <= 0, log_w, torch.log1p(-log_w.exp()))
-        return torch.where(center, _LOG_HALF + 2 * step, far)
+        return log_stdtr(self.df, self._standardize(value))
 
     def _log_survival_function(self, value):
-        r, center, step, log_w = self._tail(value, log=True)
-        far = torch.where(r >= 0, log_w, torch.log1p(-log_w.exp()))
-        return torch.where(center, _LOG_HALF - 2 * step, far)
+        return log_stdtr(self.df, -self._standardize(value))
+
+    def _icdf(self, value):
+        return self.loc + self.scale * stdtrit(self.df, value)
 
     def _entropy(self):
-        # H = (nu+1)/2 (psi((nu+1)/2) - psi(nu/2)) + log(sqrt(nu) B(nu/2, 1/2)) + log(sigma)
-        df = self.df
-        half, half_next = 0.5 * df, 0.5 * (df + 1)
-        log_beta = torch.lgamma(half) + _LGAMMA_HALF - torch.lgamma(half_next)
-        return (
-            half_next * (torch.digamma(half_next) - torch.digamma(half))
-            + 0.5 * df.log()
-            + log_beta
-            + self.scale.log()
-        )
+        # H = H(normal) + excess(nu) + log(sigma); the excess ~ 1/nu is computed by itself
+        return _NORMAL_ENTROPY + t_entropy_excess(self.df) + self.scale.log()
