@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import softplus
-from ._params import BinaryGivenParameter, probs_or_logits, rsample_hint
+from ._params import BinaryGivenParameter, binary_kl, probs_or_logits, rsample_hint
 
 __all__ = ["Bernoulli"]
 
@@ -97,9 +98,44 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
         # lerp picks p at 1 and 1 - p at 0 exactly; one temporary, log in place, log 0 = -inf.
         return torch.lerp(self._failure_prob, self.probs, value).log_()
 
+    def _tail_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(p, 1 - p)``, each accurate near 0 (from the logits when they were given)."""
+        if self._given == "logits":
+            return torch.sigmoid(self.logits), torch.sigmoid(-self.logits)
+        return self.probs, self._failure_prob
+
+    def _log_tail_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p, log(1 - p))``, from the logits when they were given."""
+        if self._given == "logits":
+            return -softplus(-self.logits), -softplus(self.logits)
+        return self.probs.log(), torch.log1p(-self.probs)
+
+    @staticmethod
+    def _by_value(value, below, at_zero, above):
+        """``below`` for ``x < 0``, ``at_zero`` for ``0 <= x < 1``, ``above`` for ``x >= 1``."""
+        inside = torch.where(value >= 1, torch.full_like(at_zero, above), at_zero)
+        return torch.where(value < 0, torch.full_like(inside, below), inside)
+
+    # P(X <= x): 0 below 0, 1 - p on [0, 1), 1 from 1 on; each tail from its own probability
+    # (log(1 - p) = -softplus(l) from logits), never as 1 minus the other.
     def _cdf(self, value):
-        below = torch.where(value >= 1, torch.ones_like(self.probs), 1 - self.probs)
-        return torch.where(value < 0, torch.zeros_like(below), below)
+        return self._by_value(value, 0.0, self._tail_probs()[1], 1.0)
+
+    def _survival_function(self, value):
+        return self._by_value(value, 1.0, self._tail_probs()[0], 0.0)
+
+    def _log_cdf(self, value):
+        return self._by_value(value, -math.inf, self._log_tail_probs()[1], 0.0)
+
+    def _log_survival_function(self, value):
+        return self._by_value(value, 0.0, self._log_tail_probs()[0], -math.inf)
+
+    def _icdf(self, value):
+        # The smallest k in {0, 1} with P(X <= k) >= u: 0 where u <= 1 - p, else 1. Above
+        # u = 1/2 tested as 1 - u >= p (1 - u is exact there, 1 - p may not be).
+        p, q = self._tail_probs()
+        zero = torch.where(value > 0.5, 1 - value >= p, value <= q)
+        return torch.where(zero, torch.zeros_like(value), torch.ones_like(value))
 
     def _entropy(self):
         # H = -p log p - q log q, with 0 log 0 = 0 (see _floored_log_probs).
@@ -121,8 +157,6 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
 
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> torch.Tensor:
-    # KL = p log(p/q) + (1-p) log((1-p)/(1-q)), with 0 log 0 = 0 and x log(x/0) = inf.
-    pp, qp = p.probs, q.probs
-    t1 = torch.special.xlogy(pp, pp) - torch.special.xlogy(pp, qp)
-    t2 = torch.special.xlogy(1 - pp, 1 - pp) - torch.special.xlogy(1 - pp, 1 - qp)
-    return t1 + t2
+    # KL = p log(p/q) + (1-p) log((1-p)/(1-q)), 0 log 0 = 0, x log(x/0) = inf; to full
+    # relative precision when p and q nearly agree (see binary_kl).
+    return binary_kl(p, q)

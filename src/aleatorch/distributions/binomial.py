@@ -11,21 +11,209 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
-from ..special import softplus
+from ..special import bd0, softplus, stirlerr
+from ..special.bisection import bisect_integers
 from ._beta_tails import IncompleteBetaTails
-from ._params import BinaryGivenParameter, count_and_given
+from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
 __all__ = ["Binomial"]
 
 
-# Above this variance the entropy's asymptotic expansion (error ~0.05 / variance^2) is more
-# accurate than summing log-probabilities whose lgamma differences cancel (error ~eps n log n).
-_ASYMPTOTIC_ENTROPY_VARIANCE = 3e4
+def _split(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Veltkamp's split of a float64 ``a = hi + lo``, each half with 26 significant bits."""
+    c = a * 134217729.0  # 2^27 + 1
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _product_error(a: torch.Tensor, b: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+    """``a b - fl(a b)`` exactly (Dekker's two-product, float64), for ``0 <= b <= 1``; ``a``
+    near the top of the range is scaled by a power of 2 first, so the split cannot
+    overflow."""
+    scale = torch.where(a > 2.0**900, 2.0**-64, 1.0).to(a.dtype)
+    a, ab = a * scale, ab * scale
+    a_hi, a_lo = _split(a)
+    b_hi, b_lo = _split(b)
+    error = a_lo * b_lo - (((ab - a_hi * b_hi) - a_lo * b_hi) - a_hi * b_lo)
+    error = error / scale
+    return torch.where(error.isfinite(), error, torch.zeros_like(error))
+
+
+class _Tails(IncompleteBetaTails):
+    """The incomplete-beta tails, computed in float32 for float16/bfloat16 parameters (whose
+    ``sigmoid(-30)`` already underflows) and rounded once to the parameters' dtype."""
+
+    def _in_working_dtype(self, method, value):
+        dtype = self._param.dtype
+        wide = self._with_dtype(torch.float32)
+        return getattr(IncompleteBetaTails, method)(wide, value.float()).to(dtype)
+
+    def _cdf(self, value):
+        if self._param.dtype in _HALF:
+            return self._in_working_dtype("_cdf", value)
+        return super()._cdf(value)
+
+    def _survival_function(self, value):
+        if self._param.dtype in _HALF:
+            return self._in_working_dtype("_survival_function", value)
+        return super()._survival_function(value)
+
+    def _log_cdf(self, value):
+        if self._param.dtype in _HALF:
+            return self._in_working_dtype("_log_cdf", value)
+        return super()._log_cdf(value)
+
+    def _log_survival_function(self, value):
+        if self._param.dtype in _HALF:
+            return self._in_working_dtype("_log_survival_function", value)
+        return super()._log_survival_function(value)
+
+
+def _deviance(k, n, p, log_p, p_error=None):
+    """``bd0(k, n p) = k log(k / (n p)) + n p - k`` for ``k > 0``, ``p + p_error`` being the
+    exact probability.
+
+    Near ``k = n p``, :func:`bd0`'s series. Elsewhere the direct form with ``log(k / m)``
+    taken as ``log1p((k - m) / m)`` for ``m / 2 <= k <= 2 m`` and ``log(k / m)`` beyond (not
+    ``log k - log m``, which loses ``log k / log(k / m)`` eps), and as ``log k - log n -
+    log p`` where ``m < k / 2``, which stays accurate from the logits where ``p`` underflows.
+    The rounding error ``e`` of ``m = n p`` (and ``n p_error``) is added back to second order,
+    ``(m - k) e / m + k (e / m)^2 / 2``: without it the result is off by ``|k - n p| eps``.
+    """
+    m = n * p
+    small = m < 0.5 * k
+    from_logs = k * (torch.log(k) - torch.log(n) - log_p) + (m - k)
+    m_safe = torch.where(small, k, m)
+    close = (k - m_safe).abs() < 0.1 * k + 0.1 * m_safe  # (k + m may overflow)
+    # bd0 is homogeneous of degree 1: scale arguments near the float range's top down by
+    # 16 (exactly), where its own 2 x and x + m would overflow.
+    scale = torch.where(torch.maximum(k, m_safe) > 2.0**1000, 16.0, 1.0).to(k.dtype)
+    series = bd0(k / scale, torch.where(close, m_safe, k) / scale) * scale
+    near = (m_safe <= 2 * k) & ~close
+    ratio = k / torch.where(close, 2 * k, m_safe)
+    log_ratio = torch.where(near, torch.log1p((k - m_safe) / m_safe), torch.log(ratio))
+    direct = k * log_ratio + (m_safe - k)
+    value = torch.where(close, series, direct)
+    if m.dtype == torch.float64:
+        error = _product_error(n, p, m)
+        if p_error is not None:
+            error = error + n * p_error
+        relative = error / m_safe
+        value = value + (m_safe - k) * relative + 0.5 * k * relative * relative
+    return torch.where(small, from_logs, value)
+
+
+def _discrete_icdf(dist: Distribution, value: torch.Tensor) -> torch.Tensor:
+    """The smallest integer k >= 0 with ``cdf(k) >= q`` for a family with ``_log_cdf`` and
+    ``_log_survival_function``; at q = 1 the smallest k where ``P(X > k)`` underflows to 0 in
+    the dtype (half the smallest subnormal). Not differentiable (a step function)."""
+    dtype = torch.promote_types(dist._dtype(), value.dtype)
+    finfo = torch.finfo(dtype)
+    underflow = math.log(finfo.tiny) + math.log(finfo.eps) - math.log(2.0)
+    shape = torch.broadcast_shapes(value.shape, dist.batch_shape)
+    q = value.detach().to(dtype).expand(shape)
+    with torch.no_grad():
+        log_q = torch.log(q)
+        log_rest = torch.where(q < 1, torch.log1p(-q), torch.full_like(q, underflow))
+        upper = q > 0.5
+
+        def below(k):
+            return torch.where(
+                upper, dist._log_survival_function(k) > log_rest, dist._log_cdf(k) < log_q
+            )
+
+        zero = torch.zeros_like(q)
+        k = bisect_integers(below, zero, torch.full_like(q, math.inf))
+        return torch.where(q <= 0, zero, k)
+
+
+_ENTROPY_LABELS = 2048  # labels _strided_entropy evaluates per batch entry
+
+
+def _strided_entropy(dist, start, stop, top):
+    """``-sum P(k) log P(k)`` over the integers ``start <= k < stop, k <= top``, from at most
+    2048 labels per entry.
+
+    A window of at most 2048 labels is summed exactly. A wider one is walked with an integer
+    stride ``s`` and the sum multiplied by ``s``: for a binomial that only happens when the
+    window lies 12 standard deviations from both ends of the support (a width above 2048
+    needs ``sd > 13``, so ``n p > 12 sd + 20``), where ``-P log P`` is smooth on the scale
+    ``sd`` (at least 78 labels per standard deviation) and negligible at both window ends,
+    and the strided (trapezoid) sum of such a function equals the unit-step one to within
+    ``exp(-2 pi^2 (sd / s)^2)`` (Poisson summation), far below rounding.
+
+    Eagerly, as many labels as the widest window needs (one host sync), in chunks of at most
+    ``_WINDOW_CHUNK`` values; under ``torch.compile`` always 2048, so that the shapes do not
+    depend on the parameters (the same numbers: the extra labels lie outside every window).
+    """
+    width = stop - start
+    if torch.compiler.is_compiling() or start.numel() == 0:
+        labels = _ENTROPY_LABELS
+    else:
+        widest = width.nan_to_num(nan=1.0).max()
+        labels = int(widest.ceil().clamp(min=1, max=_ENTROPY_LABELS))
+    stride = torch.ceil(width / labels).clamp(min=1).nan_to_num(nan=1.0)
+    lead = (-1,) + (1,) * start.dim()
+    chunk = max(1, _WINDOW_CHUNK // max(start.numel(), 1))
+    total = torch.zeros_like(start)
+    for first in range(0, labels, chunk):
+        offsets = torch.arange(
+            first, min(labels, first + chunk), dtype=start.dtype, device=start.device
+        )
+        values = start + stride * offsets.view(lead)
+        inside = (values < stop) & (values <= top)
+        log_p = dist._log_prob(torch.where(inside, values, torch.zeros_like(values)))
+        log_p = torch.where(inside, log_p, torch.full_like(log_p, -math.inf))
+        log_p = log_p.clamp(min=torch.finfo(log_p.dtype).min)
+        total = total - (log_p.exp() * log_p).sum(0)
+    return total * stride
+
+
+_WINDOW_CHUNK = 2**22  # labels x batch entries summed at once by _windowed_entropy
+
+
+def _windowed_entropy(dist, start, stop, top=None):
+    """``-sum P(k) log P(k)`` over the integers ``start <= k < stop`` (entrywise windows,
+    computed without gradient), and ``k <= top`` where given; the mass outside the window must
+    be negligible. ``0 log 0 = 0``. Summed in chunks of labels, so memory stays bounded
+    whatever the widest window is."""
+    with torch.no_grad():
+        width = int((stop - start).nan_to_num(nan=1.0).clamp(min=1).max()) if start.numel() else 1
+    batch = max(start.numel(), 1)
+    chunk = max(1, _WINDOW_CHUNK // batch)
+    lead = (-1,) + (1,) * start.dim()
+    total = torch.zeros_like(start)
+    for first in range(0, width, chunk):
+        offsets = torch.arange(
+            first, min(width, first + chunk), dtype=start.dtype, device=start.device
+        )
+        values = start + offsets.view(lead)
+        inside = values < stop
+        if top is not None:
+            inside = inside & (values <= top)
+        log_p = dist._log_prob(torch.where(inside, values, torch.zeros_like(values)))
+        log_p = torch.where(inside, log_p, torch.full_like(log_p, -math.inf))
+        log_p = log_p.clamp(min=torch.finfo(log_p.dtype).min)
+        total = total - (log_p.exp() * log_p).sum(0)
+    return total
+
+
+def _times_log(count: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
+    """``count * log_y`` with ``0 * -inf = 0`` (no trial has probability 1)."""
+    product = count * log_y
+    return torch.where(count == 0, torch.zeros_like(product), product)
+
+
+# Above this variance the entropy's asymptotic expansion (error ~0.05 / variance^2) is exact to
+# ~300 eps in float64; below it the entropy is summed over a window of labels.
+_ASYMPTOTIC_ENTROPY_VARIANCE = 3e5
 _TWO_PI_E = 2 * math.pi * math.e
+_LOG_2PI = math.log(2 * math.pi)
+_HALF = (torch.float16, torch.bfloat16)
 _MAX_ENUMERATED = 10**7  # values enumerate_support makes at most (80 MB in float64)
 
 
-class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
+class Binomial(_Tails, BinaryGivenParameter, Distribution):
     r"""Binomial distribution: successes among ``total_count`` independent Bernoulli trials.
 
     .. math:: P(X = k) = \binom{n}{k} p^k (1 - p)^{n - k}, \quad k \in \{0, \dots, n\}
@@ -94,21 +282,65 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
         return draws.masked_fill_(unknown, math.nan)
 
     def _log_prob(self, value):
+        # Loader's saddle-point form (as R's dbinom): for 0 < k < n,
+        #   log P = stirlerr(n) - stirlerr(k) - stirlerr(n - k) - bd0(k, n p) - bd0(n - k, n q)
+        #           + log(n / (2 pi k (n - k))) / 2,
+        # every term of the size of the result (the lgamma difference cancels: no digit is
+        # left in float32 at n = 1e6). At k = 0 it is n log(1 - p), at k = n it is n log p.
+        # Below float64 the terms are computed in float64 (n p is then exact) and rounded once.
+        dtype = self._param.dtype
+        if dtype != torch.float64 and value.dtype != torch.float64:
+            wide = self._with_dtype(torch.float64)._log_prob(value.double())
+            return wide.to(torch.promote_types(dtype, value.dtype))
         n = self.total_count
-        log_binom = torch.lgamma(n + 1) - torch.lgamma(value + 1) - torch.lgamma(n - value + 1)
+        p, q = self._success_failure_probs()
+        log_p, log_q = self._log_success_failure()
+        interior = (value > 0) & (value < n)
+        k = torch.where(interior, value, torch.ones_like(value))
+        n_in = torch.where(interior, n, torch.full_like(n, 2.0))
+        rest = torch.where(interior, n - value, torch.ones_like(value))
+        middle = (
+            stirlerr(n_in)
+            - stirlerr(k)
+            - stirlerr(rest)
+            - _deviance(k, n_in, p, log_p)
+            - _deviance(rest, n_in, q, log_q, self._failure_rounding())
+            + 0.5 * (torch.log(n_in) - torch.log(k) - torch.log(rest) - _LOG_2PI)
+        )
+        none = _times_log(n, log_q)  # k = 0
+        every = _times_log(n, log_p)  # k = n
+        edge = torch.where(value == 0, none, every)
+        # (validation off) a value outside {0, ..., n} has probability 0
+        edge = torch.where((value == 0) | (value == n), edge, torch.full_like(edge, -math.inf))
+        edge = torch.where(value.isnan(), value, edge)
+        return torch.where(interior, middle, edge)
+
+    def _failure_rounding(self) -> torch.Tensor | None:
+        """``(1 - p) - fl(1 - p)`` exactly when the probs were given (else None): for
+        ``p < 1/2``, ``fl(1 - p)`` is rounded but ``1 - fl(1 - p)`` and the difference to ``p``
+        are exact (Sterbenz)."""
         if self._given == "logits":
-            logits = self.logits
-            return log_binom + value * logits - n * softplus(logits)
-        # Exact at p = 0 and p = 1 (0 log 0 = 0), where the logit would be clamped.
+            return None
         p = self.probs
-        return log_binom + torch.special.xlogy(value, p) + torch.special.xlogy(n - value, 1 - p)
+        return (1 - (1 - p)) - p
+
+    def _log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p, log(1 - p))``: ``-softplus(-l), -softplus(l)`` from logits, else
+        ``log p, log1p(-p)`` (never ``log`` of a rounded ``1 - p``)."""
+        if self._given == "logits":
+            return -softplus(-self.logits), -softplus(self.logits)
+        return torch.log(self.probs), torch.log1p(-self.probs)
 
     def _entropy(self):
-        # No closed form. Where the variance s^2 = n p q exceeds 3e4, the Gram-Charlier
-        # expansion H = log(2 pi e s^2) / 2 - (1 - 2p)^2 / (12 s^2) (error O(1 / s^4), below
-        # 6e-11). Elsewhere -sum P log P over the labels within 40 s + 20 of the mean (the mass
-        # beyond is below 1e-300): a window of at most 13900 labels per entry, whatever n is.
+        # No closed form. Where the variance s^2 = n p q exceeds 3e5, the Edgeworth expansion
+        # H = log(2 pi e s^2) / 2 - (1 - 2p)^2 / (12 s^2) (error ~0.05 / s^4, below 6e-13).
+        # Elsewhere -sum P log P over the labels within 12 s + 20 of the mean (the mass beyond
+        # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
+        # compiles into one graph).
         n = self.total_count
+        if n.dtype != torch.float64:
+            # one rounding at the end; the sum of many terms is kept in float64
+            return self._in_float64()._entropy().to(n.dtype)
         p, q = self._success_failure_probs()
         variance = n * p * q
         wide = variance > _ASYMPTOTIC_ENTROPY_VARIANCE
@@ -116,36 +348,37 @@ class Binomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
         asymptotic = 0.5 * torch.log(_TWO_PI_E * safe_variance) - (p - q).pow(2) / (
             12 * safe_variance
         )
-        if bool(wide.all()):
-            return asymptotic
-        if n.dtype != torch.float64:
-            # lgamma(n + 1) - lgamma(k + 1) - ... cancels to nothing in float32 at large n.
-            exact = self._in_float64()._entropy().to(n.dtype)
-            return torch.where(wide, asymptotic, exact)
         # Where the window lies needs no gradient (and NaN parameters give a NaN result).
         with torch.no_grad():
             sd = torch.where(wide, torch.zeros_like(variance), variance).sqrt().nan_to_num()
-            start = (n * p - 40 * sd - 20).floor().clamp(min=0)
-            width = int((80 * sd + 41).clamp(max=n + 1).nan_to_num(nan=41.0).max())
-        offsets = torch.arange(width, dtype=n.dtype, device=n.device)
-        values = start + offsets.view((-1,) + (1,) * len(self._batch_shape))
-        inside = values <= n
-        log_p = self._log_prob(torch.where(inside, values, torch.zeros_like(values)))
-        log_p = torch.where(inside, log_p, torch.full_like(log_p, -torch.inf))
-        log_p = log_p.clamp(min=torch.finfo(log_p.dtype).min)
-        summed = -(log_p.exp() * log_p).sum(0)
+            mean = (n * p).nan_to_num()
+            start = (mean - 12 * sd - 20).floor().clamp(min=0)
+            stop = torch.minimum(mean + 12 * sd + 21, n + 1)
+        summed = _strided_entropy(self, start, stop, n)
         return torch.where(wide, asymptotic, summed)
 
     def _in_float64(self) -> Binomial:
-        param = self._param.double()
-        kwargs = {self._given: param}
-        return Binomial(self.total_count.double(), **kwargs, validate_args=False)
+        return self._with_dtype(torch.float64)
+
+    def _with_dtype(self, dtype: torch.dtype) -> Binomial:
+        """The same law with its parameters in ``dtype`` (half precision computes in float32)."""
+        kwargs = {self._given: self._param.to(dtype)}
+        return Binomial(self.total_count.to(dtype), **kwargs, validate_args=False)
 
     def _success_failure_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p, 1 - p)``, each accurate near 0 (from the logits when they were given)."""
         if self._given == "logits":
             return torch.sigmoid(self.logits), torch.sigmoid(-self.logits)
         return self.probs, 1 - self.probs
+
+    def _icdf(self, value):
+        """The smallest k in {0, ..., n} with P(X <= k) >= q (bisection on the log cdf or the
+        log survival function, see Poisson); q = 1 gives n, or 0 where p = 0."""
+        k = _discrete_icdf(self, value)
+        n = self.total_count.detach().to(k.dtype)
+        log_p = self._log_success_failure()[0].detach()
+        top = torch.where(log_p == -math.inf, torch.zeros_like(n), n)
+        return torch.where(value.to(k.dtype) >= 1, top, torch.minimum(k, n))
 
     def _tail_arguments(self, value):
         """For ``k = floor(value)``: ``P(X <= k) = I_{1-p}(n - k, k + 1)`` on ``0 <= k < n``.
@@ -190,8 +423,5 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> torch.Tensor:
             "q.total_count (equal counts: finite; larger: inf), but p.total_count < "
             "q.total_count somewhere"
         )
-    pp, qp = p.probs, q.probs
-    t1 = torch.special.xlogy(pp, pp) - torch.special.xlogy(pp, qp)
-    t2 = torch.special.xlogy(1 - pp, 1 - pp) - torch.special.xlogy(1 - pp, 1 - qp)
-    kl = p.total_count * (t1 + t2)
+    kl = p.total_count * binary_kl(p, q)  # each trial's KL, exact for nearly equal probs
     return torch.where(p.total_count > q.total_count, torch.full_like(kl, torch.inf), kl)

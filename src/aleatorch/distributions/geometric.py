@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
-from ._params import BinaryGivenParameter, probs_or_logits
+from ._params import BinaryGivenParameter, binary_kl, probs_or_logits
 
 __all__ = ["Geometric"]
 
@@ -122,9 +122,15 @@ class Geometric(BinaryGivenParameter, Distribution):
         step_down = (k > 0) & reached(lower)
         step_up = ~reached(k)
         k = torch.where(step_down, lower, torch.where(step_up, k + 1, k))
-        # q = 1: the upper end of the support, unless p = 1 (a point mass at 0).
-        top = torch.where(log_q == -torch.inf, torch.zeros_like(k), torch.full_like(k, torch.inf))
-        return torch.where(value >= 1, top, k)
+        # q = 1: the smallest k whose upper tail (1 - p)^(k + 1) underflows to 0 in the dtype
+        # (half the smallest subnormal), as Poisson does: a point of the support where the
+        # mathematical quantile is +inf; 0 for p = 1 (a point mass at 0).
+        finfo = torch.finfo(log_q.dtype)
+        underflow = math.log(finfo.tiny) + math.log(finfo.eps) - math.log(2.0)
+        safe_log_q = torch.where(log_q < 0, log_q, torch.full_like(log_q, -1.0))
+        top = (torch.ceil(underflow / safe_log_q) - 1).clamp(min=0)
+        top = torch.where(log_q == -torch.inf, torch.zeros_like(top), top)
+        return torch.where(value >= 1, top.expand_as(k), k)
 
     def _entropy(self):
         # H = -log p - (1 - p) log(1 - p) / p.
@@ -147,11 +153,11 @@ def x_log_y_safe(count: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
 
 @register_kl(Geometric, Geometric)
 def _kl_geometric_geometric(p: Geometric, q: Geometric) -> torch.Tensor:
-    # KL = log(p_p / p_q) + E_p[X] log((1 - p_p) / (1 - p_q)), E_p[X] = (1 - p_p) / p_p.
-    log_pp, log_qp = p._log_success_failure()
-    log_pq, log_qq = q._log_success_failure()
-    # Where p_p = 1 (mean 0) the second term is 0, whatever q is.
-    mean = p.mean
-    diff = log_qp - log_qq
-    diff = torch.where(mean == 0, torch.zeros_like(diff), diff)
-    return (log_pp - log_pq) + mean * diff
+    # A geometric variable counts Bernoulli trials: KL is the per-trial KL times the expected
+    # number of trials 1 / p_p (= 1 + e^-l from logits), which keeps the precision of
+    # binary_kl for nearly equal members (log(p_p/p_q) + mean log(...) cancels there).
+    if p._given == "logits":
+        trials = 1 + torch.exp(-p.logits)
+    else:
+        trials = 1 / p.probs
+    return binary_kl(p, q) * trials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -9,14 +10,26 @@ import torch
 from .. import constraints
 from .._samplers import standard_gamma
 from ..distribution import Distribution
-from ..special import softplus
-from ._beta_tails import IncompleteBetaTails
+from ..special import softplus, stirlerr
 from ._params import BinaryGivenParameter, count_and_given
+from .binomial import (
+    _LOG_2PI,
+    _TWO_PI_E,
+    _deviance,
+    _discrete_icdf,
+    _Tails,
+    _windowed_entropy,
+)
 
 __all__ = ["NegativeBinomial"]
 
+# Widest window of labels the entropy sums exactly (per batch entry), and the r p above which
+# a wider one is replaced by the Edgeworth expansion rather than the Gamma continuum limit.
+_MAX_ENTROPY_WINDOW = 2**18
+_EDGEWORTH_FROM = 1e3
 
-class NegativeBinomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
+
+class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
     r"""Negative binomial distribution: the number of successes of independent Bernoulli
     trials with success probability ``probs`` before ``total_count`` failures (torch's
     convention).
@@ -72,6 +85,13 @@ class NegativeBinomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
             return torch.sigmoid(self.logits), torch.sigmoid(-self.logits)
         return self.probs, 1 - self.probs
 
+    def _failure_rounding(self) -> torch.Tensor | None:
+        """``(1 - p) - fl(1 - p)`` exactly when the probs were given (see Binomial)."""
+        if self._given == "logits":
+            return None
+        p = self.probs
+        return (1 - (1 - p)) - p
+
     def _odds(self) -> torch.Tensor:
         """``p / (1 - p)``: ``exp(logits)`` exactly when the logits were given."""
         if self._given == "logits":
@@ -103,20 +123,91 @@ class NegativeBinomial(IncompleteBetaTails, BinaryGivenParameter, Distribution):
             return torch.poisson(rate, generator=generator)
 
     def _log_prob(self, value):
+        # Loader's form (as R's dnbinom): with N = r + k, P(X = k) = r / N times the binomial
+        # probability of r failures among N trials, so for k > 0
+        #   log P = log(r / N) + stirlerr(N) - stirlerr(r) - stirlerr(k) - bd0(r, N q)
+        #           - bd0(k, N p) + log(N / (2 pi r k)) / 2,
+        # with no lgamma difference to cancel; at k = 0 it is r log(1 - p). Below float64 the
+        # terms are computed in float64 and rounded once.
+        dtype = self._param.dtype
+        if dtype != torch.float64 and value.dtype != torch.float64:
+            wide = self._with_dtype(torch.float64)._log_prob(value.double())
+            return wide.to(torch.promote_types(dtype, value.dtype))
         r = self.total_count
-        degenerate = r == 0
-        r_safe = torch.where(degenerate, torch.ones_like(r), r)
-        log_coefficient = (
-            torch.lgamma(value + r_safe) - torch.lgamma(r_safe) - torch.lgamma(value + 1)
-        )
+        p, q = self._success_failure_probs()
         log_p, log_q = self._log_success_failure()
-        # k log p with 0 log 0 = 0 (p = 0: all mass at 0).
-        k_log_p = value * log_p
-        k_log_p = torch.where(value == 0, torch.zeros_like(k_log_p), k_log_p)
-        log_pmf = log_coefficient + r * log_q + k_log_p
-        # r = 0: a point mass at 0.
-        point = torch.where(value == 0, 0.0, -torch.inf).to(log_pmf)
-        return torch.where(degenerate, point, log_pmf)
+        degenerate = r == 0
+        interior = (value > 0) & ~degenerate
+        k = torch.where(interior, value, torch.ones_like(value))
+        r_in = torch.where(interior, r, torch.ones_like(r))
+        total = r_in + k
+        middle = (
+            torch.log(r_in)
+            - torch.log(total)
+            + stirlerr(total)
+            - stirlerr(r_in)
+            - stirlerr(k)
+            - _deviance(r_in, total, q, log_q, self._failure_rounding())
+            - _deviance(k, total, p, log_p)
+            + 0.5 * (torch.log(total) - torch.log(r_in) - torch.log(k) - _LOG_2PI)
+        )
+        none = r * log_q  # k = 0 (r = 0 gives 0 below)
+        none = torch.where(degenerate, torch.zeros_like(none), none)
+        # (validation off) values below 0 have probability 0; r = 0: a point mass at 0
+        edge = torch.where(value == 0, none, torch.full_like(none, -math.inf))
+        edge = torch.where(value.isnan(), value, edge)
+        return torch.where(interior, middle, edge)
+
+    def _with_dtype(self, dtype: torch.dtype) -> NegativeBinomial:
+        """The same law with its parameters in ``dtype``."""
+        kwargs = {self._given: self._param.to(dtype)}
+        return NegativeBinomial(self.total_count.to(dtype), **kwargs, validate_args=False)
+
+    def _icdf(self, value):
+        """The smallest k >= 0 with P(X <= k) >= q, by bisection over the integers on the log
+        cdf (q <= 1/2) or the log survival function (q > 1/2).
+
+        q = 1 gives the smallest k whose upper tail P(X > k) underflows to 0 in the dtype
+        (as Poisson does): a point of the support, where the mathematical quantile is +inf.
+        A point mass at 0 (r = 0 or p = 0) gives 0 for every q.
+        """
+        return _discrete_icdf(self, value)
+
+    def _entropy(self):
+        # No closed form: -sum P log P over a window of labels holding all but ~1e-26 of the
+        # mass (12 sd around the mean, and up to 60 / -log p past it for the geometric-like
+        # tail of small r), summed in float64. Where that window would pass 2^18 labels:
+        # for large r p the Edgeworth expansion H = log(2 pi e s^2) / 2 - g^2 / 12 with the
+        # skewness g^2 = (1 + p)^2 / (r p) (error O(1 / (r p)^2)); otherwise (p near 1, a
+        # heavy tail) the continuum limit, the Gamma(r, rate -log p) entropy (error O(1 - p)).
+        dtype = self._param.dtype
+        if dtype != torch.float64:
+            return self._with_dtype(torch.float64)._entropy().to(dtype)
+        r = self.total_count
+        log_p, log_q = self._log_success_failure()
+        p, q = self._success_failure_probs()
+        odds = self._odds()
+        mean = r * odds
+        variance = mean * (1 + odds)
+        decay = -log_p  # P(k + 1) / P(k) -> p
+        with torch.no_grad():
+            sd = variance.sqrt()
+            start = (mean - 12 * sd - 20).floor().clamp(min=0)
+            stop = (mean + 12 * sd + 60 / decay + 21).floor()
+            wide = (stop - start) > _MAX_ENTROPY_WINDOW
+            start = torch.where(wide, torch.zeros_like(start), start)
+            stop = torch.where(wide, torch.ones_like(stop), stop)
+        summed = _windowed_entropy(self, start, stop)
+        if not bool(wide.any()):
+            return summed
+        rp = torch.where(wide, r * p, torch.ones_like(r))
+        safe_variance = torch.where(wide, variance, torch.ones_like(variance))
+        edgeworth = 0.5 * torch.log(_TWO_PI_E * safe_variance) - (1 + p).square() / (12 * rp)
+        shape = torch.where(wide, r, torch.ones_like(r))
+        rate = torch.where(wide, decay, torch.ones_like(decay))
+        gamma = shape - torch.log(rate) + torch.lgamma(shape) + (1 - shape) * torch.digamma(shape)
+        asymptotic = torch.where(rp > _EDGEWORTH_FROM, edgeworth, gamma)
+        return torch.where(wide, asymptotic, summed)
 
     def _tail_arguments(self, value):
         """For ``k = floor(value)``: ``P(X <= k) = I_{1-p}(r, k + 1)`` on ``k >= 0``.
