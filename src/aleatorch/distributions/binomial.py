@@ -13,6 +13,7 @@ from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import bd0, softplus, stirlerr
 from ..special.bisection import bisect_integers
+from ..utils import textbook_range
 from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
@@ -211,6 +212,7 @@ _TWO_PI_E = 2 * math.pi * math.e
 _LOG_2PI = math.log(2 * math.pi)
 _HALF = (torch.float16, torch.bfloat16)
 _MAX_ENUMERATED = 10**7  # values enumerate_support makes at most (80 MB in float64)
+_TEXTBOOK_COUNT = 20.0  # total counts up to which log_prob is the lgamma form
 
 
 class Binomial(_Tails, BinaryGivenParameter, Distribution):
@@ -288,6 +290,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # every term of the size of the result (the lgamma difference cancels: no digit is
         # left in float32 at n = 1e6). At k = 0 it is n log(1 - p), at k = n it is n log p.
         # Below float64 the terms are computed in float64 (n p is then exact) and rounded once.
+        # For total counts up to 20 (CPU eager, utils.textbook_range) the lgamma form is as
+        # accurate (its terms stay below ~45) and ~25x cheaper.
+        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_COUNT, self.total_count)):
+            return self._textbook_log_prob(value)
         dtype = self._param.dtype
         if dtype != torch.float64 and value.dtype != torch.float64:
             wide = self._with_dtype(torch.float64)._log_prob(value.double())
@@ -315,6 +321,15 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         edge = torch.where(value.isnan(), value, edge)
         return torch.where(interior, middle, edge)
 
+    def _textbook_log_prob(self, value):
+        """``log C(n, k) + k log p + (n - k) log(1 - p)`` by lgamma; -inf outside 0..n."""
+        n = self.total_count
+        log_p, log_q = self._log_success_failure()
+        log_binom = torch.lgamma(n + 1) - torch.lgamma(value + 1) - torch.lgamma(n - value + 1)
+        out = log_binom + _times_log(value, log_p) + _times_log(n - value, log_q)
+        inside = ((value >= 0) & (value <= n)) | value.isnan()
+        return torch.where(inside, out, torch.full_like(out, -math.inf))
+
     def _failure_rounding(self) -> torch.Tensor | None:
         """``(1 - p) - fl(1 - p)`` exactly when the probs were given (else None): for
         ``p < 1/2``, ``fl(1 - p)`` is rounded but ``1 - fl(1 - p)`` and the difference to ``p``
@@ -338,6 +353,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
         # compiles into one graph).
         n = self.total_count
+        if textbook_range(_TEXTBOOK_COUNT, n):
+            # at most 21 labels, each with the lgamma log_prob, in the parameters' dtype
+            stop = (n + 1).expand(self._batch_shape)
+            return _windowed_entropy(self, torch.zeros_like(stop), stop, stop - 1)
         if n.dtype != torch.float64:
             # one rounding at the end; the sum of many terms is kept in float64
             return self._in_float64()._entropy().to(n.dtype)
