@@ -138,3 +138,18 @@ def test_gradients(fn, args):
     args = [a.requires_grad_() for a in args]
     assert torch.autograd.gradcheck(fn, args)
     assert torch.autograd.gradgradcheck(fn, args)
+
+
+def test_bd0_near_the_largest_float_and_near_m():
+    # close to m at the top of the range: no overflow of x + m or 2 x
+    x = torch.tensor([1.7e308, 3e38], dtype=torch.float64)
+    m = x * 0.99
+    got = bd0(x, m)
+    truth = [float(_mp_bd0(a, b)) for a, b in zip(x.tolist(), m.tolist())]
+    assert torch.allclose(got, torch.tensor(truth, dtype=torch.float64), rtol=1e-13)
+    # between m/2 and 2m, outside the series region: log1p of the relative gap
+    x = torch.tensor([130.0, 2e6, 0.6], dtype=torch.float64)
+    m = torch.tensor([100.0, 1.5e6, 1.0], dtype=torch.float64)
+    truth = [float(_mp_bd0(a, b)) for a, b in zip(x.tolist(), m.tolist())]
+    truth = torch.tensor(truth, dtype=torch.float64)
+    assert ((bd0(x, m) - truth).abs() / truth).max() <= 8 * EPS[torch.float64]

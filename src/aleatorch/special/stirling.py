@@ -139,23 +139,32 @@ def bd0(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     It is the difference of two numbers of size ``x log x`` when ``x`` is near ``m``; there,
     with :math:`v = (x - m)/(x + m)`, it equals
     :math:`v (x - m) + 2x (v^3/3 + v^5/5 + \dots)` (no cancellation). Elsewhere
-    :math:`x (\log x - \log m) + m - x`, which neither overflows nor cancels much;
-    ``bd0(0, m) = m``.
+    :math:`x \log(x/m) + m - x`, with the logarithm as ``log1p((x - m)/m)`` while
+    ``m/2 <= x <= 2m`` (``log x - log m`` would cost ~``log x`` ulps there) and as
+    ``log x - log m`` beyond (no overflow of the ratio); ``bd0(0, m) = m``. Sums and
+    differences are formed from halves, so nothing overflows below the largest float.
     """
     (x, m), dtype = _working(x, m)
-    close = (x - m).abs() < _BD0_CLOSE * (x + m)
+    half_x, half_m = 0.5 * x, 0.5 * m
+    half_gap = half_x - half_m
+    close = half_gap.abs() < _BD0_CLOSE * (half_x + half_m)
     xs = torch.where(close, x, torch.ones_like(x))
     ms = torch.where(close, m, torch.ones_like(m))
-    v = (xs - ms) / (xs + ms)
+    v = (0.5 * xs - 0.5 * ms) / (0.5 * xs + 0.5 * ms)
     v2 = v * v
-    series = v * (xs - ms) + 2 * xs * v * v2 * _horner(_BD0_TERMS, v2)
+    series = v * (xs - ms) + xs * (2 * v * v2 * _horner(_BD0_TERMS, v2))
     xf = torch.where(close, torch.ones_like(x), x)
     mf = torch.where(close, torch.full_like(m, 2.0), m)
     positive = xf > 0
-    x_log_ratio = torch.where(
-        positive, xf * (torch.log(torch.where(positive, xf, 1.0)) - torch.log(mf)), 0.0
+    near = (xf >= 0.5 * mf) & (xf <= 2 * mf)
+    relative_gap = torch.where(near, (xf - mf) / mf, torch.zeros_like(xf))
+    log_ratio = torch.where(
+        near,
+        torch.log1p(relative_gap),
+        torch.log(torch.where(positive, xf, 1.0)) - torch.log(mf),
     )
-    far = x_log_ratio + mf - xf
+    x_log_ratio = torch.where(positive, xf * log_ratio, 0.0)
+    far = x_log_ratio + (mf - xf)
     return torch.where(close, series, far).to(dtype)
 
 
