@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COMPAT_STAMP := $(VENV)/.installed-compat
 
-.PHONY: demo test fuzz test-compat lint bench clean
+.PHONY: demo test fuzz test-inductor test-compat lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test: $(STAMP)
 fuzz: $(STAMP)
 	ALEATORCH_FUZZ=deep $(PY) -m pytest -n 2 -q tests/fuzz
 
+# Every family's log_prob, sample, rsample and entropy compiled by inductor with
+# fullgraph=True (tests/test_compile_families.py; make test compiles a subset).
+test-inductor: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m inductor tests/test_compile_families.py
+
 # Pyro, zuko and stable-baselines3 run on aleatorch (compat/, not collected by `make test`).
 $(COMPAT_STAMP): $(STAMP)
 	$(PY) -m pip install -q -e '.[compat]'
@@ -42,10 +47,10 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 
+# Every benchmark script, then the summary (geometric means per group, cases slower than
+# torch, samplers above 3x their floor); options go through, e.g. BENCH_ARGS="--repeats 3".
 bench: $(STAMP)
-	$(PY) benchmarks/bench_small.py
-	$(PY) benchmarks/bench_large.py
-	$(PY) benchmarks/bench_mvn.py
+	$(PY) benchmarks/summary.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,21 +1,30 @@
-"""Shared timing and table printing for the benchmarks.
+"""Shared timing, tables and summary for the benchmarks.
 
 Every benchmark is a list of :class:`Case`: the same operation written with aleatorch and with
-``torch.distributions``, timed in one process on one thread. Measurements are interleaved
-(ours, torch, ours, torch, ...) so that drifts of the machine hit both sides alike, and each
-side's time is the median over the repeats. ``speedup = torch time / aleatorch time``: above 1
-means aleatorch is faster.
+``torch.distributions``, timed in one process on one thread, and optionally a *floor*: the
+least work any implementation must do (draw the random numbers a sampler needs, or read the
+inputs and write the output once). Measurements are interleaved (ours, torch, floor, ours, ...)
+so that drifts of the machine hit every side alike, and each side's time is the median over
+the repeats. ``speedup = torch time / aleatorch time``: above 1 means aleatorch is faster;
+``/floor = aleatorch time / floor time``: 1 would be as fast as possible.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import math
+import os
+import platform
+import resource
+import signal
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 
@@ -25,14 +34,43 @@ __all__ = [
     "available",
     "fmt_time",
     "parse_args",
+    "print_summary",
     "print_table",
     "run_cases",
+    "save_json",
     "setup",
 ]
 
 
-#: below this speedup a case is listed as slower than torch (smaller gaps are mostly noise).
+#: below this speedup a case is listed as slower than torch in a table's summary line.
 SLOWER = 0.95
+#: default address-space limit (GiB) on CPU: a case that needs more raises (an error row)
+#: instead of exhausting a shared machine (a 1M-entry Binomial entropy once took > 19 GB).
+MAX_MEMORY_GB = 8.0
+#: a first call stopped after this much CPU time (seconds) is an error row (0: no limit).
+CALL_LIMIT_S = 20.0
+#: a case whose first call takes longer than this (seconds) is not repeated.
+SLOW_CALL_S = 1.0
+#: the target for samplers: at most this many times their floor.
+FLOOR_TARGET = 3.0
+#: the groups of the ``make bench`` summary, in this order (other groups follow).
+GROUPS = [
+    "small validate on",
+    "small validate off",
+    "large log_prob",
+    "large entropy",
+    "large sample",
+    "large rsample",
+    "large rsample+backward",
+]
+#: groups whose cases are samplers (held to ``FLOOR_TARGET``).
+SAMPLER_GROUPS = {"large sample", "large rsample"}
+
+_SYNC: Callable[[], None] | None = None
+_DEVICE = "cpu"
+#: the clock: on CPU the process's CPU time, which a busy shared machine inflates far less
+#: than wall time (one thread does all the work); on CUDA wall time, synchronised.
+_CLOCK: Callable[[], float] = time.process_time
 
 
 @dataclass
@@ -42,27 +80,48 @@ class Case:
     Args:
         name: what the row says, e.g. ``"Normal log_prob"``.
         ours: a zero-argument callable using aleatorch.
-        theirs: the same with torch.distributions.
+        theirs: the same with torch.distributions, or None where torch has no such family.
         check: ``"close"`` to check once that both return the same values (deterministic
             operations), ``"shape"`` to check only the shapes (sampling), ``None`` for no check.
+        floor: a zero-argument callable doing the least work the operation needs, or None.
+        floor_note: what the floor is, in words.
+        group: the summary group (see ``GROUPS``).
+        reference: ``() -> (ours, torch)``, the same values computed in float64 (consulted
+            only when both sides disagree, to tell float32 rounding from a benchmark bug).
     """
 
     name: str
     ours: Callable[[], object]
-    theirs: Callable[[], object]
+    theirs: Callable[[], object] | None
     check: str | None = "close"
+    floor: Callable[[], object] | None = None
+    floor_note: str = ""
+    group: str = ""
+    reference: Callable[[], object] | None = None
 
 
 @dataclass
 class Row:
     name: str
-    ours_s: float
-    theirs_s: float
+    ours_s: float | None
+    theirs_s: float | None
     note: str = ""
+    floor_s: float | None = None
+    floor_note: str = ""
+    group: str = ""
+    error: str = ""
 
     @property
-    def speedup(self) -> float:
+    def speedup(self) -> float | None:
+        if not self.ours_s or not self.theirs_s:
+            return None
         return self.theirs_s / self.ours_s
+
+    @property
+    def floor_ratio(self) -> float | None:
+        if not self.ours_s or not self.floor_s:
+            return None
+        return self.ours_s / self.floor_s
 
 
 def parse_args(description: str) -> argparse.Namespace:
@@ -70,128 +129,414 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one repeat on smaller inputs: checks that the script runs, numbers mean little",
+        help="one repeat on tiny inputs: checks that the script runs, numbers mean nothing",
     )
     parser.add_argument("-k", dest="filter", default="", help="only cases whose name contains K")
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats per case")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu (default) or cuda (when one is available)"
+    )
+    parser.add_argument("--json", default=None, metavar="PATH", help="save the rows as JSON")
+    parser.add_argument(
+        "--max-memory-gb",
+        type=float,
+        default=MAX_MEMORY_GB,
+        help="address-space limit on CPU (a case needing more fails as an error row "
+        "instead of exhausting a shared machine); 0: no limit",
+    )
     return parser.parse_args()
 
 
-def setup() -> None:
-    """One thread (a second one often stalls on a shared 2-core machine) and no autograd noise."""
+def setup(device: str = "cpu", max_memory_gb: float = MAX_MEMORY_GB) -> None:
+    """One thread (a second one often stalls on a shared 2-core machine), a fixed seed,
+    ``device`` as the default device (CUDA timings synchronise before reading the clock),
+    and on CPU an address-space limit of ``max_memory_gb`` (0: none)."""
+    global _SYNC, _DEVICE, _CLOCK
+    if device == "cpu" and max_memory_gb > 0:
+        limit = int(max_memory_gb * 2**30)
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    # torch's Wishart and LKJ samplers warn about near-singular float32 draws; the tables
+    # say what matters.
+    warnings.filterwarnings("ignore", message="Singular sample detected")
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    _DEVICE = device
+    if device != "cpu":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            sys.exit(f"--device {device}: CUDA is not available here")
+        torch.set_default_device(device)
+        _SYNC = torch.cuda.synchronize if device.startswith("cuda") else None
+        _CLOCK = time.perf_counter
 
 
-def fmt_time(seconds: float) -> str:
+def fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds / 1e-9:.3g} ns"
 
 
-def _calls_per_measure(fn: Callable[[], object], target_s: float) -> int:
-    start = time.perf_counter()
-    fn()
-    elapsed = time.perf_counter() - start
-    return max(1, int(target_s / max(elapsed, 1e-9)))
+def _calls_per_measure(fn: Callable[[], object], target_s: float, first_s: float) -> int:
+    """Calls per measurement to last about ``target_s``; ``first_s``: the first (warm-up)
+    call's time, enough when it alone exceeds the target. Calibrated like ``timeit``'s
+    autorange (more calls until they last a quarter of the target), so a clock that
+    advances in ticks cannot make the count explode."""
+    if target_s <= 0 or first_s >= target_s:
+        return 1
+    number = 1
+    while True:
+        elapsed = _measure(fn, number) * number
+        if elapsed >= target_s / 4 or number >= 1_000_000:
+            return max(1, round(number * target_s / elapsed))
+        number *= 10 if elapsed < target_s / 100 else 2
 
 
 def _measure(fn: Callable[[], object], number: int) -> float:
-    start = time.perf_counter()
+    if _SYNC:
+        _SYNC()
+    start = _CLOCK()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - start) / number
+    if _SYNC:
+        _SYNC()
+    # a clock that did not move (a call shorter than its tick) counts as one nanosecond
+    return max(_CLOCK() - start, 1e-9) / number
 
 
-def _compare(case: Case) -> str:
-    """Run both sides once; return a note when they disagree (a benchmark bug to fix)."""
-    if case.check is None:
-        return ""
-    a, b = case.ours(), case.theirs()
-    if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
+def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    # float32 results: relative 1e-4 of the value, or of 1 for log-densities near 0.
+    return torch.allclose(a, b, rtol=1e-4, atol=1e-4, equal_nan=True)
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The largest difference relative to max(1, |b|)."""
+    return ((a - b).abs() / b.abs().clamp(min=1)).nan_to_num(0).max().item()
+
+
+def _compare(
+    a: object, b: object, check: str | None, reference: Callable[[], object] | None = None
+) -> str:
+    """A note when both sides disagree. ``!! ...`` means the row compares different things
+    (a benchmark bug to fix). ``reference()`` gives ``(ours, torch)`` computed in float64;
+    with it, a gap that is only float32 rounding is named instead: ``torch's float32 is
+    off ...`` (ours matches torch's float64 value) or ``float32 error ...`` (both float64
+    values agree: the same quantity, computed less accurately in float32 by one side).
+    """
+    if check is None or not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)):
         return ""
     if a.shape != b.shape:
-        return f"shape mismatch {tuple(a.shape)} vs {tuple(b.shape)}"
-    if case.check == "close" and not torch.allclose(
-        a.detach().double(), b.detach().double(), rtol=1e-4, atol=1e-5, equal_nan=True
-    ):
-        diff = (a.detach().double() - b.detach().double()).abs().nan_to_num(0).max().item()
-        return f"values differ (max abs diff {diff:.3g})"
-    return ""
+        return f"!! shape mismatch {tuple(a.shape)} vs {tuple(b.shape)}"
+    a, b = a.detach().double(), b.detach().double()
+    if check != "close" or _close(a, b):
+        return ""
+    diff = f"max rel diff {_max_diff(a, b):.3g}"
+    pair, exc = _first(reference) if reference is not None else ((None, None), None)
+    if exc is not None:
+        return f"!! values differ ({diff}; no float64 values: {_short(exc)})"
+    ours64, theirs64 = (
+        t.detach().double() if isinstance(t, torch.Tensor) and t.shape == a.shape else None
+        for t in pair
+    )
+    if theirs64 is not None:
+        ea, eb = _max_diff(a, theirs64), _max_diff(b, theirs64)
+        if _close(a, theirs64) and not _close(b, theirs64):
+            return f"torch's float32 is off by {eb:.3g} from float64 (ours {ea:.3g})"
+        if ours64 is not None and torch.allclose(
+            ours64, theirs64, rtol=1e-3, atol=1e-3, equal_nan=True
+        ):
+            worse = "ours worse" if ea > eb else "torch worse"
+            return f"float32 error ({worse}): off from float64 by {ea:.3g} ours, {eb:.3g} torch"
+        diff += f"; vs float64: ours {ea:.3g}, torch {eb:.3g}"
+    return f"!! values differ ({diff})"
 
 
-def _missing_side(case: Case) -> str:
-    for side, fn in (("aleatorch", case.ours), ("torch.distributions", case.theirs)):
-        try:
-            fn()
-        except NotImplementedError as exc:
-            return f"{side} raises {type(exc).__name__} {exc}".rstrip()
-    return ""
+_FIRST_S: dict[int, float] = {}  # id(fn) -> time of its first call in run_cases
+
+
+class CallTimeout(Exception):
+    """A first call ran longer than ``CALL_LIMIT_S`` of CPU time."""
+
+
+def _on_timer(signum: int, frame: object) -> None:
+    raise CallTimeout(f"a single call took over {CALL_LIMIT_S:g} s of CPU time: not timed")
+
+
+def _first(fn: Callable[[], object]) -> tuple[object, BaseException | None]:
+    """Call ``fn`` once (a warm-up whose time is kept), stopped after ``CALL_LIMIT_S`` of
+    CPU time (checked between torch operations)."""
+    start = _CLOCK()
+    timer = CALL_LIMIT_S > 0 and hasattr(signal, "setitimer")
+    if timer:
+        previous = signal.signal(signal.SIGPROF, _on_timer)
+        signal.setitimer(signal.ITIMER_PROF, CALL_LIMIT_S)
+    try:
+        out = fn()
+    except Exception as exc:  # reported in the row
+        return None, exc
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, previous)
+    if _SYNC:
+        _SYNC()
+    _FIRST_S[id(fn)] = _CLOCK() - start
+    return out, None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:150]}" if text else type(exc).__name__
 
 
 def run_cases(
     cases: list[Case], *, repeats: int, target_s: float, name_filter: str = ""
 ) -> list[Row]:
-    """Time each case: interleaved repeats, median per side."""
+    """Time each case: interleaved repeats, median per side.
+
+    aleatorch raising is an error row (listed in the summary), unless both sides raise
+    NotImplementedError (the family has no such method anywhere: left out with a line).
+    torch raising leaves the torch column empty, with the reason in the note.
+    """
     rows = []
+    # Everything alive now (torch, scipy, the registry) is moved out of the collector's
+    # sight: the collections between cases then take microseconds instead of a second.
+    gc.collect()
+    gc.freeze()
+    tty = sys.stderr.isatty()
     for case in cases:
         if name_filter and name_filter.lower() not in case.name.lower():
             continue
-        missing = _missing_side(case)
-        if missing:
-            print(f"({case.name}: left out, {missing})")
-            continue
-        note = _compare(case)  # also warms both sides up (lazy init, allocator)
-        n_ours = _calls_per_measure(case.ours, target_s)
-        n_theirs = _calls_per_measure(case.theirs, target_s)
-        ours, theirs = [], []
-        gc_was_enabled = gc.isenabled()
-        gc.collect()
-        gc.disable()
-        try:
-            for _ in range(repeats):
-                ours.append(_measure(case.ours, n_ours))
-                theirs.append(_measure(case.theirs, n_theirs))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        rows.append(Row(case.name, statistics.median(ours), statistics.median(theirs), note))
-        if sys.stderr.isatty():
+        wall = time.perf_counter()
+        if not tty:  # a log: which case runs, and how long it took
+            print(f"{case.name} ...", end="", file=sys.stderr, flush=True)
+        row = _run_one(case, repeats, target_s)
+        if row is not None:
+            rows.append(row)
+        if tty:
             print(".", end="", file=sys.stderr, flush=True)
-    if sys.stderr.isatty():
+        else:
+            print(f" {time.perf_counter() - wall:.1f} s", file=sys.stderr, flush=True)
+    if tty:
         print(file=sys.stderr)
     return rows
 
 
+def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
+    # running each side once also warms it up (lazy init, allocator)
+    a, a_exc = _first(case.ours)
+    b, b_exc = _first(case.theirs) if case.theirs is not None else (None, None)
+    theirs = case.theirs if case.theirs is not None and b_exc is None else None
+    if isinstance(a_exc, NotImplementedError) and (
+        case.theirs is None or isinstance(b_exc, NotImplementedError)
+    ):
+        print(f"({case.name}: left out, no side implements it: {_short(a_exc)})")
+        return None
+    if a_exc is not None:
+        return Row(case.name, None, None, group=case.group, error=_short(a_exc))
+    note = _compare(a, b, case.check, case.reference) if theirs is not None else ""
+    if b_exc is not None:
+        note = f"torch raises {_short(b_exc)}"
+    floor = case.floor
+    if floor is not None:
+        _, f_exc = _first(floor)
+        if f_exc is not None:
+            note += f" (floor raises {_short(f_exc)})"
+            floor = None
+    sides = [fn for fn in (case.ours, theirs, floor) if fn is not None]
+    firsts = [_FIRST_S.pop(id(fn), 0.0) for fn in sides]
+    _FIRST_S.clear()
+    # A side whose call takes seconds (e.g. an entropy summing over a large support): its
+    # first call is its measurement; repeats would take minutes and change nothing.
+    slow = [target_s > 0 and t > SLOW_CALL_S for t in firsts]
+    if any(slow):
+        note = f"{note} (one call for a side over {SLOW_CALL_S:g} s)".strip()
+    numbers = [
+        0 if is_slow else _calls_per_measure(fn, target_s, t)
+        for fn, t, is_slow in zip(sides, firsts, slow, strict=True)
+    ]
+    times = [[t] if is_slow else [] for t, is_slow in zip(firsts, slow, strict=True)]
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for fn, number, acc in zip(sides, numbers, times, strict=True):
+                if number:
+                    acc.append(_measure(fn, number))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    medians = iter(statistics.median(t) for t in times)
+    ours_s = next(medians)
+    theirs_s = next(medians) if theirs is not None else None
+    floor_s = next(medians) if floor is not None else None
+    return Row(
+        case.name,
+        ours_s,
+        theirs_s,
+        note.strip(),
+        floor_s=floor_s,
+        floor_note=case.floor_note,
+        group=case.group,
+    )
+
+
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}x"
+
+
 def print_table(title: str, rows: list[Row], *, quick: bool = False) -> None:
-    """The table (case | aleatorch | torch | speedup) and a summary line."""
+    """The table (case | aleatorch | torch | speedup [| floor | /floor]) and a summary line."""
     width = max([len("case")] + [len(r.name) for r in rows])
+    floors = any(r.floor_s is not None for r in rows)
     print(f"\n{title}")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread, times are medians")
+    clock = "CPU time" if _CLOCK is time.process_time else "wall time"
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread, device {_DEVICE}, "
+        f"times are medians of the {clock} per call"
+    )
     if quick:
-        print("QUICK MODE: one repeat on smaller inputs; do not read the numbers")
+        print("QUICK MODE: one repeat on tiny inputs; do not read the numbers")
     header = f"{'case':<{width}} | {'aleatorch':>10} | {'torch':>10} | {'speedup':>7}"
+    if floors:
+        header += f" | {'floor':>10} | {'/floor':>7}"
     print(header)
     print("-" * len(header))
     for r in rows:
+        if r.error:
+            print(f"{r.name:<{width}} | ERROR: {r.error}")
+            continue
         line = (
             f"{r.name:<{width}} | {fmt_time(r.ours_s):>10} | {fmt_time(r.theirs_s):>10} | "
-            f"{r.speedup:>6.2f}x"
+            f"{_ratio(r.speedup):>7}"
         )
-        print(line + (f"   !! {r.note}" if r.note else ""))
+        if floors:
+            line += f" | {fmt_time(r.floor_s):>10} | {_ratio(r.floor_ratio):>7}"
+        print(line + (f"   {r.note}" if r.note else ""))
     if not rows:
         print("(no case selected)")
         return
-    speedups = [r.speedup for r in rows]
-    slower = [r.name for r in rows if r.speedup < SLOWER]
-    print(
-        f"median speedup {statistics.median(speedups):.2f}x over {len(rows)} cases "
-        f"(min {min(speedups):.2f}x, max {max(speedups):.2f}x)"
-    )
-    print(f"slower than torch by more than 5%: {', '.join(slower) if slower else 'none'}")
+    speedups = [r.speedup for r in rows if r.speedup is not None]
+    if speedups:
+        slower = [r.name for r in rows if r.speedup is not None and r.speedup < SLOWER]
+        print(
+            f"median speedup {statistics.median(speedups):.2f}x over {len(speedups)} cases "
+            f"(min {min(speedups):.2f}x, max {max(speedups):.2f}x)"
+        )
+        print(f"slower than torch by more than 5%: {', '.join(slower) if slower else 'none'}")
+    else:
+        print("median speedup: no case has a torch counterpart")
+    errors = [r.name for r in rows if r.error]
+    if errors:
+        print(f"errors on aleatorch's side: {', '.join(errors)}")
 
 
 def available(module: object, *names: str) -> bool:
     """Whether ``module`` has every name (families still being written are left out)."""
     return all(hasattr(module, n) for n in names)
+
+
+def save_json(path: str, script: str, title: str, rows: list[Row], *, quick: bool) -> None:
+    """The rows (times in seconds) and what they were measured on."""
+    data = {
+        "script": script,
+        "title": title,
+        "quick": quick,
+        "torch": torch.__version__,
+        "device": _DEVICE,
+        "threads": torch.get_num_threads(),
+        "machine": platform.platform(),
+        "load_average": os.getloadavg(),
+        "clock": _CLOCK.__name__,
+        "rows": [asdict(r) for r in rows],
+    }
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+
+
+def load_rows(path: str) -> list[Row]:
+    with open(path) as f:
+        return [Row(**r) for r in json.load(f)["rows"]]
+
+
+def _geomean(xs: list[float]) -> float:
+    return math.exp(sum(math.log(x) for x in xs) / len(xs))
+
+
+@dataclass
+class _Group:
+    speedups: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    cases: int = 0
+
+
+def print_summary(rows: list[Row]) -> None:
+    """Geometric means per group (speedup over torch, ratio to floor), every case slower
+    than torch, every sampler above ``FLOOR_TARGET`` times its floor, every error."""
+    groups: dict[str, _Group] = {g: _Group() for g in GROUPS}
+    for r in rows:
+        g = groups.setdefault(r.group or "other", _Group())
+        g.cases += 1
+        if r.speedup is not None:
+            g.speedups.append(r.speedup)
+        if r.floor_ratio is not None:
+            g.ratios.append(r.floor_ratio)
+    print("\nSUMMARY: geometric means per group")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine load average now (1, 5, 15 min): {load} on {os.cpu_count()} CPUs")
+    print("speedup = torch time / aleatorch time (> 1: faster than torch); /floor = ours / floor")
+    width = max(len(g) for g in groups)
+    header = f"{'group':<{width}} | {'cases':>5} | {'vs torch':>8} | {'speedup':>7} | {'/floor':>7}"
+    print(header)
+    print("-" * len(header))
+    for name, g in groups.items():
+        if not g.cases:
+            continue
+        speedup = _ratio(_geomean(g.speedups)) if g.speedups else "-"
+        ratio = _ratio(_geomean(g.ratios)) if g.ratios else "-"
+        print(f"{name:<{width}} | {g.cases:>5} | {len(g.speedups):>8} | {speedup:>7} | {ratio:>7}")
+    all_speedups = [r.speedup for r in rows if r.speedup is not None]
+    if all_speedups:
+        print(
+            f"{'all':<{width}} | {len(rows):>5} | {len(all_speedups):>8} | "
+            f"{_ratio(_geomean(all_speedups)):>7} |"
+        )
+
+    slower = sorted(
+        (r for r in rows if r.speedup is not None and r.speedup < 1.0), key=lambda r: r.speedup
+    )
+    print(f"\nslower than torch (speedup < 1.0): {len(slower)}")
+    for r in slower:
+        print(f"  {r.speedup:.2f}x  {r.name}  [{r.group}]")
+    above = sorted(
+        (
+            r
+            for r in rows
+            if r.group in SAMPLER_GROUPS
+            and r.floor_ratio is not None
+            and r.floor_ratio > FLOOR_TARGET
+        ),
+        key=lambda r: -r.floor_ratio,
+    )
+    print(f"\nsamplers above {FLOOR_TARGET:g}x their floor: {len(above)}")
+    for r in above:
+        print(f"  {r.floor_ratio:.1f}x  {r.name}  (floor: {r.floor_note})")
+    errors = [r for r in rows if r.error]
+    print(f"\nerrors on aleatorch's side: {len(errors)}")
+    for r in errors:
+        print(f"  {r.name}: {r.error}")
+    rounding = [r for r in rows if "ours worse" in r.note]
+    if rounding:
+        print(f"\nfloat32 results further from float64 than torch's: {len(rounding)}")
+        for r in rounding:
+            print(f"  {r.name}: {r.note}")
+    flagged = [r for r in rows if r.note.startswith("!!")]
+    if flagged:
+        print(f"\nrows whose two sides disagree (!!): {len(flagged)}")
+        for r in flagged:
+            print(f"  {r.name}: {r.note}")

@@ -1,106 +1,197 @@
-"""log_prob, entropy, sample, rsample and rsample + backward on 1M-element parameters.
+"""log_prob, entropy, sample, rsample, rsample + backward on ~1M entries, every family.
 
-This measures the arithmetic and memory traffic of each formula. The distributions are built
-once with validation on (so ``log_prob`` also checks its value, and may reuse what an earlier
-call cached, e.g. torch's logits of a Bernoulli given by probs); ``construct+log_prob`` builds
-them inside the timed call, as a training loop does; ``rsample + backward`` builds them inside
-the timed call with validation off, since a new graph is needed each time.
-Run: ``python benchmarks/bench_large.py [--quick] [-k NAME]``.
+Each registry Example (``tests/examples_*.py``) is batched up to about 1M entries: a leading
+batch dimension repeats its parameters (materialised, so every entry is read). The
+distributions are built once with validation on (so ``log_prob`` also checks its value, and
+may reuse what an earlier call cached); ``rsample + backward`` builds them inside the timed
+call from fresh leaves with validation off, since a new graph is needed each time.
+
+Beside each case, the floor: for ``log_prob`` and ``entropy`` one read of every input
+(parameters, and the value) and one write of the output; for the samplers the uniforms and
+normals the family needs at least (``_registry.FLOORS``, listed in ``README.md``).
+Run: ``python benchmarks/bench_large.py [--quick] [-k NAME] [--repeats N] [--device D]
+[--json PATH]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-import torch.distributions as T
-from _harness import Case, available, parse_args, print_table, run_cases, setup
-
-import aleatorch as D
-
-
-def _params(n: int, n_cat: int) -> dict[str, dict[str, torch.Tensor]]:
-    """Keyword parameters per family, about ``n`` entries each."""
-    g = torch.Generator().manual_seed(0)
-
-    def rand(*shape: int) -> torch.Tensor:
-        return torch.rand(*shape, generator=g)
-
-    low = torch.randn(n, generator=g)
-    return {
-        "Normal": {"loc": torch.randn(n, generator=g), "scale": rand(n) + 0.5},
-        "Bernoulli": {"probs": rand(n) * 0.8 + 0.1},
-        "Beta": {"concentration1": rand(n) + 0.5, "concentration0": rand(n) + 0.5},
-        "Gamma": {"concentration": rand(n) + 0.5, "rate": rand(n) + 0.5},
-        "Poisson": {"rate": rand(n) * 10 + 0.1},
-        "Exponential": {"rate": rand(n) + 0.5},
-        "Uniform": {"low": low, "high": low + rand(n) + 0.5},
-        "Laplace": {"loc": torch.randn(n, generator=g), "scale": rand(n) + 0.5},
-        "Categorical": {"probs": rand(n_cat, 100) + 0.01},
-        "Dirichlet": {"concentration": rand(n // 4, 4) + 0.5},
-    }
+from _harness import Case, parse_args, print_table, run_cases, save_json, setup
+from _registry import (
+    Spec,
+    batched,
+    families,
+    float64_pair,
+    floor_description,
+    leaves,
+    rng_floor,
+    with_fresh_leaves,
+)
 
 
-def _label(family: str, params: dict[str, torch.Tensor]) -> str:
-    shape = next(iter(params.values())).shape
-    return f"{family} {'x'.join(str(s) for s in shape)}"
+def _read_write(inputs: list[torch.Tensor], like: torch.Tensor) -> Callable[[], object]:
+    """Read every input once (a reduction) and write an output of ``like``'s shape."""
+
+    def floor() -> torch.Tensor:
+        for t in inputs:
+            t.sum()
+        return torch.zeros_like(like)
+
+    return floor
 
 
-def _rsample_backward(cls: type, params: dict[str, torch.Tensor]) -> None:
-    leaves = {k: v.detach().requires_grad_() for k, v in params.items()}
-    cls(**leaves, validate_args=False).rsample().sum().backward()
+def _draws(d, dtype: torch.dtype) -> Callable[[], object]:
+    ops = []
+    for kind, x in rng_floor(d):
+        if kind == "read":
+            ops.append(lambda t=x: t.sum())
+        else:
+            ops.append(lambda n=x, f=getattr(torch, kind): f(n, dtype=dtype))
+
+    def floor() -> None:
+        for op in ops:
+            op()
+
+    return floor
 
 
-def cases(n: int, n_cat: int) -> list[Case]:
-    out = []
-    for family, params in _params(n, n_cat).items():
-        if not available(D, family):
-            print(f"(aleatorch has no {family} yet: left out)")
-            continue
-        ours_cls, theirs_cls = getattr(D, family), getattr(T, family)
-        ours = ours_cls(**params, validate_args=True)
-        theirs = theirs_cls(**params, validate_args=True)
+def _rsample_backward(spec: Spec) -> None:
+    fresh, _ = with_fresh_leaves(spec)
+    fresh.build("ours", validate_args=False).rsample().sum().backward()
+
+
+def _rsample_backward_torch(spec: Spec) -> None:
+    fresh, _ = with_fresh_leaves(spec)
+    fresh.build("torch", validate_args=False).rsample().sum().backward()
+
+
+def _family_cases(label: str, spec: Spec, n: int) -> list[Case]:
+    big = batched(spec, n)
+    ours = big.build("ours", validate_args=True)
+    torch_error = None
+    try:
+        theirs = big.build("torch", validate_args=True)
+    except LookupError:  # torch has no such family: our times and floors only
+        theirs = None
+    except Exception as exc:  # noqa: BLE001  (torch rejects it: each row says so)
+        theirs, torch_error = None, exc
+    torch.manual_seed(0)
+    try:
+        value = ours.sample()
+    except Exception:  # noqa: BLE001  (the sample row shows the error; torch's value will do)
+        if theirs is None:
+            raise
         value = theirs.sample()
-        label = _label(family, params)
-        out += [
-            Case(
-                f"{label} log_prob",
-                lambda d=ours, v=value: d.log_prob(v),
-                lambda d=theirs, v=value: d.log_prob(v),
-            ),
-            # A training loop builds a new distribution each step: nothing is cached then.
-            Case(
-                f"{label} construct+log_prob",
-                lambda c=ours_cls, p=params, v=value: c(**p, validate_args=True).log_prob(v),
-                lambda c=theirs_cls, p=params, v=value: c(**p, validate_args=True).log_prob(v),
-            ),
-            Case(f"{label} entropy", ours.entropy, theirs.entropy),
-            Case(f"{label} sample", ours.sample, theirs.sample, check="shape"),
-        ]
-        if not (ours.has_rsample and theirs.has_rsample):
-            continue
-        out.append(Case(f"{label} rsample", ours.rsample, theirs.rsample, check="shape"))
+    shape = "x".join(str(s) for s in ours.batch_shape + ours.event_shape)
+    name = f"{label} {shape}"
+    params = leaves(big, differentiable=False)
+    dtype = value.dtype if value.is_floating_point() else torch.get_default_dtype()
+    entropy_like = torch.zeros(ours.batch_shape)
+    draws = _draws(ours, dtype)
+    words = floor_description(ours)
+
+    def torch_side(fn: Callable[[object], object]) -> Callable[[], object] | None:
+        if torch_error is not None:
+            return _raise(torch_error)
+        return None if theirs is None else (lambda: fn(theirs))
+
+    out = [
+        Case(
+            f"{name} log_prob",
+            lambda: ours.log_prob(value),
+            torch_side(lambda d: d.log_prob(value)),
+            floor=_read_write([*params, value], entropy_like),
+            floor_note="read the parameters and the value, write the output",
+            group="large log_prob",
+            reference=lambda: float64_pair(big, "log_prob", value),
+        ),
+        Case(
+            f"{name} entropy",
+            ours.entropy,
+            torch_side(lambda d: d.entropy()),
+            floor=_read_write(params, entropy_like),
+            floor_note="read the parameters, write the output",
+            group="large entropy",
+            reference=lambda: float64_pair(big, "entropy"),
+        ),
+        Case(
+            f"{name} sample",
+            ours.sample,
+            torch_side(lambda d: d.sample()),
+            check="shape",
+            floor=draws,
+            floor_note=words,
+            group="large sample",
+        ),
+    ]
+    if not ours.has_rsample:
+        return out
+    torch_r = theirs is not None and theirs.has_rsample
+    out.append(
+        Case(
+            f"{name} rsample",
+            ours.rsample,
+            (lambda: theirs.rsample()) if torch_r else None,
+            check="shape",
+            floor=draws,
+            floor_note=words,
+            group="large rsample",
+        )
+    )
+    if leaves(big):  # something to differentiate
         out.append(
             Case(
-                f"{label} rsample+backward",
-                lambda c=ours_cls, p=params: _rsample_backward(c, p),
-                lambda c=theirs_cls, p=params: _rsample_backward(c, p),
+                f"{name} rsample+backward",
+                lambda: _rsample_backward(big),
+                (lambda: _rsample_backward_torch(big)) if torch_r else None,
                 check=None,
+                floor=draws,
+                floor_note=f"{words} (the backward pass has no floor of its own)",
+                group="large rsample+backward",
             )
         )
     return out
 
 
+def _raise(exc: Exception) -> Callable[[], object]:
+    def raise_again() -> None:
+        raise exc
+
+    return raise_again
+
+
+def _failing(label: str, exc: Exception) -> list[Case]:
+    """A family whose setup fails on aleatorch's side: one error row."""
+    return [Case(f"{label} setup", _raise(exc), None, group="large log_prob")]
+
+
+def cases(n: int) -> list[Case]:
+    out = []
+    for family in families():
+        try:
+            out += _family_cases(family.label, family.spec, n)
+        except Exception as exc:  # noqa: BLE001  (an error row, not a crash)
+            out += _failing(family.label, exc)
+    return out
+
+
 def main() -> None:
     opts = parse_args(__doc__.splitlines()[0])
-    setup()
-    n, n_cat = (10_000, 1_000) if opts.quick else (1_000_000, 100_000)
-    repeats = opts.repeats or (1 if opts.quick else 7)
+    setup(opts.device, opts.max_memory_gb)
+    n = 1_000 if opts.quick else 1_000_000
+    repeats = opts.repeats or (1 if opts.quick else 5)
     rows = run_cases(
-        cases(n, n_cat),
+        cases(n),
         repeats=repeats,
-        target_s=0.0 if opts.quick else 0.05,
+        target_s=0.0 if opts.quick else 0.03,
         name_filter=opts.filter,
     )
-    print_table(f"large tensors: {n} entries (Categorical {n_cat} x 100)", rows, quick=opts.quick)
+    title = f"large tensors: every registry family batched to about {n} entries"
+    print_table(title, rows, quick=opts.quick)
+    if opts.json:
+        save_json(opts.json, "bench_large.py", title, rows, quick=opts.quick)
 
 
 if __name__ == "__main__":

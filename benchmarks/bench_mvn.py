@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributions as T
-from _harness import Case, available, parse_args, print_table, run_cases, setup
+from _harness import Case, available, parse_args, print_table, run_cases, save_json, setup
 
 import aleatorch as D
 
@@ -16,7 +16,7 @@ def cases(dim: int, n: int) -> list[Case]:
     if not available(D, "MultivariateNormal"):
         print("(aleatorch has no MultivariateNormal yet: left out)")
         return []
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(torch.get_default_device()).manual_seed(0)
     a = torch.randn(dim, dim, generator=g)
     cov = a @ a.T / dim + torch.eye(dim)
     loc = torch.randn(dim, generator=g)
@@ -64,7 +64,7 @@ def cases(dim: int, n: int) -> list[Case]:
 
 def main() -> None:
     opts = parse_args(__doc__.splitlines()[0])
-    setup()
+    setup(opts.device, opts.max_memory_gb)
     dim, n = 64, (256 if opts.quick else 4096)
     repeats = opts.repeats or (1 if opts.quick else 11)
     rows = run_cases(
@@ -73,7 +73,12 @@ def main() -> None:
         target_s=0.0 if opts.quick else 0.05,
         name_filter=opts.filter,
     )
-    print_table(f"MultivariateNormal d={dim}, {n} points", rows, quick=opts.quick)
+    title = f"MultivariateNormal d={dim}, {n} points"
+    for r in rows:
+        r.group = f"MultivariateNormal d={dim}"
+    print_table(title, rows, quick=opts.quick)
+    if opts.json:
+        save_json(opts.json, "bench_mvn.py", title, rows, quick=opts.quick)
 
 
 if __name__ == "__main__":

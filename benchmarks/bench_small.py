@@ -1,89 +1,71 @@
-"""Construct + log_prob on small tensors (10 entries), validation on and off.
+"""Construct + log_prob on small tensors, every registry family, validation on and off.
 
-This measures per-call overhead: what a training loop pays for each distribution it builds.
-Run: ``python benchmarks/bench_small.py [--quick] [-k NAME]``.
+The parameters are those of each registry Example (``tests/examples_*.py``: the parameter set
+with the most entries, a few to a few dozen, as float32); the value is one sample. This
+measures per-call overhead: what a training loop pays for each distribution it builds.
+Run: ``python benchmarks/bench_small.py [--quick] [-k NAME] [--repeats N] [--device D]
+[--json PATH]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from statistics import median
 
 import torch
-import torch.distributions as T
-from _harness import Case, available, parse_args, print_table, run_cases, setup
-
-import aleatorch as D
-
-N = 10
+from _harness import Case, parse_args, print_table, run_cases, save_json, setup
+from _registry import Family, families, float64_pair
 
 
-def _inputs() -> dict[str, tuple[tuple, dict, torch.Tensor]]:
-    """Per family: constructor args, keyword args, and a valid value for log_prob."""
-    g = torch.Generator().manual_seed(0)
-    u = torch.rand(N, generator=g) * 0.8 + 0.1
-    pos = torch.rand(N, generator=g) + 0.5
-    real = torch.randn(N, generator=g)
-    probs4 = torch.rand(N, 4, generator=g) + 0.1
-    probs4 = probs4 / probs4.sum(-1, keepdim=True)
-    conc3 = torch.rand(N, 3, generator=g) + 0.5
-    simplex3 = conc3 / conc3.sum(-1, keepdim=True)
-    counts = torch.randint(0, 5, (N,), generator=g).float()
-    a = torch.randn(3, 3, generator=g)
-    cov = a @ a.T + torch.eye(3)
-    return {
-        "Normal": ((real, pos), {}, real + 0.5),
-        "Bernoulli": ((), {"probs": u}, (u > 0.5).float()),
-        "Categorical": ((), {"probs": probs4}, torch.randint(0, 4, (N,), generator=g)),
-        "OneHotCategorical": (
-            (),
-            {"probs": probs4},
-            torch.nn.functional.one_hot(torch.randint(0, 4, (N,), generator=g), 4).float(),
-        ),
-        "Uniform": ((u - 1, u + 1), {}, u),
-        "Exponential": ((pos,), {}, pos),
-        "Laplace": ((real, pos), {}, real),
-        "Gamma": ((pos, pos), {}, pos),
-        "Beta": ((pos, pos + 0.5), {}, u),
-        "Dirichlet": ((conc3,), {}, simplex3),
-        "Poisson": ((pos * 3,), {}, counts),
-        "Binomial": ((), {"total_count": torch.full((N,), 5.0), "probs": u}, counts),
-        "MultivariateNormal": (
-            (real[:, None].expand(N, 3),),
-            {"covariance_matrix": cov},
-            real[:, None] + conc3,
-        ),
-    }
+def _value(family: Family) -> torch.Tensor:
+    """One sample (ours, or torch's when ours fails: the failure shows in the row)."""
+    torch.manual_seed(0)
+    try:
+        return family.spec.build("ours", validate_args=False).sample()
+    except Exception:
+        return family.spec.build("torch", validate_args=False).sample()
+
+
+def _builders(family: Family) -> tuple[Callable, Callable | None]:
+    """Both constructors (``validate_args -> distribution``); torch's is None where torch
+    has no such family, and raises where torch cannot build it (the row says so)."""
+    ours = family.spec.builder("ours")
+    try:
+        theirs = family.spec.builder("torch")
+    except LookupError:
+        theirs = None
+    except Exception as exc:  # noqa: BLE001  (a torch failure: shown in the row)
+
+        def theirs(validate_args=None, exc=exc):
+            raise exc
+
+    return ours, theirs
 
 
 def cases() -> list[Case]:
     out = []
-    for family, (args, kwargs, value) in _inputs().items():
-        if not available(D, family):
-            print(f"(aleatorch has no {family} yet: left out)")
-            continue
-        ours_cls, theirs_cls = getattr(D, family), getattr(T, family)
+    for family in families():
+        try:
+            value = _value(family)
+        except Exception:  # noqa: BLE001  (the rows show the failure)
+            value = None
+        ours_b, theirs_b = _builders(family)
         for validate in (True, False):
-            label = f"{family} validate={'on' if validate else 'off'}"
+            on = "on" if validate else "off"
 
-            def ours(cls=ours_cls, args=args, kwargs=kwargs, value=value, v=validate):
-                return cls(*args, **kwargs, validate_args=v).log_prob(value)
+            def ours(b=ours_b, x=value, v=validate):
+                return b(v).log_prob(x)
 
-            def theirs(cls=theirs_cls, args=args, kwargs=kwargs, value=value, v=validate):
-                return cls(*args, **kwargs, validate_args=v).log_prob(value)
+            def theirs(b=theirs_b, x=value, v=validate):
+                return b(v).log_prob(x)
 
-            out.append(Case(label, ours, theirs))
-    if available(D, "Independent"):
-        args, _, value = _inputs()["Normal"]
-        for validate in (True, False):
             out.append(
                 Case(
-                    f"Independent(Normal) validate={'on' if validate else 'off'}",
-                    lambda v=validate: D.Independent(
-                        D.Normal(*args, validate_args=v), 1, validate_args=v
-                    ).log_prob(value),
-                    lambda v=validate: T.Independent(
-                        T.Normal(*args, validate_args=v), 1, validate_args=v
-                    ).log_prob(value),
+                    f"{family.label} validate={on}",
+                    ours,
+                    theirs if theirs_b is not None else None,
+                    group=f"small validate {on}",
+                    reference=lambda s=family.spec, x=value: float64_pair(s, "log_prob", x),
                 )
             )
     return out
@@ -91,15 +73,18 @@ def cases() -> list[Case]:
 
 def main() -> None:
     opts = parse_args(__doc__.splitlines()[0])
-    setup()
+    setup(opts.device, opts.max_memory_gb)
     repeats = opts.repeats or (1 if opts.quick else 15)
     rows = run_cases(
-        cases(), repeats=repeats, target_s=0.002 if opts.quick else 0.02, name_filter=opts.filter
+        cases(), repeats=repeats, target_s=0.0 if opts.quick else 0.02, name_filter=opts.filter
     )
-    print_table(f"construct + log_prob, {N} entries", rows, quick=opts.quick)
-    on = [r.speedup for r in rows if r.name.endswith("validate=on")]
+    title = "construct + log_prob on the registry's small parameters"
+    print_table(title, rows, quick=opts.quick)
+    on = [r.speedup for r in rows if r.name.endswith("validate=on") and r.speedup is not None]
     if on:
         print(f"median speedup with validation on: {median(on):.2f}x over {len(on)} families")
+    if opts.json:
+        save_json(opts.json, "bench_small.py", title, rows, quick=opts.quick)
 
 
 if __name__ == "__main__":

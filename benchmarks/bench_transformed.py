@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import torch
 import torch.distributions as T
-from _harness import Case, available, parse_args, print_table, run_cases, setup
+from _harness import Case, available, parse_args, print_table, run_cases, save_json, setup
 
 import aleatorch as D
 
 
 def _params(n: int) -> dict[str, tuple[dict, dict]]:
     """Per case: aleatorch keyword args and the same for torch (a builder for the squash)."""
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator(torch.get_default_device()).manual_seed(0)
     loc, scale = torch.randn(n, generator=g), torch.rand(n, generator=g) + 0.5
     return {
         "LogNormal": {"loc": loc, "scale": scale},
@@ -70,18 +70,21 @@ def cases(sizes: tuple[int, ...]) -> list[Case]:
 
 def main() -> None:
     opts = parse_args(__doc__.splitlines()[0])
-    setup()
+    setup(opts.device, opts.max_memory_gb)
     sizes = (10, 10_000) if opts.quick else (10, 1_000_000)
     repeats = opts.repeats or (1 if opts.quick else 9)
     rows = run_cases(
         cases(sizes),
         repeats=repeats,
-        target_s=0.002 if opts.quick else 0.05,
+        target_s=0.0 if opts.quick else 0.05,
         name_filter=opts.filter,
     )
-    print_table(
-        "TransformedDistribution families and a tanh-squashed Normal", rows, quick=opts.quick
-    )
+    title = "TransformedDistribution families and a tanh-squashed Normal"
+    for r in rows:
+        r.group = "transformed (bench_transformed)"
+    print_table(title, rows, quick=opts.quick)
+    if opts.json:
+        save_json(opts.json, "bench_transformed.py", title, rows, quick=opts.quick)
 
 
 if __name__ == "__main__":

@@ -1,31 +1,155 @@
-"""The benchmark scripts still run (``--quick``: one repeat on small inputs, numbers unread)."""
+"""The benchmark scripts still run (``--quick``: one call per side on tiny inputs, numbers
+unread), cover every registry family, and ``benchmarks/summary.py`` summarises their rows.
 
+Timings are never asserted: timed tests stay out of the suite.
+"""
+
+import json
 import pathlib
 import re
 import subprocess
 import sys
 
-import pytest
-
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+ALL_SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
+# The scripts on the shared harness (tables, --json, the summary); others (bench_special.py,
+# aleatorch.special against scipy) only have to run.
+SCRIPTS = [s for s in ALL_SCRIPTS if "from _harness import" in (BENCHMARKS / s).read_text()]
+OTHER_SCRIPTS = [s for s in ALL_SCRIPTS if s not in SCRIPTS]
+REQUIRED_GROUPS = [
+    "small validate on",
+    "small validate off",
+    "large log_prob",
+    "large entropy",
+    "large sample",
+    "large rsample+backward",
+]
+
+
+def _quick_runs(out):
+    """Every script with ``--quick`` (and ``--json`` for the harness ones), run side by side
+    (the machine has 2 cores)."""
+    procs = {
+        script: subprocess.Popen(
+            [sys.executable, str(BENCHMARKS / script), "--quick"]
+            + (["--json", str(out / script)] if script in SCRIPTS else []),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=BENCHMARKS,
+        )
+        for script in ALL_SCRIPTS
+    }
+    results = {}
+    for script, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        results[script] = (proc.returncode, stdout, stderr, out / script)
+    return results
+
+
+def _rows(path):
+    return json.loads(path.read_text())["rows"]
 
 
 def test_the_expected_scripts_exist():
-    assert {"bench_small.py", "bench_large.py", "bench_mvn.py"} <= set(SCRIPTS)
+    assert {"bench_small.py", "bench_large.py", "bench_mvn.py", "bench_transformed.py"} <= set(
+        SCRIPTS
+    )
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import summary
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert set(summary.SCRIPTS) == set(SCRIPTS), "summary.py runs every harness script"
 
 
-@pytest.mark.parametrize("script", SCRIPTS)
-def test_script_runs_and_prints_its_table(script):
+def test_quick_runs_cover_every_family_and_are_summarised(tmp_path):
+    """One test (the scripts run once, side by side, even under pytest-xdist)."""
+    runs = _quick_runs(tmp_path)
+    for script in SCRIPTS:
+        _script_runs_and_prints_its_table(runs, script)
+    for script in OTHER_SCRIPTS:
+        returncode, stdout, stderr, _ = runs[script]
+        assert returncode == 0 and stdout, f"{script}: {stderr}"
+    _every_registry_family_is_benchmarked(runs)
+    _large_cases_have_floors_and_groups(runs)
+    _summary_of_the_saved_rows(runs)
+
+
+def _script_runs_and_prints_its_table(quick_runs, script):
+    returncode, stdout, stderr, path = quick_runs[script]
+    assert returncode == 0, f"{script}: {stderr}"
+    assert re.search(r"^case\s+\|\s+aleatorch \|\s+torch \|\s+speedup", stdout, re.M)
+    assert "median speedup" in stdout
+    # A benchmark comparing different things is a bug, whatever the speed.
+    assert "!!" not in stdout, stdout
+    assert _rows(path), f"{script}: no row saved"
+
+
+def _registry_labels():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _registry
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return _registry, [f.label for f in _registry.families()]
+
+
+def _every_registry_family_is_benchmarked(quick_runs):
+    sys.path.insert(0, str(BENCHMARKS.parent / "tests"))
+    from examples import EXAMPLES
+
+    _, labels = _registry_labels()
+    assert len(labels) == len(set(labels)) == len(EXAMPLES)
+    for ex, label in zip(EXAMPLES, labels, strict=True):
+        assert label.startswith(ex.cls.__name__), (label, ex.cls)
+    small = {r["name"] for r in _rows(quick_runs["bench_small.py"][3])}
+    large = _rows(quick_runs["bench_large.py"][3])
+    for label in labels:
+        assert f"{label} validate=on" in small and f"{label} validate=off" in small, label
+        ops = {r["name"].rsplit(" ", 1)[1] for r in large if r["name"].startswith(f"{label} ")}
+        assert {"log_prob", "sample"} <= ops or "setup" in ops, (label, ops)
+
+
+def _large_cases_have_floors_and_groups(quick_runs):
+    for row in _rows(quick_runs["bench_large.py"][3]):
+        assert row["group"].startswith("large "), row
+        if not row["error"]:
+            assert row["floor_s"] is not None and row["floor_s"] > 0, row
+            assert row["floor_note"], row
+
+
+def test_every_registry_class_has_a_documented_floor():
+    registry, _ = _registry_labels()
+    sys.path.insert(0, str(BENCHMARKS.parent / "tests"))
+    from examples import EXAMPLES
+
+    missing = {ex.cls.__name__ for ex in EXAMPLES} - registry.FLOORS.keys()
+    assert not missing, f"add these families to benchmarks/_registry.py FLOORS: {missing}"
+    readme = (BENCHMARKS / "README.md").read_text()
+    for name in registry.FLOORS:
+        assert re.search(rf"^\|.*\b{name}\b.*\|", readme, re.M), (
+            f"benchmarks/README.md does not list the floor of {name}"
+        )
+
+
+def _summary_of_the_saved_rows(quick_runs):
+    paths = [str(quick_runs[s][3]) for s in SCRIPTS]
     result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), "--quick"],
+        [sys.executable, str(BENCHMARKS / "summary.py"), "--from", *paths],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=BENCHMARKS,
     )
     assert result.returncode == 0, result.stderr
-    assert re.search(r"^case\s+\|\s+aleatorch \|\s+torch \|\s+speedup$", result.stdout, re.M)
-    assert "median speedup" in result.stdout
-    # A benchmark comparing different things is a bug, whatever the speed.
-    assert "!!" not in result.stdout, result.stdout
+    out = result.stdout
+    for group in REQUIRED_GROUPS:
+        assert re.search(rf"^{re.escape(group)}\s+\|\s+\d+ \|\s+\d+ \|\s+[\d.]+x \|", out, re.M), (
+            group,
+            out,
+        )
+    assert re.search(r"^large sample\s+\|.*\|\s+[\d.]+x$", out, re.M), out  # ratio to floor
+    assert "slower than torch (speedup < 1.0):" in out
+    assert "samplers above 3x their floor:" in out
+    assert "errors on aleatorch's side:" in out
