@@ -176,11 +176,21 @@ class Categorical(CategoricalParameter, Distribution):
         u = torch.rand(
             (rows.shape[0], n), dtype=probs.dtype, device=probs.device, generator=generator
         )
-        index = torch.empty(u.shape, dtype=torch.long, device=probs.device)
         # On CPU, work through the rows in blocks of ~4 MB: a cdf table the size of probs
         # would be a fresh large allocation per call, whose page faults cost more than the
-        # cumsum itself.
-        block = rows.shape[0] if probs.is_cuda else max(1, _BLOCK_ENTRIES // k)
+        # cumsum itself. In one piece on CUDA, under torch.compile and under torch.func
+        # transforms (whose batching rules have no out= variant of searchsorted).
+        whole = (
+            probs.is_cuda
+            or torch.compiler.is_compiling()
+            or torch._C._functorch.is_functorch_wrapped_tensor(probs)
+        )
+        block = rows.shape[0] if whole else max(1, _BLOCK_ENTRIES // k)
+        if block >= rows.shape[0]:
+            cdf = rows.cumsum(-1)
+            target = torch.rsub(u, 1).mul_(cdf[:, -1:])
+            return torch.searchsorted(cdf, target).T.reshape(self._extended_shape(sample_shape))
+        index = torch.empty(u.shape, dtype=torch.long, device=probs.device)
         for start in range(0, rows.shape[0], block):
             cdf = rows[start : start + block].cumsum(-1)
             # (1 - u) * total lies in (0, total]: the first cdf entry >= it is never a

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
 from ..utils import as_params
@@ -61,8 +62,8 @@ class Pareto(TransformedDistribution):
     def _rsample(self, sample_shape, generator):
         # x = x_m exp(E / alpha) for E ~ Exp(1).
         shape = self._extended_shape(sample_shape)
-        e = torch.empty(shape, dtype=self.scale.dtype, device=self.scale.device)
-        return self.scale * torch.exp(e.exponential_(generator=generator) / self.alpha)
+        e = standard_exponential(self.scale, shape, generator)
+        return self.scale * torch.exp(e / self.alpha)
 
     def _sample(self, sample_shape, generator):
         # The closed-form sampler, not the generic path through the base.

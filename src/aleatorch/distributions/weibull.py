@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
 from ..utils import as_params
@@ -120,8 +121,7 @@ class Weibull(TransformedDistribution):
         # finite and an underflow (small k) stays in the open support.
         shape = self._extended_shape(sample_shape)
         tiny = torch.finfo(self.scale.dtype).tiny
-        e = torch.empty(shape, dtype=self.scale.dtype, device=self.scale.device)
-        e = e.exponential_(generator=generator).clamp_(min=tiny)
+        e = standard_exponential(self.scale, shape, generator).clamp_(min=tiny)
         return (self.scale * torch.exp(e.log() / self.concentration)).clamp(min=tiny)
 
     def _sample(self, sample_shape, generator):
