@@ -115,6 +115,9 @@ class Cauchy(SymmetricLocationScale, Distribution):
 
 @register_kl(Cauchy, Cauchy)
 def _kl_cauchy_cauchy(p: Cauchy, q: Cauchy) -> torch.Tensor:
-    # KL = log(((g_p + g_q)^2 + (x_p - x_q)^2) / (4 g_p g_q))  (Chyzak & Nielsen, 2019)
-    num = (p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)
-    return (num / (4 * p.scale * q.scale)).log()
+    # KL = log(((g_p + g_q)^2 + (x_p - x_q)^2) / (4 g_p g_q))  (Chyzak & Nielsen, 2019),
+    # as log1p(((g_p - g_q)^2 + (x_p - x_q)^2) / (4 g_p g_q)): exact for nearly equal laws.
+    # The ratio is formed as (d / 2g_p) (d / 2g_q), which neither overflows nor underflows.
+    scale_gap = (p.scale - q.scale) / (2 * p.scale) * ((p.scale - q.scale) / (2 * q.scale))
+    loc_gap = (p.loc - q.loc) / (2 * p.scale) * ((p.loc - q.loc) / (2 * q.scale))
+    return torch.log1p(scale_gap + loc_gap)

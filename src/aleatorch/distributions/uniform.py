@@ -104,7 +104,10 @@ class Uniform(Distribution):
 
 @register_kl(Uniform, Uniform)
 def _kl_uniform_uniform(p: Uniform, q: Uniform) -> torch.Tensor:
-    # KL = log(width_q / width_p) when [low_p, high_p] lies inside [low_q, high_q], else inf.
-    kl = ((q.high - q.low) / (p.high - p.low)).log()
+    # KL = log(width_q / width_p) when [low_p, high_p] lies inside [low_q, high_q], else inf;
+    # as log1p(excess / width_p) with the excess (high_q - high_p) + (low_p - low_q) formed
+    # from the edges, so that nearly equal intervals keep the digits of the tiny KL.
+    excess = (q.high - p.high) + (p.low - q.low)
+    kl = torch.log1p(excess / (p.high - p.low))
     outside = (q.low > p.low) | (q.high < p.high)
     return torch.where(outside, math.inf, kl)

@@ -270,17 +270,19 @@ class MixtureSameFamily(Distribution):
             return getattr(component, "_" + method)(value)
         return getattr(component, method)(value)
 
+    # A weighted mean of probabilities is a probability: rounding (in bfloat16 it reaches
+    # 1e-3) must not push it above 1, nor its log above 0.
     def _cdf(self, value):
-        return self._mix(self._component("cdf", value))
+        return self._mix(self._component("cdf", value)).clamp(max=1)
 
     def _log_cdf(self, value):
-        return self._log_mix(self._component("log_cdf", value))
+        return self._log_mix(self._component("log_cdf", value)).clamp(max=0)
 
     def _survival_function(self, value):
-        return self._mix(self._component("survival_function", value))
+        return self._mix(self._component("survival_function", value)).clamp(max=1)
 
     def _log_survival_function(self, value):
-        return self._log_mix(self._component("log_survival_function", value))
+        return self._log_mix(self._component("log_survival_function", value)).clamp(max=0)
 
     def __repr__(self) -> str:
         return (
