@@ -359,11 +359,11 @@ def test_half_precision_families_compute_in_float32(build, method):
 
 def test_mixture_log_cdf_never_above_zero_in_bfloat16():
     # deep fuzz: a bfloat16 mixture's log_cdf came back as +7.8e-4 (rounding of the logsumexp)
-    mix = D.Categorical(logits=torch.zeros(3, dtype=torch.bfloat16))
-    comp = D.Normal(
-        torch.tensor([-1.0, 0.0, 1.0], dtype=torch.bfloat16), torch.ones(3, dtype=torch.bfloat16)
-    )
-    d = D.MixtureSameFamily(mix, comp, validate_args=False)
-    x = torch.linspace(-3, 12, 200, dtype=torch.bfloat16)
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(200, 3, generator=g).to(torch.bfloat16)
+    loc = (torch.randn(200, 3, generator=g) * 2).to(torch.bfloat16)
+    scale = (torch.rand(200, 3, generator=g) + 0.3).to(torch.bfloat16)
+    d = D.MixtureSameFamily(D.Categorical(logits=logits), D.Normal(loc, scale), validate_args=False)
+    x = torch.linspace(-8, 12, 64, dtype=torch.bfloat16).unsqueeze(-1)
     assert (d.log_cdf(x) <= 0).all() and (d.log_survival_function(x) <= 0).all()
     assert (d.cdf(x) <= 1).all() and (d.survival_function(x) <= 1).all()
