@@ -37,12 +37,7 @@ from aleatorch.errors import AleatorchError
 # (family, method, input kind) -> the issue-10 defect it shows. A probe's failure is allowed
 # only when its family and method match and the kind is one of the probe's tags (see
 # Probe.tags: "dtype=float16", "scale=huge", "value=wrong_shape", "validate=off", ...).
-KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {
-    ("NegativeBinomial", "log_prob", "value=edge"): (
-        "value=edge (float32): NaN/inf where the reference is finite (issue 10, 'Support "
-        "edges'/'Overflow': extreme values)"
-    ),
-}
+KNOWN_DEFECTS: dict[tuple[str, str, str], str] = {}
 
 METHODS_WITH_VALUE = ("log_prob", "cdf", "log_cdf", "log_survival_function", "icdf")
 METHODS = METHODS_WITH_VALUE + ("entropy", "mean", "variance", "sample", "rsample", "expand")
