@@ -10,11 +10,44 @@ import torch
 from .. import constraints
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.logspace import expm1mx
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 
 __all__ = ["Gumbel"]
 
+# zeta(2), ..., zeta(29): the Taylor series of log Gamma(2 + e) + gamma e - log1p(e).
+_ZETA = [
+    1.6449340668482264,
+    1.2020569031595942,
+    1.0823232337111381,
+    1.03692775514337,
+    1.0173430619844492,
+    1.008349277381923,
+    1.0040773561979444,
+    1.0020083928260821,
+    1.000994575127818,
+    1.0004941886041194,
+    1.000246086553308,
+    1.0001227133475785,
+    1.0000612481350588,
+    1.000030588236307,
+    1.0000152822594086,
+    1.0000076371976379,
+    1.000003817293265,
+    1.0000019082127165,
+    1.0000009539620338,
+    1.0000004769329869,
+    1.0000002384505027,
+    1.000000119219926,
+    1.000000059608189,
+    1.0000000298035034,
+    1.0000000149015549,
+    1.0000000074507118,
+    1.000000003725334,
+    1.0000000018626598,
+]
+_KL_SERIES_BELOW = 0.2
 _EULER_GAMMA = 0.57721566490153286061
 _LOG_LOG_2 = math.log(math.log(2))
 
@@ -126,15 +159,28 @@ class Gumbel(TransformedDistribution):
 
 @register_kl(Gumbel, Gumbel)
 def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> torch.Tensor:
-    r"""``KL(Gumbel(m_p, b_p) || Gumbel(m_q, b_q))``, with ``r = b_p / b_q`` and
+    r"""``KL(Gumbel(m_p, b_p) || Gumbel(m_q, b_q))``, with ``r = b_p / b_q = 1 + e`` and
     ``d = (m_p - m_q) / b_q``.
 
     .. math:: \log\frac{b_q}{b_p} + \gamma (r - 1) + d + e^{-d}\,\Gamma(1 + r) - 1
 
     from ``E[Z] = gamma`` and ``E[exp(-r Z)] = Gamma(1 + r)`` for a standard Gumbel ``Z``.
+    With ``u = log Gamma(1 + r) - d`` it is ``(e^u - 1 - u) + g(e)``,
+    ``g(e) = log Gamma(2 + e) + gamma e - log1p(e) = sum_k>=2 (-1)^k zeta(k) e^k / k``: two
+    nonnegative terms, each exact for nearly equal laws (the series for ``|e| <= 0.2``).
     """
-    ratio = p.scale / q.scale
+    e = (p.scale - q.scale) / q.scale
     d = (p.loc - q.loc) / q.scale
-    return (
-        -ratio.log() + _EULER_GAMMA * (ratio - 1) + d + torch.exp(torch.lgamma(1 + ratio) - d) - 1
+    small = e.abs() <= _KL_SERIES_BELOW
+    t = torch.where(small, e, torch.zeros_like(e))
+    series = torch.zeros_like(t)
+    for k in range(len(_ZETA) + 1, 1, -1):  # sum_k (-1)^k zeta(k) t^(k-2) / k, Horner
+        series = series * t + (-1) ** k * _ZETA[k - 2] / k
+    far = torch.where(small, torch.ones_like(e), e)
+    g = torch.where(
+        small,
+        series * t * t,
+        torch.lgamma(2 + far) + _EULER_GAMMA * far - torch.log1p(far),
     )
+    log_gamma_one_plus_r = g - _EULER_GAMMA * e + torch.log1p(e)
+    return expm1mx(log_gamma_one_plus_r - d) + g

@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from ..kl import register_kl
+from ..special.logspace import expm1mx, log_ratio
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
@@ -128,8 +129,7 @@ def _kl_halfnormal_halfnormal(p: HalfNormal, q: HalfNormal) -> torch.Tensor:
 
     .. math:: \tfrac12 \left(r - 1 - \log r\right), \quad r = s_p^2 / s_q^2
 
-    written as ``(d - log1p(d)) / 2`` with ``d = r - 1 = (s_p - s_q)(s_p + s_q) / s_q^2``
-    formed from the exact difference of the scales.
+    written as ``(exp(2t) - 1 - 2t) / 2`` with ``t = log(s_p / s_q)`` (``log_ratio``: exact
+    for nearly equal scales, no overflow or underflow of the ratio, e.g. 1e-3 against 1e8).
     """
-    d = (p.scale - q.scale) * (p.scale + q.scale) / q.scale.square()
-    return 0.5 * (d - torch.log1p(d))
+    return 0.5 * expm1mx(2 * log_ratio(p.scale, q.scale))
