@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
+from ..special.logspace import expm1mx, log_ratio
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Laplace"]
@@ -109,7 +110,9 @@ class Laplace(SymmetricLocationScale, Distribution):
 @register_kl(Laplace, Laplace)
 def _kl_laplace_laplace(p: Laplace, q: Laplace) -> torch.Tensor:
     # KL = log(b_q/b_p) + |mu_p - mu_q|/b_q + (b_p/b_q) exp(-|mu_p - mu_q|/b_p) - 1, with
-    # r = b_p/b_q and t = |mu_p - mu_q|/b_p it is (r - 1 - log r) + r (t + expm1(-t)).
-    r = p.scale / q.scale
+    # r = b_p/b_q = e^s and t = |mu_p - mu_q|/b_p it is (e^s - 1 - s) + r (e^-t - 1 + t): two
+    # nonnegative terms, each exact near 0 through expm1mx (s from log_ratio, exact for
+    # nearly equal scales).
+    s = log_ratio(p.scale, q.scale)
     t = (p.loc - q.loc).abs() / p.scale
-    return (r - 1 - r.log()) + r * (t + torch.expm1(-t))
+    return expm1mx(s) + (p.scale / q.scale) * expm1mx(-t)

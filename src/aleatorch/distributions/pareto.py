@@ -11,6 +11,7 @@ from .. import constraints
 from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.stirling import log1pmx
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 
@@ -132,4 +133,4 @@ def _kl_pareto_pareto(p: Pareto, q: Pareto) -> torch.Tensor:
     inside = p.scale >= q.scale
     log_scales = torch.log(torch.where(inside, p.scale / q.scale, 1.0))
     d = (q.alpha - p.alpha) / p.alpha  # r - 1, from the exact difference
-    return torch.where(inside, q.alpha * log_scales + (d - torch.log1p(d)), math.inf)
+    return torch.where(inside, q.alpha * log_scales - log1pmx(d), math.inf)
