@@ -171,16 +171,20 @@ def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> torch.Tensor:
     """
     e = (p.scale - q.scale) / q.scale
     d = (p.loc - q.loc) / q.scale
+    g = lgamma_two_plus_excess(e)
+    log_gamma_one_plus_r = g - _EULER_GAMMA * e + torch.log1p(e)
+    return expm1mx(log_gamma_one_plus_r - d) + g
+
+
+def lgamma_two_plus_excess(e: torch.Tensor) -> torch.Tensor:
+    r"""``g(e) = log Gamma(2 + e) + gamma e - log1p(e) >= 0`` for ``e > -1``: the series
+    :math:`\sum_{k \ge 2} (-1)^k \zeta(k) e^k / k` for ``|e| <= 0.2`` (exact where ``g``
+    is tiny), the direct sum beyond. Shared by the Gumbel and Weibull KLs."""
     small = e.abs() <= _KL_SERIES_BELOW
     t = torch.where(small, e, torch.zeros_like(e))
     series = torch.zeros_like(t)
     for k in range(len(_ZETA) + 1, 1, -1):  # sum_k (-1)^k zeta(k) t^(k-2) / k, Horner
         series = series * t + (-1) ** k * _ZETA[k - 2] / k
     far = torch.where(small, torch.ones_like(e), e)
-    g = torch.where(
-        small,
-        series * t * t,
-        torch.lgamma(2 + far) + _EULER_GAMMA * far - torch.log1p(far),
-    )
-    log_gamma_one_plus_r = g - _EULER_GAMMA * e + torch.log1p(e)
-    return expm1mx(log_gamma_one_plus_r - d) + g
+    direct = torch.lgamma(2 + far) + _EULER_GAMMA * far - torch.log1p(far)
+    return torch.where(small, series * t * t, direct)

@@ -11,8 +11,10 @@ from .. import constraints
 from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.logspace import expm1mx, log_ratio
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
+from .gumbel import lgamma_two_plus_excess
 
 __all__ = ["Weibull"]
 
@@ -222,14 +224,11 @@ def _kl_weibull_weibull(p: Weibull, q: Weibull) -> torch.Tensor:
               \right) + \left(\frac{l_p}{l_q}\right)^{k_q} \Gamma\left(1 + \frac{k_q}{k_p}
               \right) - 1
     """
-    ratio = q.concentration / p.concentration
-    log_scale_ratio = p.scale.log() - q.scale.log()
-    power = torch.exp(q.concentration * log_scale_ratio + torch.lgamma(1 + ratio))
-    return (
-        p.concentration.log()
-        - q.concentration.log()
-        - q.concentration * log_scale_ratio
-        + _EULER_GAMMA * (ratio - 1)
-        + power
-        - 1
-    )
+    # With r = k_q / k_p = 1 + e and u = k_q log(l_p / l_q) + log Gamma(1 + r) this is
+    # (e^u - 1 - u) + g(e), g as for the Gumbel KL: two nonnegative terms, exact for nearly
+    # equal laws.
+    e = (q.concentration - p.concentration) / p.concentration
+    g = lgamma_two_plus_excess(e)
+    log_gamma_one_plus_r = g - _EULER_GAMMA * e + torch.log1p(e)
+    u = q.concentration * log_ratio(p.scale, q.scale) + log_gamma_one_plus_r
+    return expm1mx(u) + g
