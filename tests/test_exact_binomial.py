@@ -21,6 +21,14 @@ import aleatorch as D
 mp = mpmath.mp.clone() if hasattr(mpmath.mp, "clone") else mpmath.mp
 mp.dps = 50
 
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """50-digit references whatever precision another test module left set."""
+    with mpmath.workdps(50):
+        yield
+
+
 DTYPES = [torch.float64, torch.float32]
 BUDGET = {torch.float64: 1e3, torch.float32: 1e2}
 

@@ -21,6 +21,15 @@ import torch
 import aleatorch as D
 
 mpmath.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """50-digit references whatever precision another test module left set."""
+    with mpmath.workdps(50):
+        yield
+
+
 DTYPES = [torch.float64, torch.float32]
 
 

@@ -10,6 +10,15 @@ import torch
 from aleatorch.special import bd0, lbeta, log1pmx, log_minus_digamma, stirlerr
 
 mp.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """50-digit references whatever precision another test module left set."""
+    with mp.workdps(50):
+        yield
+
+
 EPS = {torch.float64: torch.finfo(torch.float64).eps, torch.float32: torch.finfo(torch.float32).eps}
 # relative budget in eps (issue 9: 1e3 eps in float64, 1e2 eps in float32)
 BUDGET = {torch.float64: 1e3, torch.float32: 1e2}
