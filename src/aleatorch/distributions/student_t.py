@@ -11,11 +11,13 @@ from .. import constraints
 from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
 from ..special.student_t import log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
-from ..utils import as_params
+from ..utils import as_params, textbook_range
 
 __all__ = ["StudentT"]
 
 _NORMAL_ENTROPY = 0.5 * (1 + math.log(2 * math.pi))
+_LOG_PI = math.log(math.pi)
+_TEXTBOOK_DF = 20.0  # df up to which the log-normalizer is the lgamma difference
 
 
 def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
@@ -115,8 +117,20 @@ class StudentT(Distribution):
 
     def _log_prob(self, value):
         z = self._standardize(value)
-        const = log_t_normalizer(self.df) - self.scale.log()
+        const = self._cached("log_normalizer", self._log_normalizer)
         return const - _half_log_kernel(z, self.df)
+
+    def _log_normalizer(self):
+        """log of the density at ``loc``: the lgamma difference directly for df <= 20 (CPU
+        eager, utils.textbook_range: terms below ~25, no cancellation to speak of), else the
+        cancellation-free series of ``log_t_normalizer``."""
+        df = self.df
+        if textbook_range(_TEXTBOOK_DF, df):
+            half = 0.5 * df
+            normalizer = torch.lgamma(half + 0.5) - torch.lgamma(half) - 0.5 * (df.log() + _LOG_PI)
+        else:
+            normalizer = log_t_normalizer(df)
+        return normalizer - self.scale.log()
 
     def _cdf(self, value):
         return stdtr(self.df, self._standardize(value))
