@@ -29,31 +29,18 @@ import torch
 
 from ..special.incomplete_beta import _exponent, _u_minus_log1p
 from ..special.logspace import expm1mx
-from ..special.stirling import stirlerr
+from ..special.stirling import (
+    _LOG_MINUS_DIGAMMA_SERIES,
+    _STIRLERR_SERIES,
+    _horner,
+    stirlerr,
+)
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
-# B_2k / (2k), k = 1..8: L(z) = log z - digamma(z) ~ 1/(2z) + sum_k c_k z^(-2k)
-_LMD = [1 / 12, -1 / 120, 1 / 252, -1 / 240, 1 / 132, -691 / 32760, 1 / 12, -3617 / 8160]
-# B_2k / (2k (2k - 1)), k = 1..15: delta(z) ~ sum_k c_k z^(1 - 2k); at z >= 10 the second
-# derivative of the first omitted term is below 1e-20 of the first
-_STIRLING = [
-    1 / 12,
-    -1 / 360,
-    1 / 1260,
-    -1 / 1680,
-    1 / 1188,
-    -691 / 360360,
-    1 / 156,
-    -3617 / 122400,
-    43867 / 244188,
-    -174611 / 125400,
-    77683 / 5796,
-    -236364091 / 1506960,
-    657931 / 300,
-    -3392780147 / 93960,
-    1723168255201 / 2492028,
-]
+# log z - digamma(z) and Stirling's remainder: the coefficients of special/stirling.py
+_LMD = _LOG_MINUS_DIGAMMA_SERIES
+_STIRLING = _STIRLERR_SERIES
 _SERIES_FROM = 10.0
 # above this a parameter is scaled by _SCALE before products that could overflow
 _HUGE = 2.0**900
@@ -65,13 +52,6 @@ def working(*tensors: torch.Tensor) -> tuple[list[torch.Tensor], torch.dtype]:
     dtype = tensors[0].dtype
     work = torch.float32 if tensors[0].device.type == "mps" else torch.float64
     return [t.to(work) for t in tensors], dtype
-
-
-def _horner(coefficients, t):
-    total = torch.full_like(t, coefficients[-1])
-    for c in reversed(coefficients[:-1]):
-        total = total * t + c
-    return total
 
 
 def lmd_parts(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -11,42 +11,12 @@ from .. import constraints
 from ..kl import register_kl
 from ..special import log1mexp
 from ..special.logspace import expm1mx
+from ..special.stirling import _ZETA
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 
 __all__ = ["Gumbel"]
 
-# zeta(2), ..., zeta(29): the Taylor series of log Gamma(2 + e) + gamma e - log1p(e).
-_ZETA = [
-    1.6449340668482264,
-    1.2020569031595942,
-    1.0823232337111381,
-    1.03692775514337,
-    1.0173430619844492,
-    1.008349277381923,
-    1.0040773561979444,
-    1.0020083928260821,
-    1.000994575127818,
-    1.0004941886041194,
-    1.000246086553308,
-    1.0001227133475785,
-    1.0000612481350588,
-    1.000030588236307,
-    1.0000152822594086,
-    1.0000076371976379,
-    1.000003817293265,
-    1.0000019082127165,
-    1.0000009539620338,
-    1.0000004769329869,
-    1.0000002384505027,
-    1.000000119219926,
-    1.000000059608189,
-    1.0000000298035034,
-    1.0000000149015549,
-    1.0000000074507118,
-    1.000000003725334,
-    1.0000000018626598,
-]
 _KL_SERIES_BELOW = 0.2
 _EULER_GAMMA = 0.57721566490153286061
 _LOG_LOG_2 = math.log(math.log(2))

@@ -61,6 +61,8 @@ import torch
 
 from ..utils import as_params
 from .logspace import log1mexp
+from .stirling import _STIRLERR_SERIES
+from .stirling import _ZETA as _ZETA_ALL
 
 __all__ = ["betainc", "betaincc", "log_betainc"]
 
@@ -118,16 +120,7 @@ def _u_minus_log1p(u: torch.Tensor, one_plus_u: torch.Tensor) -> torch.Tensor:
 
 # Stirling: lgamma(z) = (z - 1/2) log z - z + log(2 pi)/2 + delta(z),
 # delta(z) ~ sum_k B_2k / (2k (2k-1) z^(2k-1))
-_STIRLING = [
-    1 / 12,
-    -1 / 360,
-    1 / 1260,
-    -1 / 1680,
-    1 / 1188,
-    -691 / 360360,
-    1 / 156,
-    -3617 / 122400,
-]
+_STIRLING = _STIRLERR_SERIES[:8]
 
 
 def _stirling_series(z: torch.Tensor) -> torch.Tensor:
@@ -244,30 +237,7 @@ def _continued_fraction(a, b, x, lam, steps: int) -> torch.Tensor:
 
 
 # log Gamma(1 + a) = -gamma a + sum_{k>=2} (-1)^k zeta(k) a^k / k  (zeta(k) for k = 2..23)
-_ZETA = [
-    1.6449340668482264,
-    1.2020569031595942,
-    1.0823232337111381,
-    1.03692775514337,
-    1.0173430619844492,
-    1.008349277381923,
-    1.0040773561979444,
-    1.0020083928260821,
-    1.000994575127818,
-    1.0004941886041194,
-    1.000246086553308,
-    1.0001227133475785,
-    1.0000612481350588,
-    1.000030588236307,
-    1.0000152822594086,
-    1.0000076371976379,
-    1.000003817293265,
-    1.0000019082127165,
-    1.0000009539620338,
-    1.0000004769329869,
-    1.0000002384505027,
-    1.000000119219926,
-]
+_ZETA = _ZETA_ALL[:22]
 _LGAMMA1P = [-0.5772156649015329] + [(-1) ** k * z / k for k, z in enumerate(_ZETA, start=2)]
 
 

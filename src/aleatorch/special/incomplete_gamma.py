@@ -69,6 +69,7 @@ from fractions import Fraction
 import torch
 
 from .logspace import log1mexp
+from .stirling import _STIRLERR_SERIES
 
 __all__ = [
     "gammainc",
@@ -95,7 +96,7 @@ _SQRT_HALF = math.sqrt(0.5)
 
 # Stirling: lgamma(a) = (a - 1/2) log a - a + log(2 pi)/2 + delta(a), delta(a) ~
 # sum_k B_2k / (2k (2k-1) a^(2k-1)): the coefficients, in powers of 1/a^2 (a >= 10: < 1e-17).
-_STIRLING = [1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156]
+_STIRLING = _STIRLERR_SERIES[:7]
 _STIRLING_FROM = 10.0
 
 
