@@ -77,6 +77,7 @@ class Measured:
     failures: int
     worst_case: str
     error: str | None = None
+    over: tuple[str, ...] = ()  # every case over budget, worst first (for the report)
 
     @property
     def ok(self) -> bool:
@@ -162,8 +163,18 @@ def _summarize(family, ours, truth, described, method, dtype) -> Measured:
     err = case_errors(np.array(ours, dtype=np.float64), truth, method, dtype, name)
     i = int(np.argmax(err)) if len(err) else 0
     worst = float(err[i]) if len(err) else 0.0
-    params, x = described[i] if described else ({}, None)
-    case = _describe(family, params, x, float(ours[i]) if ours else None, truth[i] if truth else "")
+    over = [
+        _case_text(family, method, described[j], ours[j], truth[j]) + f"  [error {err[j]:.3g}]"
+        for j in np.argsort(-err)
+        if err[j] > BUDGET[dtype]
+    ]
+    case = _case_text(family, method, described[i], ours[i], truth[i]) if ours else ""
+    return Measured(worst, len(err), int(np.sum(err > BUDGET[dtype])), case, over=tuple(over))
+
+
+def _case_text(family, method, described, ours, truth) -> str:
+    params, x = described
+    case = _describe(family, params, x, float(ours), truth)
     if method != "log_prob" and method not in NO_ARGUMENT and x is not None:
         case = case.replace(" at ", f" {method}(", 1).replace(":", "):", 1)
-    return Measured(worst, len(err), int(np.sum(err > BUDGET[dtype])), case)
+    return case

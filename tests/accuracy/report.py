@@ -83,9 +83,14 @@ def pending_source(results) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--family", action="append", help="measure only these families")
+    parser.add_argument("--cases", action="store_true", help="list every case over budget")
     args = parser.parse_args(argv)
+    if args.write and args.family:
+        parser.error("--write needs every family")
     t0 = time.perf_counter()
-    results = {g: measure(*g) for g in groups()}
+    chosen = [g for g in groups() if not args.family or g[0] in args.family]
+    results = {g: measure(*g) for g in chosen}
     elapsed = time.perf_counter() - t0
     md = table(results)
     print(md)
@@ -93,6 +98,9 @@ def main(argv=None) -> None:
     print(f"\n{len(results)} groups, {len(bad)} over budget, measured in {elapsed:.1f} s")
     for g, m in sorted(bad.items()):
         print(g, f"{m.worst:.3g}", m.error or m.worst_case)
+        if args.cases:
+            for line in m.over:
+                print("    ", line)
     if args.write:
         prov = TABLE["provenance"]
         note = (
