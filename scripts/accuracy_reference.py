@@ -471,7 +471,7 @@ class FisherSnedecor(Positive):
     def variance(self, p):
         d1, d2 = self.dd(p)
         if d2 <= 4:
-            return mp.inf if d2 > 2 else mp.nan
+            return mp.inf  # E[X^2] diverges (and so does E[X] for d2 <= 2)
         return 2 * d2**2 * (d1 + d2 - 2) / (d1 * (d2 - 2) ** 2 * (d2 - 4))
 
 

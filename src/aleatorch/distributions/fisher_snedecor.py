@@ -48,8 +48,9 @@ class FisherSnedecor(Distribution):
 
     @property
     def mean(self) -> torch.Tensor:
+        # d2 / (d2 - 2); +inf for d2 <= 2, where the integral diverges (torch 2.13: NaN)
         df2 = self.df2
-        return torch.where(df2 > 2, df2 / torch.where(df2 > 2, df2 - 2, 1.0), math.nan)
+        return torch.where(df2 > 2, df2 / torch.where(df2 > 2, df2 - 2, 1.0), math.inf)
 
     @property
     def mode(self) -> torch.Tensor:
@@ -61,13 +62,14 @@ class FisherSnedecor(Distribution):
     @property
     def variance(self) -> torch.Tensor:
         # 2 (d2 / (d2 - 2))^2 (d1 + d2 - 2) / (d1 (d2 - 4)), in float64: d2^2 overflows half
-        # precision (and float64 at its largest values)
+        # precision (and float64 at its largest values); +inf for d2 <= 4, where E[X^2]
+        # diverges (torch 2.13: NaN)
         (df1, df2), dtype = working(self.df1, self.df2)
         ok = df2 > 4
         d2 = torch.where(ok, df2, 5.0)
         ratio = d2 / (d2 - 2)
         var = 2 * ratio.square() * (df1 + d2 - 2) / (d2 - 4) / df1
-        return torch.where(ok, var, math.nan).to(dtype)
+        return torch.where(ok, var, math.inf).to(dtype)
 
     def _rsample(self, sample_shape, generator):
         # X = (G1 / a) / (G2 / b) for G1 ~ Gamma(a, 1), G2 ~ Gamma(b, 1), a = d1/2, b = d2/2,

@@ -85,9 +85,10 @@ class GeneralizedPareto(Distribution):
 
     @property
     def mean(self) -> torch.Tensor:
+        # loc + scale / (1 - c); +inf for c >= 1, where the integral diverges
         c = self.concentration
         ok = c < 1
-        return torch.where(ok, self.loc + self.scale / (1 - torch.where(ok, c, 0.0)), math.nan)
+        return torch.where(ok, self.loc + self.scale / (1 - torch.where(ok, c, 0.0)), math.inf)
 
     @property
     def variance(self) -> torch.Tensor:
@@ -95,7 +96,7 @@ class GeneralizedPareto(Distribution):
         ok = c < 0.5
         safe = torch.where(ok, c, 0.0)
         var = self.scale.square() / ((1 - safe).square() * (1 - 2 * safe))
-        return torch.where(ok, var, math.nan)
+        return torch.where(ok, var, math.inf)  # E[X^2] diverges for c >= 1/2
 
     @property
     def mode(self) -> torch.Tensor:
