@@ -446,3 +446,31 @@ def test_negative_binomial_entropy_beyond_the_window(monkeypatch):
         with monkeypatch.context() as patch:
             patch.setattr(module, "_MAX_ENTROPY_WINDOW", 2**10)
             assert d.entropy().item() == pytest.approx(exact, rel=rtol), (r, probs)
+
+
+@pytest.mark.parametrize("given", ["probs", "logits"])
+def test_negative_binomial_textbook_tiers_agree_with_the_exact_form(given):
+    # utils.textbook_dtype picks lgamma directly (r, k <= 20), lgamma in float64 (float32
+    # inputs up to 1e8) or Loader's form: each tier against Loader's form in float64.
+    g = torch.Generator().manual_seed(3)
+    r = torch.cat([torch.tensor([0.0, 0.5, 1.0, 20.0]), torch.rand(60, generator=g) * 20])
+    param = torch.rand(64, generator=g) * 0.98 + 0.01
+    if given == "logits":
+        param = torch.logit(param)
+    k = torch.cat([torch.tensor([0.0, 0.0, 3.0, 20.0]), torch.randint(0, 21, (60,), generator=g)])
+    for scale, dtype, tol in [
+        (1.0, torch.float64, 64),
+        (1.0, torch.float32, 64),
+        (50.0, torch.float32, 1),
+    ]:
+        d_work = D.NegativeBinomial(
+            (r * scale).to(dtype), **{given: param.to(dtype)}, validate_args=False
+        )
+        got = d_work.log_prob((k * scale).to(dtype)).double()
+        d64 = D.NegativeBinomial(
+            (r * scale).to(dtype).double(), **{given: param.to(dtype).double()}, validate_args=False
+        )
+        exact = d64._exact_log_prob((k * scale).to(dtype).double())
+        eps = torch.finfo(dtype).eps
+        err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
+        assert err <= tol * eps, (scale, dtype, err / eps)

@@ -1,5 +1,7 @@
 """aleatorch.utils against torch.distributions.utils as the oracle."""
 
+import math
+
 import pytest
 import torch
 import torch.distributions.utils as tu
@@ -117,3 +119,42 @@ def test_broadcast_shapes_raises_like_torch():
 
     with pytest.raises(RuntimeError):
         broadcast_shapes((2,), (3,))
+
+
+# ---------------------------------------------------------------- textbook_dtype
+
+
+@pytest.mark.parametrize("numel", [3, 100])  # the Python loop and the reduction
+def test_textbook_dtype_tiers(numel):
+    from aleatorch.utils import textbook_dtype, textbook_range
+
+    def full(v, dtype=torch.float32):
+        return torch.full((numel,), v, dtype=dtype)
+
+    assert textbook_dtype(10.0, full(10.0), full(-3.0)) is torch.float32
+    assert textbook_dtype(10.0, full(11.0)) is torch.float64  # widened
+    assert textbook_dtype(10.0, full(1e8)) is torch.float64
+    assert textbook_dtype(10.0, full(2e8)) is None  # beyond the widened range: exact form
+    assert textbook_dtype(10.0, full(11.0, torch.float64)) is None  # nothing wider
+    assert textbook_dtype(10.0, full(5.0, torch.float64)) is torch.float64
+    nan = full(1.0)
+    nan[-1] = math.nan
+    assert textbook_dtype(10.0, nan) is None and not textbook_range(10.0, nan)
+    assert textbook_dtype(10.0, full(1.0), nan) is None
+    assert textbook_range(10.0, full(10.0)) and not textbook_range(10.0, full(10.5))
+
+
+def test_textbook_dtype_inside_transforms_and_compile():
+    from aleatorch.utils import textbook_dtype
+
+    seen = []
+
+    def f(x):
+        seen.append(textbook_dtype(10.0, x))
+        return x
+
+    torch.func.vmap(f)(torch.ones(3, 2))
+    assert seen == [None]  # a functorch-wrapped tensor cannot be read back
+    seen.clear()
+    torch.compile(f, backend="eager", fullgraph=True)(torch.ones(3))
+    assert seen == [None]

@@ -11,6 +11,7 @@ from .. import constraints
 from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..special import softplus, stirlerr
+from ..utils import textbook_dtype
 from ._params import BinaryGivenParameter, count_and_given
 from .binomial import (
     _LOG_2PI,
@@ -27,6 +28,9 @@ __all__ = ["NegativeBinomial"]
 # a wider one is replaced by the Edgeworth expansion rather than the Gamma continuum limit.
 _MAX_ENTROPY_WINDOW = 2**18
 _EDGEWORTH_FROM = 1e3
+# log_prob by lgamma directly (utils.textbook_dtype) while r and k are at most this: terms
+# below lgamma(40) ~ 48, a float32 error under 50 ulps of max(1, |log P|).
+_TEXTBOOK_LIMIT = 20.0
 
 
 class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
@@ -73,11 +77,14 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         self._set_given(name, param)
         super().__init__(param.shape, validate_args=validate_args)
 
-    def _log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log p, log(1 - p))``, from the logits when they were given."""
+    def _log_success_failure(
+        self, dtype: torch.dtype | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(log p, log(1 - p))``, from the logits when they were given (in ``dtype``)."""
+        param = self._param if dtype is None else self._param.to(dtype)
         if self._given == "logits":
-            return -softplus(-self.logits), -softplus(self.logits)
-        return self.probs.log(), torch.log1p(-self.probs)
+            return -softplus(-param), -softplus(param)
+        return param.log(), torch.log1p(-param)
 
     def _success_failure_probs(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(p, 1 - p)``, each accurate near 0 (from the logits when they were given)."""
@@ -123,6 +130,26 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
             return torch.poisson(rate, generator=generator)
 
     def _log_prob(self, value):
+        work = textbook_dtype(_TEXTBOOK_LIMIT, self.total_count, value)
+        if work is not None:
+            return self._textbook_log_prob(value, work)
+        return self._exact_log_prob(value)
+
+    def _textbook_log_prob(self, value: torch.Tensor, work: torch.dtype) -> torch.Tensor:
+        """``lgamma(r + k) - lgamma(r) - lgamma(k + 1) + r log(1 - p) + k log p`` in
+        ``work`` (utils.textbook_dtype: r and k moderate, or float64 for float32 inputs), with
+        the exact form's values at the edges: 0 at k = 0 when r = 0 or p = 0, -inf below 0."""
+        out_dtype = torch.promote_types(self._param.dtype, value.dtype)
+        r, k = self.total_count.to(work), value.to(torch.promote_types(work, value.dtype))
+        log_p, log_q = self._log_success_failure(work)
+        success = torch.where(k == 0, 0.0, k * log_p)  # 0 log 0 = 0 at p = 0
+        failure = torch.where(r == 0, 0.0, r * log_q)
+        counts = torch.lgamma(r + k) - torch.lgamma(r) - torch.lgamma(k + 1)
+        counts = torch.where((r == 0) & (k == 0), 0.0, counts)  # the point mass at 0
+        out = torch.where(k < 0, -math.inf, counts + success + failure)
+        return out.to(out_dtype)
+
+    def _exact_log_prob(self, value):
         # Loader's form (as R's dnbinom): with N = r + k, P(X = k) = r / N times the binomial
         # probability of r failures among N trials, so for k > 0
         #   log P = log(r / N) + stirlerr(N) - stirlerr(r) - stirlerr(k) - bd0(r, N q)
@@ -131,7 +158,7 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         # terms are computed in float64 and rounded once.
         dtype = self._param.dtype
         if dtype != torch.float64 and value.dtype != torch.float64:
-            wide = self._with_dtype(torch.float64)._log_prob(value.double())
+            wide = self._with_dtype(torch.float64)._exact_log_prob(value.double())
             return wide.to(torch.promote_types(dtype, value.dtype))
         r = self.total_count
         p, q = self._success_failure_probs()

@@ -13,7 +13,7 @@ from ..kl import register_kl
 from ..special.bisection import bisect_integers
 from ..special.incomplete_gamma import _log_tails, gammainc, gammaincc, log_gammainc, log_gammaincc
 from ..special.stirling import stirlerr
-from ..utils import as_params, textbook_range
+from ..utils import as_params, textbook_dtype
 from .gamma import deviance
 
 __all__ = ["Poisson"]
@@ -114,18 +114,21 @@ class Poisson(ExponentialFamily):
         return torch.where(bad, math.nan, torch.where(huge, normal, small))
 
     def _log_prob(self, value):
-        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_LIMIT, self.rate)):
-            # x log(rate) - rate - log(x!): exact enough while the rate is moderate (for large
-            # x the result is as large as lgamma). On CPU xlogy costs ~30x a multiply, so
-            # multiply and turn the NaN of 0 * log(0) into 0 in place.
-            log_factorial = torch.lgamma(value + 1)
-            log_rate = self._cached("log_rate", self.rate.log)
-            x_log_rate = torch.mul(value, log_rate).nan_to_num_(
-                nan=0.0, posinf=math.inf, neginf=-math.inf
-            )
-            return x_log_rate.sub_(log_factorial).sub_(self.rate)
         dtype = torch.promote_types(self.rate.dtype, value.dtype)
-        return poisson_log_pmf(self.rate, value).to(dtype)
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, self.rate))
+        if work is None:
+            return poisson_log_pmf(self.rate, value).to(dtype)
+        # x log(rate) - rate - log(x!): exact enough while the rate is moderate (for large
+        # x the result is as large as lgamma), in float64 for float32 rates up to 1e8
+        # (utils.textbook_dtype). On CPU xlogy costs ~30x a multiply, so multiply and turn
+        # the NaN of 0 * log(0) into 0 in place.
+        rate = self._cached("textbook_rate", lambda: self.rate.to(work))
+        log_rate = self._cached("log_rate", rate.log)
+        value = value.to(torch.promote_types(work, value.dtype))
+        x_log_rate = torch.mul(value, log_rate).nan_to_num_(
+            nan=0.0, posinf=math.inf, neginf=-math.inf
+        )
+        return x_log_rate.sub_(torch.lgamma(value + 1)).sub_(rate).to(dtype)
 
     # P(X <= k) = Q(floor(k) + 1, rate) and P(X > k) = P(floor(k) + 1, rate), the regularized
     # incomplete gamma functions of aleatorch.special (each tail in its own right space, and
