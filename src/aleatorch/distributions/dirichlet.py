@@ -12,7 +12,7 @@ from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.xlogy import x_log_y
-from ..utils import as_params, textbook_range
+from ..utils import as_params, textbook_dtype
 from ._beta_exact import dirichlet_entropy, dirichlet_kl, dirichlet_log_prob, working
 
 __all__ = ["Dirichlet"]
@@ -116,29 +116,35 @@ class Dirichlet(ExponentialFamily):
         # sum (c_i - 1) log x_i + lgamma(sum c) - sum lgamma(c_i): directly while the total
         # concentration is moderate (utils.textbook_range), else without the lgamma
         # differences (see aleatorch.distributions._beta_exact)
+        # (in float64 for float32 concentrations up to 1e8: utils.textbook_dtype)
         c = self.concentration
-        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_TOTAL, c.sum(-1))):
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_TOTAL, c.sum(-1)))
+        if work is not None:
+            cw = self._cached("textbook_concentration", lambda: c.to(work))
             log_norm = self._cached(
-                "log_normalizer", lambda: torch.lgamma(c.sum(-1)) - torch.lgamma(c).sum(-1)
+                "log_normalizer", lambda: torch.lgamma(cw.sum(-1)) - torch.lgamma(cw).sum(-1)
             )
-            out = x_log_y(c - 1, value).sum(-1) + log_norm
+            x = value.to(torch.promote_types(work, value.dtype))
+            out = x_log_y(cw - 1, x).sum(-1) + log_norm
             # +inf - inf on a face of the simplex: the exact form takes the limit there
             if not bool(out.isnan().any()):
-                return out
+                return out.to(torch.promote_types(c.dtype, value.dtype))
         return dirichlet_log_prob(c, value)
 
     def _entropy(self):
         # sum lgamma(c_i) - lgamma(s) - (k - s) psi(s) - sum (c_i - 1) psi(c_i): directly
         # while the total is moderate, else regrouped without cancellation
         c = self.concentration
-        total = c.sum(-1)
-        if textbook_range(_TEXTBOOK_TOTAL, total):
+        work = textbook_dtype(_TEXTBOOK_TOTAL, c.sum(-1))
+        if work is not None:
+            cw = c.to(work)
+            total = cw.sum(-1)
             return (
-                torch.lgamma(c).sum(-1)
+                torch.lgamma(cw).sum(-1)
                 - torch.lgamma(total)
                 - (c.shape[-1] - total) * torch.digamma(total)
-                - ((c - 1) * torch.digamma(c)).sum(-1)
-            )
+                - ((cw - 1) * torch.digamma(cw)).sum(-1)
+            ).to(c.dtype)
         return dirichlet_entropy(c)
 
     @property

@@ -11,7 +11,7 @@ from .. import constraints
 from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
 from ..special.student_t import log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
-from ..utils import as_params, textbook_range
+from ..utils import as_params, textbook_dtype
 
 __all__ = ["StudentT"]
 
@@ -21,27 +21,21 @@ _TEXTBOOK_DF = 20.0  # df up to which the log-normalizer is the lgamma differenc
 
 
 def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
-    """``(nu + 1)/2 * log(1 + z^2 / nu)`` without overflow of ``z^2`` and without rounding
-    ``z^2 / nu`` to a subnormal at huge ``nu``.
+    """``(nu + 1)/2 * log(1 + z^2 / nu)`` without overflow of ``z^2``.
 
-    For ``r = z / sqrt(nu)`` up to 1 it is ``z^2 (1 + 1/nu) / 2 * L(r^2)`` with
-    ``L(u) = log1p(u) / u`` (``(nu + 1) r^2 / 2 * L`` below ``nu = 1``, where ``1/nu`` may
-    overflow); above, ``(nu + 1) (log|r| + log1p(r^-2) / 2)`` with ``log|r|`` from ``z`` and
-    ``nu`` (``r`` itself may overflow)."""
+    With ``r = z / sqrt(nu)``: ``(nu + 1)/2 * log1p(r^2)`` while ``|r| <= 1e15``, beyond it
+    ``(nu + 1) log|r|`` with ``log|r|`` from ``z`` and ``nu`` (``r`` itself may overflow;
+    the dropped ``log1p(r^-2) / 2`` is below 1e-30). Where ``r^2`` underflows (``nu`` near
+    the largest float) the kernel is below ``z^2`` and its absolute error far below an ulp
+    of ``max(1, |log p|)``."""
     r = z / df.sqrt()
-    inner = r.abs() <= 1
-    u = torch.where(inner, r, 0.0).square()
-    positive = u > 0
-    u_safe = torch.where(positive, u, 1.0)
-    ratio = torch.where(positive, torch.log1p(u_safe) / u_safe, 1.0)
-    z_in = torch.where(inner, z, 0.0)
-    df_big = torch.where(df >= 1, df, 1.0)
-    near = torch.where(df >= 1, 0.5 * z_in.square() * (1 + df_big.reciprocal()), 0.5 * (df + 1) * u)
-    z_out = torch.where(inner, 1.0, z).abs()
-    log_r = z_out.log() - 0.5 * df.log()
-    inv_r2 = torch.exp(-2 * log_r)
-    far = (df + 1) * (log_r + 0.5 * torch.log1p(torch.where(inner, 0.0, inv_r2)))
-    return torch.where(inner, near * ratio, far)
+    far = r.abs() > _FAR_RATIO
+    near = (0.5 * (df + 1)) * torch.log1p(torch.where(far, 0.0, r).square())
+    log_r = z.abs().log() - 0.5 * df.log()
+    return torch.where(far, (df + 1) * log_r, near)
+
+
+_FAR_RATIO = 1e15
 
 
 class StudentT(Distribution):
@@ -122,12 +116,17 @@ class StudentT(Distribution):
 
     def _log_normalizer(self):
         """log of the density at ``loc``: the lgamma difference directly for df <= 20 (CPU
-        eager, utils.textbook_range: terms below ~25, no cancellation to speak of), else the
-        cancellation-free series of ``log_t_normalizer``."""
+        eager, utils.textbook_dtype: terms below ~25, no cancellation to speak of; in float64
+        for float32 df up to 1e8), else the cancellation-free series of ``log_t_normalizer``."""
         df = self.df
-        if textbook_range(_TEXTBOOK_DF, df):
-            half = 0.5 * df
-            normalizer = torch.lgamma(half + 0.5) - torch.lgamma(half) - 0.5 * (df.log() + _LOG_PI)
+        work = textbook_dtype(_TEXTBOOK_DF, df)  # float64 for float32 df up to 1e8
+        if work is not None:
+            df_w = df.to(work)
+            half = 0.5 * df_w
+            normalizer = (
+                torch.lgamma(half + 0.5) - torch.lgamma(half) - 0.5 * (df_w.log() + _LOG_PI)
+            )
+            normalizer = normalizer.to(df.dtype)
         else:
             normalizer = log_t_normalizer(df)
         return normalizer - self.scale.log()
