@@ -331,23 +331,35 @@ def _largest_magnitude(params: tuple[torch.Tensor, ...]) -> float | None:
     if torch.compiler.is_compiling():
         return None
     for t in params:
-        if t.device.type != "cpu" or torch._C._functorch.is_functorch_wrapped_tensor(t):
+        if not t.is_cpu or torch._C._functorch.is_functorch_wrapped_tensor(t):
             return None
     largest = 0.0
     for t in params:
-        if t.numel() == 0:
+        n = t.numel()
+        if n == 0:
             continue
-        if t.numel() <= _SMALL_NUMEL:  # a Python loop beats launching reductions here
-            values = t.reshape(-1).tolist()
-            if any(v != v for v in values):
+        if n <= _SMALL_NUMEL:  # a Python loop beats launching reductions here
+            magnitudes = list(map(abs, _flat_list(t)))
+            total = sum(magnitudes)
+            if total != total:  # a NaN entry
                 return math.nan
-            m = max(abs(v) for v in values)
+            m = max(magnitudes)
         else:
             m = float(t.abs().amax())
             if m != m:
                 return math.nan
         largest = max(largest, m)
     return largest
+
+
+def _flat_list(t: torch.Tensor) -> list[float]:
+    """The entries of a small tensor as a flat Python list (cheaper than reshape + tolist)."""
+    values = t.tolist()
+    if t.dim() == 0:
+        return [values]
+    for _ in range(t.dim() - 1):
+        values = [v for row in values for v in row]
+    return values
 
 
 _SMALL_NUMEL = 16
