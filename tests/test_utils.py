@@ -158,3 +158,20 @@ def test_textbook_dtype_inside_transforms_and_compile():
     seen.clear()
     torch.compile(f, backend="eager", fullgraph=True)(torch.ones(3))
     assert seen == [None]
+
+
+@pytest.mark.parametrize("k", [1, 3, 15, 16, 40])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_softmax_last_matches_torch_in_value_and_gradient(k, dtype):
+    g = torch.Generator().manual_seed(k)
+    x = (torch.randn(5000, k, generator=g, dtype=dtype) * 30).requires_grad_()
+    with torch.no_grad():
+        x[0] = -math.inf  # a row of -inf: NaN, as torch's
+        x[1, 0] = -math.inf
+        x[2] *= 1e3
+    ours, theirs = au.softmax_last(x), torch.softmax(x, -1)
+    torch.testing.assert_close(ours, theirs, equal_nan=True)
+    w = torch.randn(5000, k, generator=g, dtype=dtype)
+    (gx,) = torch.autograd.grad((ours[1:] * w[1:]).sum(), x)
+    (tx,) = torch.autograd.grad((theirs[1:] * w[1:]).sum(), x)
+    torch.testing.assert_close(gx, tx, equal_nan=True)

@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
-from ..utils import broadcast_shapes, lazy_property
+from ..utils import broadcast_shapes, lazy_property, softmax_last
 from ._params import GivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Categorical"]
@@ -98,7 +98,7 @@ class CategoricalParameter(GivenParameter):
 
     @lazy_property
     def probs(self) -> torch.Tensor:
-        return torch.softmax(self.logits, dim=-1)
+        return softmax_last(self.logits)
 
 
 class Categorical(CategoricalParameter, Distribution):

@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..errors import ShapeError
-from ..utils import as_params, broadcast_shapes
+from ..utils import as_params, broadcast_shapes, softmax_last
 from ..wrappers.transformed import TransformedDistribution
 from .categorical import CategoricalParameter, normalized_probs_or_logits
 from .relaxed_bernoulli import TemperatureParameter
@@ -182,7 +182,7 @@ class RelaxedOneHotCategorical(_RelaxedCategoricalParameter, TransformedDistribu
         return base, [ExpTransform()]
 
     def _rsample(self, sample_shape, generator):
-        x = torch.softmax(self._gumbel_scores(sample_shape, generator), dim=-1)
+        x = softmax_last(self._gumbel_scores(sample_shape, generator))
         return x.clamp(min=torch.finfo(x.dtype).tiny)
 
     def _sample(self, sample_shape, generator):

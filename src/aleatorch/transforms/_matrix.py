@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import constraints
+from ..utils import softmax_last
 from ._base import Transform
 
 __all__ = [
@@ -62,7 +63,7 @@ class SoftmaxTransform(_ParameterFree):
     codomain = constraints.simplex
 
     def _call(self, x):
-        return torch.softmax(x, dim=-1)
+        return softmax_last(x)
 
     def _inverse(self, y):
         return y.log()
