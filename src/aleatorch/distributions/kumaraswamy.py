@@ -117,8 +117,10 @@ class Kumaraswamy(TransformedDistribution):
         shape = self._extended_shape(sample_shape)
         finfo = torch.finfo(a.dtype)
         u = torch.rand(shape, dtype=a.dtype, device=a.device, generator=generator)
-        # Inversion with 1 - q uniform: x = (1 - u^(1/b))^(1/a), all in log space.
-        log_x = _log1mexp(u.clamp_(min=finfo.tiny).log_() / b) / a
+        # Inversion with 1 - q uniform: x = (1 - u^(1/b))^(1/a), in log space. One branch
+        # of log(1 - e^t) suffices here: where log(-expm1(t)) loses digits (t << 0) the
+        # draw is within an ulp of 1 anyway.
+        log_x = torch.log(-torch.expm1(u.clamp_(min=finfo.tiny).log_() / b)) / a
         # 0 and 1 have infinite log-density for some parameters: keep draws inside.
         return log_x.exp().clamp(min=finfo.tiny, max=1 - finfo.eps / 2)
 
