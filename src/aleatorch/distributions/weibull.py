@@ -143,17 +143,18 @@ class Weibull(TransformedDistribution):
     def _log_ratio(self, value):
         return self._ratio(value)[2]
 
-    def _power(self, value):
+    def _power(self, value, ratio=None):
         """``(x / lambda)^k``, 0 at and below 0: ``pow`` where ``x / lambda`` is a normal
         number (exact to rounding), ``exp(k log z)`` otherwise."""
-        direct, safe, log_z = self._ratio(value)
+        direct, safe, log_z = self._ratio(value) if ratio is None else ratio
         k = self.concentration
         return torch.where(direct, safe.pow(k), torch.exp(k * log_z))
 
     def _log_prob(self, value):
         k = self.concentration
-        log_z = self._log_ratio(value)
-        power = self._power(value)
+        ratio = self._ratio(value)
+        log_z = ratio[2]
+        power = self._power(value, ratio)
         # (k - 1) log z is 0 at k = 1, also at z = 0.
         linear = (k - 1) * torch.where((k == 1) & torch.isinf(log_z), 0.0, log_z)
         log_prob = k.log() - self.scale.log() + linear - power
