@@ -104,6 +104,46 @@ def _deviance(k, n, p, log_p, p_error=None):
     return torch.where(small, from_logs, value)
 
 
+# stirlerr(x) = lgamma(x + 1) - (x + 1/2) log x + x - log(2 pi) / 2 at x = 0..9 (0 unused)
+_STIRLERR_TABLE = [0.0] + [
+    math.lgamma(x + 1) - (x + 0.5) * math.log(x) + x - 0.5 * math.log(2 * math.pi)
+    for x in range(1, 10)
+]
+
+
+def _stirling_remainder(x: torch.Tensor) -> torch.Tensor:
+    """``stirlerr(x)`` for integers ``x >= 1`` in float64, cheaply: five terms of the series
+    ``1/(12 x) - 1/(360 x^3) + ...`` from ``x = 10`` (the first omitted term is below 2e-14
+    there), a table below."""
+    big = x.clamp(min=10.0)
+    inv2 = big.reciprocal().square()
+    series = (1 / 12 - inv2 * (1 / 360 - inv2 * (1 / 1260 - inv2 * (1 / 1680 - inv2 / 1188)))) / big
+    table = torch.tensor(_STIRLERR_TABLE, dtype=x.dtype, device=x.device)
+    index = torch.where(x < 10.0, x, torch.zeros_like(x)).nan_to_num(0.0).clamp(0, 9)
+    return torch.where(x >= 10.0, series, table[index.long()])
+
+
+def _log_choose(n: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    """``log C(n, j)`` for integers ``0 <= j <= n`` (0 elsewhere), in float64 to an absolute
+    error ~1e-13: with ``m = min(j, n - j)``, ``m log(n / m) - (n - m) log1p(-m / n) + log(n /
+    (2 pi m (n - m))) / 2 + stirlerr(n) - stirlerr(m) - stirlerr(n - m)``, every term without
+    the cancellation of the lgamma difference (which loses ``n log n`` eps)."""
+    m = torch.minimum(j, n - j)
+    edge = m <= 0
+    m = torch.where(edge, torch.ones_like(m), m)
+    n = torch.where(edge, torch.full_like(n, 2.0), n)
+    rest = n - m
+    value = (
+        m * torch.log(n / m)
+        - rest * torch.log1p(-m / n)
+        + 0.5 * (torch.log(n / m) - torch.log(rest) - _LOG_2PI)
+        + _stirling_remainder(n)
+        - _stirling_remainder(m)
+        - _stirling_remainder(rest)
+    )
+    return torch.where(edge, torch.zeros_like(value), value)
+
+
 def _discrete_icdf(dist: Distribution, value: torch.Tensor) -> torch.Tensor:
     """The smallest integer k >= 0 with ``cdf(k) >= q`` for a family with ``_log_cdf`` and
     ``_log_survival_function``; at q = 1 the smallest k where ``P(X > k)`` underflows to 0 in
@@ -258,8 +298,16 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
     def support(self):
         return constraints.integer_interval(0, self.total_count)
 
+    def _narrow_logits(self) -> bool:
+        """Logits in a dtype below float64: ``sigmoid`` of them underflows (float32 at |l| >
+        87), so moments are taken in float64 and rounded once (a subnormal mean comes out as
+        the right subnormal instead of 0)."""
+        return self._given == "logits" and self._param.dtype != torch.float64
+
     @property
     def mean(self) -> torch.Tensor:
+        if self._narrow_logits():
+            return self._in_float64().mean.to(self._param.dtype)
         return self.total_count * self.probs
 
     @property
@@ -268,6 +316,8 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
 
     @property
     def variance(self) -> torch.Tensor:
+        if self._narrow_logits():
+            return self._in_float64().variance.to(self._param.dtype)
         return self.total_count * self._trial_variance()
 
     def _sample(self, sample_shape, generator):
@@ -329,6 +379,76 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         out = log_binom + _times_log(value, log_p) + _times_log(n - value, log_q)
         inside = ((value >= 0) & (value <= n)) | value.isnan()
         return torch.where(inside, out, torch.full_like(out, -math.inf))
+
+    def _log_rare_tail(self, value, upper: bool):
+        """``(log P(X > k), mask)`` (``upper``) or ``(log P(X <= k), mask)`` for ``k =
+        floor(value)``, where that tail is the rare side of a nearly degenerate law: its
+        outcome probability (``p`` above, ``1 - p`` below) is near or under the smallest normal
+        number of the working dtype, where the incomplete beta gets it rounded (subnormal, no
+        digits left in float32 at logits 100) or as 0.
+
+        The tail is then its first term: with ``r = k + 1`` rare outcomes above (``n - k``
+        below), rare probability ``a`` and common ``c``, ``log C(n, r) + r log a + (n - r)
+        log c``, in float64 from the logits (or probs). The mask requires ``n a / c <
+        e^-42``, which bounds the relative size of the rest of the tail (a series in ``(n -
+        r) a / ((r + 1) c)``) below float64 rounding; beyond it (float32 counts above ~1e17
+        with such logits) the incomplete beta is used as before. Entries outside the mask get
+        harmless finite values (safe-where pattern).
+        """
+        dtype = torch.promote_types(self._param.dtype, value.dtype)
+        work = torch.promote_types(dtype, torch.float32)  # half computes in float32
+        threshold = math.log(torch.finfo(work).tiny) + 5.0
+        wide = self if dtype == torch.float64 else self._in_float64()
+        n = wide.total_count
+        log_p, log_q = wide._log_success_failure()
+        k = value.to(torch.float64).floor()
+        if upper:
+            log_rare, log_common, rare = log_p, log_q, k + 1
+        else:
+            log_rare, log_common, rare = log_q, log_p, n - k
+        with torch.no_grad():
+            extreme = (
+                (log_rare < threshold)
+                & (torch.log(n) + log_rare - log_common < -42.0)
+                & (k >= 0)
+                & (k < n)
+            )
+        rare = torch.where(extreme, rare, torch.ones_like(rare))
+        log_rare = torch.where(extreme, log_rare, torch.full_like(log_rare, -1.0))
+        log_common = torch.where(extreme, log_common, torch.zeros_like(log_common))
+        common = n - rare
+        log_tail = (
+            _log_choose(n, rare) + _times_log(rare, log_rare) + _times_log(common, log_common)
+        )
+        return log_tail, extreme
+
+    def _masked(self, extreme: torch.Tensor) -> Binomial:
+        """This law with ``p = 1/2`` where ``extreme``: the incomplete-beta tails are left
+        finite there, with finite gradients (safe-where pattern)."""
+        param = self._param
+        safe = torch.zeros_like(param) if self._given == "logits" else torch.full_like(param, 0.5)
+        param = torch.where(extreme, safe, param)
+        return Binomial(self.total_count, **{self._given: param}, validate_args=False)
+
+    def _rare_or(self, value, upper: bool, method: str, exp: bool):
+        """The tail ``method`` of :class:`_Tails`, replaced by :meth:`_log_rare_tail` (or its
+        exp) on the rare side of a nearly degenerate law."""
+        log_rare, extreme = self._log_rare_tail(value, upper)
+        base = getattr(_Tails, method)(self._masked(extreme), value)
+        rare = log_rare.exp() if exp else log_rare
+        return torch.where(extreme, rare.to(base.dtype), base)
+
+    def _cdf(self, value):
+        return self._rare_or(value, False, "_cdf", exp=True)
+
+    def _log_cdf(self, value):
+        return self._rare_or(value, False, "_log_cdf", exp=False)
+
+    def _survival_function(self, value):
+        return self._rare_or(value, True, "_survival_function", exp=True)
+
+    def _log_survival_function(self, value):
+        return self._rare_or(value, True, "_log_survival_function", exp=False)
 
     def _failure_rounding(self) -> torch.Tensor | None:
         """``(1 - p) - fl(1 - p)`` exactly when the probs were given (else None): for

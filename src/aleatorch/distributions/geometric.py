@@ -15,6 +15,8 @@ from ._params import BinaryGivenParameter, binary_kl, probs_or_logits
 
 __all__ = ["Geometric"]
 
+_LN2 = math.log(2.0)
+
 
 class Geometric(BinaryGivenParameter, Distribution):
     r"""Geometric distribution: the number of failures before the first success.
@@ -99,24 +101,76 @@ class Geometric(BinaryGivenParameter, Distribution):
     def _cdf(self, value):
         return -torch.expm1(self._log_survival_function(value))
 
+    def _log_neg_log_failure(self) -> torch.Tensor:
+        """``log(-log(1 - p))``, from the logits as ``log softplus(l)``: finite and accurate
+        where ``-log(1 - p) = softplus(l)`` is subnormal or 0 in the dtype."""
+        if self._given == "logits":
+            return _log_softplus(self.logits)
+        return torch.log(-torch.log1p(-self.probs))
+
     def _log_cdf(self, value):
-        return log1mexp(self._log_survival_function(value))
+        # log(1 - (1 - p)^(k + 1)) = log1mexp(-t) with t = (k + 1) (-log(1 - p)). Where the
+        # rate -log(1 - p) is below tiny / eps (from logits l << 0 it is subnormal or 0 in
+        # float32: l = -100) it has lost digits, so t is taken from log t = log(k + 1) +
+        # log(-log(1 - p)) (an ordinary number), and for t < 1/2 the result as log t +
+        # log(-expm1(-t) / t) (the correction ~ -t/2 needs no such precision).
+        count = (value.floor() + 1).clamp(min=0)
+        _, log_q = self._log_success_failure()
+        finfo = torch.finfo(log_q.dtype)
+        log_t = torch.log(count) + self._log_neg_log_failure()
+        faint = -log_q < finfo.tiny / finfo.eps
+        t = torch.where(faint, log_t.exp(), -x_log_y_safe(count, log_q))
+        small = faint & (t < 0.5)
+        positive = small & (t > finfo.eps)  # below, -t/2 is below rounding
+        t_small = torch.where(positive, t, torch.ones_like(t))
+        correction = torch.log(-torch.expm1(-t_small) / t_small)
+        correction = torch.where(positive, correction, torch.zeros_like(correction))
+        # log1mexp(-t) with each branch fed only its own t (finite gradients everywhere)
+        steep = (t < _LN2) & ~small & (count > 0)
+        t_steep = torch.where(steep, t, torch.ones_like(t))
+        t_flat = torch.where(t < _LN2, torch.ones_like(t), t)  # (NaN stays)
+        far = torch.where(
+            steep, torch.log(-torch.expm1(-t_steep)), torch.log1p(-torch.exp(-t_flat))
+        )
+        out = torch.where(small, log_t + correction, far)
+        return torch.where(count == 0, torch.full_like(out, -math.inf), out)
 
     def _icdf(self, value):
+        # Below float64 the quantile is found in float64 and rounded once: from logits
+        # l << 0, log(1 - p) = -softplus(l) is subnormal in float32 (5 % off at l = -100).
+        # q = 1 still gives the top of the dtype asked for.
+        dtype = torch.promote_types(self._param.dtype, value.dtype)
+        if dtype == torch.float64:
+            return self._icdf_in(value, torch.finfo(dtype))
+        wide = Geometric(**{self._given: self._param.double()}, validate_args=False)
+        return wide._icdf_in(value.double(), torch.finfo(dtype)).to(dtype)
+
+    def _icdf_in(self, value, finfo):
         # Smallest k >= 0 with (k + 1) log(1 - p) <= log(1 - q); the estimate from the ratio
         # is then corrected by one step either way where rounding moved it, testing
         # "cdf(k) >= q" as the generic inverse does (in log space, through the survival
-        # function above q = 1/2), so both agree at every q.
+        # function above q = 1/2), so both agree at every q. Where the rate -log(1 - p) is
+        # faint (below tiny / eps: digits lost, see _log_cdf) the ratio and the tail are
+        # taken through log(-log(1 - p)) instead.
         _, log_q = self._log_success_failure()
+        work = torch.finfo(log_q.dtype)
+        faint = -log_q < work.tiny / work.eps
+        log_rate = self._log_neg_log_failure()
         log_rest = torch.log1p(-value)
         log_value = torch.log(value)
         upper = value > 0.5
 
         def reached(k):
-            log_sf = x_log_y_safe(k + 1, log_q)
+            faint_sf = -torch.exp(torch.log(k + 1) + log_rate)
+            log_sf = torch.where(faint, faint_sf, x_log_y_safe(k + 1, log_q))
             return torch.where(upper, log_sf <= log_rest, log1mexp(log_sf) >= log_value)
 
-        k = (torch.ceil(log_rest / log_q) - 1).clamp(min=0)
+        def count(log_target):
+            """``log_target / log(1 - p)`` for ``log_target <= 0``."""
+            faint_ratio = torch.exp(torch.log(-log_target) - log_rate)
+            return torch.where(faint, faint_ratio, log_target / log_q)
+
+        k = (torch.ceil(count(log_rest)) - 1).clamp(min=0)
         k = torch.where(torch.isnan(k), torch.zeros_like(k), k)  # p = 1 and q = 1: 0 / 0
         lower = (k - 1).clamp(min=0)
         step_down = (k > 0) & reached(lower)
@@ -125,10 +179,10 @@ class Geometric(BinaryGivenParameter, Distribution):
         # q = 1: the smallest k whose upper tail (1 - p)^(k + 1) underflows to 0 in the dtype
         # (half the smallest subnormal), as Poisson does: a point of the support where the
         # mathematical quantile is +inf; 0 for p = 1 (a point mass at 0).
-        finfo = torch.finfo(log_q.dtype)
         underflow = math.log(finfo.tiny) + math.log(finfo.eps) - math.log(2.0)
         safe_log_q = torch.where(log_q < 0, log_q, torch.full_like(log_q, -1.0))
-        top = (torch.ceil(underflow / safe_log_q) - 1).clamp(min=0)
+        top = torch.where(faint, count(torch.full_like(log_q, underflow)), underflow / safe_log_q)
+        top = (torch.ceil(top) - 1).clamp(min=0)
         top = torch.where(log_q == -torch.inf, torch.zeros_like(top), top)
         return torch.where(value >= 1, top.expand_as(k), k)
 
@@ -143,6 +197,14 @@ class Geometric(BinaryGivenParameter, Distribution):
             return softplus(-logits) + torch.sigmoid(-logits) * ratio
         p = self.probs
         return -p.log() - x_log1p_y(1 - p, -p) / p
+
+
+def _log_softplus(x: torch.Tensor) -> torch.Tensor:
+    """``log(softplus(x)) = log(log1p(e^x))``: ``x`` itself below ``x = log(eps)`` (the rest,
+    ``log(log1p(e^x) / e^x) ~ -e^x / 2``, is below rounding), finite where ``softplus(x)``
+    underflows."""
+    low = x < math.log(torch.finfo(x.dtype).eps)
+    return torch.where(low, x, torch.log(softplus(torch.where(low, torch.zeros_like(x), x))))
 
 
 def x_log_y_safe(count: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,15 @@ __all__ = ["LogitRelaxedBernoulli", "RelaxedBernoulli"]
 _PI2_OVER_3 = math.pi**2 / 3
 
 
+def _sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``1 / (1 + e^-x)``, as ``e^x / (1 + e^x)`` for ``x < 0``: the far left tail comes out
+    as the right subnormal (``torch.sigmoid`` gives 0 in float32 below ``x ~ -88``, where
+    ``e^-x`` overflows)."""
+    negative = x < 0
+    e = torch.exp(torch.where(negative, x, -x))
+    return torch.where(negative, e / (1 + e), 1 / (1 + e))
+
+
 class TemperatureParameter:
     """Mixin for the relaxed families: a positive ``temperature`` besides probs/logits.
 
@@ -132,10 +141,10 @@ class LogitRelaxedBernoulli(_RelaxedBinaryParameter, Distribution):
         return self.temperature * value - self.logits
 
     def _cdf(self, value):
-        return torch.sigmoid(self._standardized(value))
+        return _sigmoid(self._standardized(value))
 
     def _survival_function(self, value):
-        return torch.sigmoid(-self._standardized(value))
+        return _sigmoid(-self._standardized(value))
 
     def _log_cdf(self, value):
         return -softplus(-self._standardized(value))
@@ -235,10 +244,10 @@ class RelaxedBernoulli(_RelaxedBinaryParameter, TransformedDistribution):
         return self.temperature * (value.log() - torch.log1p(-value)) - self.logits
 
     def _cdf(self, value):
-        return torch.sigmoid(self._standardized(value))
+        return _sigmoid(self._standardized(value))
 
     def _survival_function(self, value):
-        return torch.sigmoid(-self._standardized(value))
+        return _sigmoid(-self._standardized(value))
 
     def _log_cdf(self, value):
         return -softplus(-self._standardized(value))
@@ -247,11 +256,11 @@ class RelaxedBernoulli(_RelaxedBinaryParameter, TransformedDistribution):
         return -softplus(self._standardized(value))
 
     def _icdf(self, value):
-        return torch.sigmoid((value.log() - torch.log1p(-value) + self.logits) / self.temperature)
+        return _sigmoid((value.log() - torch.log1p(-value) + self.logits) / self.temperature)
 
     @property
     def median(self) -> torch.Tensor:
-        return torch.sigmoid(self.logits / self.temperature).expand(self._batch_shape)
+        return _sigmoid(self.logits / self.temperature).expand(self._batch_shape)
 
     @property
     def mean(self) -> torch.Tensor:
