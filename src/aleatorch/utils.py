@@ -339,14 +339,36 @@ def textbook_dtype(limit: float, *params: torch.Tensor) -> torch.dtype | None:
 _WIDENED_LIMIT = 1e8
 
 
+def masked_compute(
+    mask: torch.Tensor,
+    compute: Callable[..., torch.Tensor],
+    inputs: tuple[torch.Tensor, ...],
+    stand_ins: tuple[float, ...],
+    otherwise: torch.Tensor,
+) -> torch.Tensor:
+    """``torch.where(mask, compute(*inputs), otherwise)``, for an expensive ``compute`` that
+    only some entries need (a quadrature for nearly equal laws, say).
+
+    On CPU in eager mode (outside torch.func) ``compute`` runs on the selected entries only
+    and its results are scattered into ``otherwise``; elsewhere (compile, vmap, accelerators:
+    no data-dependent shapes) it runs on every entry, with the unselected ones replaced by
+    ``stand_ins`` (values where ``compute`` is finite, so no NaN gradient leaks through the
+    unused branch). Differentiable in ``inputs`` and ``otherwise`` either way."""
+    shape = torch.broadcast_shapes(mask.shape, otherwise.shape, *(t.shape for t in inputs))
+    if not _readable((mask, otherwise, *inputs)):
+        safe = [torch.where(mask, t, s) for t, s in zip(inputs, stand_ins, strict=True)]
+        return torch.where(mask, compute(*safe), otherwise)
+    chosen = mask.expand(shape).reshape(-1).nonzero().squeeze(-1)
+    subset = compute(*(t.expand(shape).reshape(-1)[chosen] for t in inputs))
+    out = otherwise.expand(shape).reshape(-1).index_put((chosen,), subset.to(otherwise.dtype))
+    return out.reshape(shape)
+
+
 def _largest_magnitude(params: tuple[torch.Tensor, ...]) -> float | None:
     """``max |param|`` over every entry (NaN if any is NaN), or None where reading it back
     is not free: under compile, on an accelerator, inside torch.func transforms."""
-    if torch.compiler.is_compiling():
+    if not _readable(params):
         return None
-    for t in params:
-        if not t.is_cpu or torch._C._functorch.is_functorch_wrapped_tensor(t):
-            return None
     largest = 0.0
     for t in params:
         n = t.numel()
@@ -364,6 +386,14 @@ def _largest_magnitude(params: tuple[torch.Tensor, ...]) -> float | None:
                 return math.nan
         largest = max(largest, m)
     return largest
+
+
+def _readable(tensors: tuple[torch.Tensor, ...]) -> bool:
+    """Whether the values of ``tensors`` can steer Python for free: eager mode, CPU tensors,
+    no torch.func wrapper (no device sync, no graph break, no data-dependent trace)."""
+    if torch.compiler.is_compiling():
+        return False
+    return all(t.is_cpu and not torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
 
 
 def _flat_list(t: torch.Tensor) -> list[float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -11,6 +12,8 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import log1mexp
+from ..utils import clamp_probs, masked_compute
+from ._bregman import bregman_gap
 from ._params import BinaryGivenParameter, probs_or_logits
 
 __all__ = ["ContinuousBernoulli"]
@@ -59,10 +62,15 @@ def _split(eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     return small, eta_small, eta_large
 
 
+def _log_normalizer_series(s: torch.Tensor) -> torch.Tensor:
+    """``log((e^s - 1) / s)`` by its series, for ``|s| < 1``."""
+    return s / 2 + s * s * _even_series(_LOG_Z, s * s)
+
+
 def log_normalizer(eta: torch.Tensor) -> torch.Tensor:
     """``log((e^eta - 1) / eta)``, 0 at ``eta = 0``, accurate with its derivatives everywhere."""
     small, s, big = _split(eta)
-    series = s / 2 + s * s * _even_series(_LOG_Z, s * s)
+    series = _log_normalizer_series(s)
     a = big.abs()
     closed = big.clamp(min=0) + log1mexp(-a) - a.log()
     return torch.where(small, series, closed)
@@ -179,18 +187,32 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         return self._log_survival_function(value).exp()
 
     def _icdf(self, value):
-        # x = log1p(q (e^eta - 1)) / eta. Below eta = 1 as q Z(eta) L(q eta Z(eta)) with
-        # L(u) = log1p(u) / u (no 0/0 at eta = 0, and exact derivatives there); above, in log
-        # space (q (e^eta - 1) overflows for large eta): log1p(u) = logaddexp(0, log u).
+        # x = log1p(u) / eta with u = q (e^eta - 1), in the form that is exact where it is used:
+        # * |eta| < 1: as q Z(eta) L(q eta Z(eta)) with L(u) = log1p(u) / u (no 0/0 at eta = 0,
+        #   and exact derivatives there), Z by its series;
+        # * u = q expm1(eta) directly where it is small (|u| < 1/2 for eta <= -1, u < 1 for
+        #   eta >= 1): a rounded exp(log u) would carry |log u| eps;
+        # * else from log |u| = log q + max(eta, 0) + log1p(-e^-|eta|): for eta >= 1,
+        #   log1p(u) = logaddexp(0, log u) (u overflows for large eta), and for eta <= -1,
+        #   log1p(u) = log((1 - q) + q e^eta) = logaddexp(log1p(-q), log q + eta) (near q = 1,
+        #   log1p of about -q would lose 1 - q to rounding).
         eta = self.logits
-        low = eta < 1
+        low = eta.abs() < 1
+        neg = eta <= -1
         e = torch.where(low, eta, torch.zeros_like(eta))
-        z = log_normalizer(e).exp()
+        z = _log_normalizer_series(e).exp()
         x_low = value * z * _log1p_ratio(value * e * z)
         e = torch.where(low, torch.full_like(eta, 2.0), eta)
-        log_u = value.log() + e.log() + log_normalizer(e)
-        x_high = torch.logaddexp(torch.zeros_like(log_u), log_u) / e
-        return torch.where(low, x_low, x_high)
+        log_q = value.log()
+        log_u = log_q + e.clamp(min=0) + torch.log1p(-torch.exp(-e.abs()))
+        direct = torch.where(neg, value < 0.5, (log_u < 0) & (eta < 700)) & ~low
+        e_direct = torch.where(direct, e, torch.full_like(eta, 2.0))
+        x_direct = torch.log1p(value * torch.expm1(e_direct)) / e_direct
+        q_neg = torch.where(neg, value, torch.full_like(value, 0.5))  # safe where: no log1p(-1)
+        first = torch.where(neg, torch.log1p(-q_neg), torch.zeros_like(log_u))
+        second = torch.where(neg, log_q + e, log_u)
+        x_far = torch.logaddexp(first, second) / e
+        return torch.where(low, x_low, torch.where(direct, x_direct, x_far))
 
     def _entropy(self):
         eta = self.logits
@@ -204,8 +226,49 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         return log_normalizer(x)
 
 
+def _logit_gap(p: ContinuousBernoulli, q: ContinuousBernoulli) -> torch.Tensor:
+    """``eta_q - eta_p``, from the given parameters: from probabilities ``u`` and ``v`` as
+    ``log1p((v - u) / u) - log1p((u - v) / (1 - u))`` (``v - u`` is exact for close values,
+    where the difference of two rounded logits would be off by ``eps |eta| / |eta_q - eta_p|``
+    relative), except where ``probs_to_logits`` clamps a probability."""
+    eta_p, eta_q = p.logits, q.logits
+    gap = eta_q - eta_p
+    if p._given != "probs" or q._given != "probs":
+        return gap
+    u, v = torch.broadcast_tensors(p.probs, q.probs)
+    inside = (clamp_probs(u) == u) & (clamp_probs(v) == v)
+    u = torch.where(inside, u, torch.full_like(u, 0.5))  # safe where: no 0 divisor
+    v = torch.where(inside, v, torch.full_like(v, 0.5))
+    exact = torch.log1p((v - u) / u) - torch.log1p((u - v) / (1 - u))
+    return torch.where(inside, exact, gap)
+
+
 @register_kl(ContinuousBernoulli, ContinuousBernoulli)
 def _kl_continuous_bernoulli(p: ContinuousBernoulli, q: ContinuousBernoulli) -> torch.Tensor:
-    # KL = (eta_p - eta_q) E_p[X] - log Z(eta_p) + log Z(eta_q)
-    eta_p, eta_q = p.logits, q.logits
-    return (eta_p - eta_q) * _mean(eta_p) - log_normalizer(eta_p) + log_normalizer(eta_q)
+    # KL = log Z(eta_q) - log Z(eta_p) - (eta_q - eta_p) E_p[X]: the Bregman divergence of
+    # log Z, whose second derivative Var X is analytic but for poles at 2 pi i k (k != 0). So:
+    # * |d| <= sqrt(m^2 + 4 pi^2) / 4 (d = eta_q - eta_p; m = min(|eta_p|, |eta_q|) if the
+    #   signs agree, else 0: the distance to the poles is at least 4 |d|) by the quadrature of
+    #   _bregman, to rounding, positive, however small;
+    # * else with m >= 2 pi, on the side eta > 0 (reflecting eta -> -eta adds a linear term
+    #   to log Z and leaves the divergence alone), from log Z = eta - log eta + log(1 - e^-eta)
+    #   the linear parts cancel exactly: KL = w - log1p(w) (w = d / eta_p, here |w| > 1/5) +
+    #   log(1 - e^-b) - log(1 - e^-a) - d e^-a / (1 - e^-a) (a, b = |eta_p|, |eta_q|);
+    # * else the direct form, whose terms are of the size of the result.
+    eta_p, eta_q = torch.broadcast_tensors(p.logits, q.logits)
+    d = _logit_gap(p, q)
+    same_sign = eta_p * eta_q > 0
+    a, b = eta_p.abs(), eta_q.abs()
+    m = torch.where(same_sign, torch.minimum(a, b), torch.zeros_like(a))
+    finite = torch.isfinite(eta_p) & torch.isfinite(eta_q) & torch.isfinite(d)
+    near = finite & (4 * d.abs() <= torch.sqrt(m * m + 4 * math.pi**2))
+    large = finite & ~near & (m >= 2 * math.pi)
+    a = torch.where(large, a, torch.full_like(a, 8.0))  # safe where: no 0 divisor, no inf
+    b = torch.where(large, b, torch.full_like(b, 16.0))
+    w = (b - a) / a
+    tail = log1mexp(-b) - log1mexp(-a) - (b - a) / torch.expm1(a)
+    reflected = (w - torch.log1p(w)) + tail
+    direct = (eta_p - eta_q) * _mean(eta_p) - log_normalizer(eta_p) + log_normalizer(eta_q)
+    far = torch.where(large, reflected, direct)
+    gap = lambda eta, step: bregman_gap(_variance, eta, step)  # noqa: E731
+    return masked_compute(near, gap, (eta_p, d), (0.0, 0.0), far)

@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from ..special.incomplete_beta import _lgamma_ratio
+from ..special.logspace import log1mexp
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
 from .uniform import Uniform
@@ -17,15 +18,6 @@ __all__ = ["Kumaraswamy"]
 
 _LOG_HALF = -math.log(2.0)
 _EULER = 0.5772156649015329
-
-
-def _log1mexp(t: torch.Tensor) -> torch.Tensor:
-    """``log(1 - exp(t))`` for ``t <= 0`` (Maechler's two branches), with stand-ins that keep
-    the unused branch finite so that its gradient cannot turn into ``0 * inf = NaN``."""
-    near = t > _LOG_HALF
-    t_near = torch.where(near, t, _LOG_HALF)
-    t_far = torch.where(near, _LOG_HALF, t)
-    return torch.where(near, torch.log(-torch.expm1(t_near)), torch.log1p(-torch.exp(t_far)))
 
 
 def _times(c: torch.Tensor, log_value: torch.Tensor) -> torch.Tensor:
@@ -132,13 +124,13 @@ class Kumaraswamy(TransformedDistribution):
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
         log_x = value.log()
-        log_rest = _log1mexp(a * log_x)  # log(1 - x^a)
+        log_rest = log1mexp(a * log_x)  # log(1 - x^a)
         return a.log() + b.log() + _times(a - 1, log_x) + _times(b - 1, log_rest)
 
     def _log_sf(self, value):
         """``log P(X > x) = b log(1 - x^a)``."""
         a, b = self.concentration1, self.concentration0
-        return b * _log1mexp(a * value.clamp(min=0, max=1).log())
+        return b * log1mexp(a * value.clamp(min=0, max=1).log())
 
     def _cdf(self, value):
         return -torch.expm1(self._log_sf(value))
@@ -152,7 +144,7 @@ class Kumaraswamy(TransformedDistribution):
         # log F = log b + a log x to within v / 2 + x^a, negligible.
         a, b = self.concentration1, self.concentration0
         log_xa = a * value.clamp(min=0, max=1).log()
-        v = -b * _log1mexp(log_xa)
+        v = -b * log1mexp(log_xa)
         normal = v > torch.finfo(v.dtype).tiny
         v_safe = torch.where(normal, v, torch.ones_like(v))
         return torch.where(normal, torch.log(-torch.expm1(-v_safe)), b.log() + log_xa)
@@ -163,7 +155,7 @@ class Kumaraswamy(TransformedDistribution):
     def _icdf(self, value):
         a, b = self.concentration1, self.concentration0
         # x = (1 - (1 - q)^(1/b))^(1/a)
-        return (_log1mexp(torch.log1p(-value) / b) / a).exp()
+        return (log1mexp(torch.log1p(-value) / b) / a).exp()
 
     # ------------------------------------------------------------ summaries
 
@@ -213,4 +205,4 @@ class Kumaraswamy(TransformedDistribution):
     @property
     def median(self) -> torch.Tensor:
         a, b = self.concentration1, self.concentration0
-        return (_log1mexp(_LOG_HALF / b) / a).exp()
+        return (log1mexp(_LOG_HALF / b) / a).exp()

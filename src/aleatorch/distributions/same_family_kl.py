@@ -35,9 +35,18 @@ import torch
 
 from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
-from .kumaraswamy import Kumaraswamy, _log1mexp
+from ..special.logspace import log1mexp
+from ..special.stirling import log1pmx
+from ..utils import masked_compute
+from ._bregman import (
+    bessel_ratio,
+    bessel_ratio_slope,
+    bregman_gap,
+    kumaraswamy_terms,
+)
+from .kumaraswamy import Kumaraswamy
 from .multinomial import Multinomial
-from .von_mises import VonMises, _circular_variance
+from .von_mises import VonMises
 from .wishart import Wishart, _log_multigamma, _multidigamma
 
 __all__: list[str] = []
@@ -71,10 +80,25 @@ def _kl_von_mises_von_mises(p: VonMises, q: VonMises) -> torch.Tensor:
     # kappa (float32 gradients would lose ~1e-3 relative at kappa = 1e4).
     wide = dtype if p.concentration.device.type == "mps" else torch.float64
     kp, kq, loc_p, loc_q = (x.to(wide) for x in (p.concentration, q.concentration, p.loc, q.loc))
-    one_minus_a = _circular_variance(kp)  # 1 - A(k_p), without cancellation at large k_p
+    # A(k_p) and 1 - A(k_p), each to full relative precision (A at small k_p, 1 - A at large).
+    a_p, one_minus_a = bessel_ratio(kp)
     log_i0_ratio = torch.log(torch.special.i0e(kq) / torch.special.i0e(kp))
     half_sin = torch.sin(0.5 * (loc_p - loc_q))
-    kl = log_i0_ratio + (kq - kp) * one_minus_a + 2 * (1 - one_minus_a) * kq * half_sin * half_sin
+    # The concentration part log I0(k_q) - log I0(k_p) - (k_q - k_p) A(k_p) is the Bregman
+    # gap of log I0, whose second derivative A' has its poles at the zeros +-2.405i, ... of
+    # I0: where |k_q - k_p| <= sqrt(m^2 + 2.4^2) / 4 (m = min(k_p, k_q)) it is integrated to
+    # rounding (positive however small), elsewhere its terms no longer cancel much.
+    d = kq - kp
+    m = torch.minimum(kp, kq)
+    near = 4 * d.abs() <= torch.sqrt(m * m + 2.4**2)  # False for NaN or inf
+    concentration = masked_compute(
+        near,
+        lambda k, step: bregman_gap(bessel_ratio_slope, k, step),
+        (kp, d),
+        (0.0, 0.0),
+        log_i0_ratio + d * one_minus_a,
+    )
+    kl = concentration + 2 * a_p * kq * half_sin * half_sin
     return kl.to(dtype)
 
 
@@ -117,8 +141,8 @@ def _kumaraswamy_q(a_p: torch.Tensor, b_p: torch.Tensor, a_q: torch.Tensor) -> t
     s = e / b
     tail = s > _S_TAIL
     s_safe = torch.where(tail, _S_TAIL, s)  # safe where: no log of 0 in the unused branch
-    log_y = _log1mexp(-s_safe)
-    g = _log1mexp(r * log_y) - _log1mexp(log_y)  # exactly 0 where r == 1
+    log_y = log1mexp(-s_safe)
+    g = log1mexp(r * log_y) - log1mexp(log_y)  # exactly 0 where r == 1
     g = torch.where(tail, torch.log(r).expand_as(g), g)
     return (weights * g).sum(-1)
 
@@ -131,12 +155,28 @@ def _kl_kumaraswamy_kumaraswamy(p: Kumaraswamy, q: Kumaraswamy) -> torch.Tensor:
     # The quadrature in float64 where the device has it (float32 would lose ~1e-6 in Q).
     wide = dtype if a_p.device.type == "mps" else torch.float64
     a_p, b_p, a_q, b_q = torch.broadcast_tensors(*(x.to(wide) for x in (a_p, b_p, a_q, b_q)))
+    # Nearly equal laws (|rho|, |w| <= 1/2 for rho = a_q / a_p - 1, w = b_q / b_p - 1): with
+    # Q(r) = rho Q1 + R (_bregman.kumaraswamy_terms) and H_{b_p} - 1 = (b_p - 1) Q1, the
+    # first-order terms of the closed form cancel exactly: KL = (rho - log1p(rho)) + (w -
+    # log1p(w)) - (b_q - b_p) rho Q1 - (b_q - 1) R, each part to full relative precision
+    # (R ~ rho^2 <= 0), so the tiny divergence keeps every digit. Elsewhere the closed form,
+    # whose terms no longer cancel much (and which keeps log(a_p / a_q) exact when a ratio is
+    # extreme).
+    rho = (a_q - a_p) / a_p
+    w = (b_q - b_p) / b_p
+    near = (rho.abs() <= 0.5) & (w.abs() <= 0.5)
+
+    def close(rho, w, b_p, b_q):
+        q1, r = kumaraswamy_terms(b_p, rho)
+        return -log1pmx(rho) - log1pmx(w) - (b_q - b_p) * rho * q1 - (b_q - 1) * r
+
     harmonic = torch.digamma(b_p + 1) + _EULER
-    kl = (
+    direct = (
         torch.log(a_p / a_q)
         + torch.log(b_p / b_q)
         - harmonic * (a_p - a_q) / a_p
         + (b_q - b_p) / b_p
         - (b_q - 1) * _kumaraswamy_q(a_p, b_p, a_q)
     )
-    return kl.to(dtype)
+    # stand-ins 0: the series sees no extreme ratio in the unused entries
+    return masked_compute(near, close, (rho, w, b_p, b_q), (0.0, 0.0, 1.0, 1.0), direct).to(dtype)

@@ -16,11 +16,11 @@ def log1mexp(x: torch.Tensor) -> torch.Tensor:
     Uses ``log(-expm1(x))`` for ``x > -log 2`` and ``log1p(-exp(x))`` below (Maechler 2012,
     "Accurately computing log(1 - exp(-|a|))").
     """
-    return torch.where(
-        x > _LOG_HALF,
-        torch.log(-torch.expm1(x)),
-        torch.log1p(-torch.exp(x)),
-    )
+    # Each branch sees its argument clamped to its own side: the unused one stays finite and
+    # passes no gradient (no 0 * inf = NaN at x = 0), at the cost of a clamp, not a where.
+    near = torch.log(-torch.expm1(x.clamp(min=_LOG_HALF)))
+    far = torch.log1p(-torch.exp(x.clamp(max=_LOG_HALF)))
+    return torch.where(x > _LOG_HALF, near, far)
 
 
 def ndtr_accurate(x: torch.Tensor) -> torch.Tensor:
