@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import decimal
 import math
 from typing import Any
 
 import torch
 
 from .. import constraints
-from ..special import ndtr_accurate
+from ..special.double_float import div_residual, two_prod, two_sum
+from ..special.extra_precision import log_pair
+from ..special.normal import log_ndtr
 from ..transforms import ExpTransform
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
@@ -17,6 +20,22 @@ from .normal import Normal
 __all__ = ["LogNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+_INV_SQRT_PI = 1 / math.sqrt(math.pi)
+with decimal.localcontext() as _ctx:
+    _ctx.prec = 40
+    _SQRT_HALF = decimal.Decimal(0.5).sqrt()
+    # sqrt(1/2) = _SQRT_HALF_HI + _SQRT_HALF_LO to ~2^-106
+    _SQRT_HALF_HI = float(_SQRT_HALF)
+    _SQRT_HALF_LO = float(_SQRT_HALF - decimal.Decimal(_SQRT_HALF_HI))
+# Below float64, the standardized value is computed in a wider dtype (its rounding is
+# amplified by 1 / scale); float64 carries it as a pair instead.
+_WIDER = {torch.float32: torch.float64, torch.float16: torch.float32, torch.bfloat16: torch.float32}
+
+
+def _residual(wide, narrow):
+    """``wide - narrow`` in the narrow dtype, detached; 0 where ``wide`` is infinite."""
+    lo = wide.detach() - narrow.detach().to(wide.dtype)
+    return torch.where(torch.isfinite(lo), lo, 0.0).to(narrow.dtype)
 
 
 class LogNormal(TransformedDistribution):
@@ -45,8 +64,46 @@ class LogNormal(TransformedDistribution):
     def _base_and_transforms(self):
         return Normal(self.loc, self.scale, validate_args=False), [ExpTransform()]
 
-    def _standardize_log(self, value):
-        return (value.log() - self.loc) / self.scale
+    def _wide_z(self, value):
+        """``z`` computed in the wider dtype (``value`` below float64)."""
+        wide = _WIDER[value.dtype]
+        # z = log x / sigma - mu / sigma in one pass (the rounding of 1 / sigma in the
+        # wider dtype is far below the narrow one's)
+        inv_scale = 1 / self.scale.to(wide)
+        return torch.addcmul(-self.loc.to(wide) * inv_scale, value.to(wide).log(), inv_scale)
+
+    def _z_pair(self, value):
+        """``z = (log x - mu) / sigma = hi + lo``: ``hi`` differentiable, ``lo`` a detached
+        correction (``z`` to about twice the precision: ``1 / sigma`` amplifies the rounding
+        of ``log x``, by 1e3 ulps at ``sigma = 1e-3``)."""
+        if value.dtype in _WIDER:
+            z_wide = self._wide_z(value)
+            z = z_wide.to(value.dtype)
+            return z, _residual(z_wide, z)
+        z = (value.log() - self.loc) / self.scale
+        with torch.no_grad():
+            loc, scale = self.loc.detach(), self.scale.detach()
+            log_hi, log_lo = log_pair(value.detach())
+            d, d_err = two_sum(log_hi, -loc)  # log x - mu = d + d_err + log_lo
+            q, q_err = div_residual(d, scale)
+            lo = (q - z.detach()) + (q_err + (d_err + log_lo) / scale)
+            lo = torch.where(torch.isfinite(lo), lo, 0.0)
+        return z, lo
+
+    def _half_z_pair(self, value):
+        """``u = z / sqrt 2 = hi + lo`` (the argument of ``erfc``), as :meth:`_z_pair`."""
+        if value.dtype in _WIDER:
+            u_wide = self._wide_z(value) * _SQRT_HALF_HI
+            u = u_wide.to(value.dtype)
+            return u, _residual(u_wide, u)
+        z, z_lo = self._z_pair(value)
+        u = z * _SQRT_HALF_HI
+        with torch.no_grad():
+            zd = z.detach()
+            _, err = two_prod(zd, zd.new_tensor(_SQRT_HALF_HI))
+            lo = err + (zd * _SQRT_HALF_LO + z_lo * _SQRT_HALF_HI)
+            lo = torch.where(torch.isfinite(lo), lo, 0.0)
+        return u, lo
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
@@ -54,21 +111,53 @@ class LogNormal(TransformedDistribution):
         return torch.addcmul(self.loc, eps, self.scale).exp()
 
     def _log_prob(self, value):
-        log_value = value.log()
-        z = (log_value - self.loc) / self.scale
-        return -0.5 * z * z - self.scale.log() - _HALF_LOG_2PI - log_value
+        # -z^2/2 - log(sigma) - log(2 pi)/2 - log x. Below float64, z = (log x - mu) / sigma
+        # is formed in float64: the rounding of log x is amplified by |log x| / sigma (1.3e3
+        # eps at mu = 2, sigma = 1e-3 in float32), and float64 leaves none of it.
+        const = self._cached("log_normalizer", lambda: self.scale.log() + _HALF_LOG_2PI)
+        if value.dtype == torch.float64 or self.loc.dtype == torch.float64:
+            log_value = value.log()
+            z = (log_value - self.loc) / self.scale
+        else:
+            wide = value.to(torch.float64).log()
+            shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
+            z = torch.addcmul(shift, wide, inverse).to(value.dtype)
+            log_value = wide.to(value.dtype)
+        return torch.addcmul(const, z, z, value=0.5).add_(log_value).neg_()
+
+    def _float64_standardizer(self):
+        """``(-mu / sigma, 1 / sigma)`` in float64: ``z = log(x) / sigma - mu / sigma``."""
+        inverse = self.scale.to(torch.float64).reciprocal()
+        return -self.loc.to(torch.float64) * inverse, inverse
+
+    def _erfc_half(self, value, sign):
+        # Phi(sign z) = erfc(-sign u) / 2, u = z / sqrt 2 = hi + lo, corrected to first order
+        # by d/du erfc(-sign u) / 2 = sign exp(-u^2) / sqrt(pi)
+        u, u_lo = self._half_z_pair(value)
+        corr = (sign * _INV_SQRT_PI) * u_lo * torch.exp(-u * u)
+        return 0.5 * torch.special.erfc(-sign * u) + corr
 
     def _cdf(self, value):
-        return ndtr_accurate(self._standardize_log(value))
+        return self._erfc_half(value, 1.0)
 
     def _survival_function(self, value):
-        return ndtr_accurate(-self._standardize_log(value))
+        return self._erfc_half(value, -1.0)
+
+    def _log_ndtr(self, value, sign):
+        # log Phi(sign z), corrected to first order by the slope phi / Phi of log Phi
+        z, z_lo = self._z_pair(value)
+        t = sign * z
+        log_cdf = log_ndtr(t)
+        finite = torch.isfinite(t)
+        t_safe = torch.where(finite, t, 0.0)
+        slope = torch.exp(-0.5 * t_safe * t_safe - _HALF_LOG_2PI - log_cdf)
+        return log_cdf + torch.where(finite, sign * z_lo * slope, 0.0)
 
     def _log_cdf(self, value):
-        return torch.special.log_ndtr(self._standardize_log(value))
+        return self._log_ndtr(value, 1.0)
 
     def _log_survival_function(self, value):
-        return torch.special.log_ndtr(-self._standardize_log(value))
+        return self._log_ndtr(value, -1.0)
 
     def _icdf(self, value):
         return (self.loc + self.scale * torch.special.ndtri(value)).exp()
