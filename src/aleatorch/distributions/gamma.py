@@ -11,16 +11,11 @@ from .. import constraints
 from .._samplers import standard_gamma
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
-from ..special.incomplete_gamma import (
-    gammainc,
-    gammaincc,
-    gammaincinv,
-    log_gammainc,
-    log_gammaincc,
-)
+from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
 from ..utils import as_params, textbook_range
+from ._gamma_tails import incomplete_gamma_tail
 
 __all__ = ["Gamma"]
 
@@ -233,19 +228,20 @@ class Gamma(ExponentialFamily):
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms).to(dtype)
 
-    # The regularized incomplete gamma functions of aleatorch.special: differentiable in the
-    # concentration too, and accurate in both tails and at large concentrations.
+    # The regularized incomplete gamma functions of aleatorch.special (differentiable in the
+    # concentration too, accurate in both tails and at large concentrations) at rate * x
+    # formed in float64 with its rounding error added back (see _gamma_tails).
     def _cdf(self, value):
-        return gammainc(self.concentration, self.rate * value)
+        return incomplete_gamma_tail("P", self.concentration, self.rate, value)
 
     def _survival_function(self, value):
-        return gammaincc(self.concentration, self.rate * value)
+        return incomplete_gamma_tail("Q", self.concentration, self.rate, value)
 
     def _log_cdf(self, value):
-        return log_gammainc(self.concentration, self.rate * value)
+        return incomplete_gamma_tail("log P", self.concentration, self.rate, value)
 
     def _log_survival_function(self, value):
-        return log_gammaincc(self.concentration, self.rate * value)
+        return incomplete_gamma_tail("log Q", self.concentration, self.rate, value)
 
     def _icdf(self, value):
         return gammaincinv(self.concentration, value) / self.rate

@@ -10,16 +10,11 @@ import torch
 from .. import constraints
 from .._samplers import standard_gamma
 from ..distribution import Distribution
-from ..special.incomplete_gamma import (
-    gammainc,
-    gammaincc,
-    gammainccinv,
-    log_gammainc,
-    log_gammaincc,
-)
+from ..special.incomplete_gamma import gammainccinv
 from ..special.stirling import log_minus_digamma, stirlerr
 from ..utils import as_params
 from ..wrappers.transformed import TransformedDistribution
+from ._gamma_tails import incomplete_gamma_tail
 from .gamma import Gamma, _log_density_terms, _work, gamma_log_density
 
 __all__ = ["InverseGamma"]
@@ -84,17 +79,19 @@ class InverseGamma(TransformedDistribution):
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms, inverse=True).to(dtype)
 
+    # cdf(y) = Q(a, rate / y), sf(y) = P(a, rate / y): rate / y in float64 with its rounding
+    # error added back (see _gamma_tails; the tails amplify it by sqrt(a) z).
     def _cdf(self, value):
-        return gammaincc(self.concentration, self.rate / value)
+        return incomplete_gamma_tail("Q", self.concentration, self.rate, value, inverse=True)
 
     def _survival_function(self, value):
-        return gammainc(self.concentration, self.rate / value)
+        return incomplete_gamma_tail("P", self.concentration, self.rate, value, inverse=True)
 
     def _log_cdf(self, value):
-        return log_gammaincc(self.concentration, self.rate / value)
+        return incomplete_gamma_tail("log Q", self.concentration, self.rate, value, inverse=True)
 
     def _log_survival_function(self, value):
-        return log_gammainc(self.concentration, self.rate / value)
+        return incomplete_gamma_tail("log P", self.concentration, self.rate, value, inverse=True)
 
     def _icdf(self, value):
         return self.rate / gammainccinv(self.concentration, value)

@@ -139,6 +139,10 @@ def _inverse(a, b, p, q, precision: torch.dtype):
     )
     guess = torch.where(upper, -guess, guess)
     s = _solve_log_odds(a, b, log_p, log_q, guess, precision)
+    # The median of a symmetric law is 1/2 exactly. (Where the density there is small -- 2e-3
+    # for Beta(1e-3, 1e-3) -- the cdf is flat and Newton's root carries the kernel's rounding
+    # times I / (x f) = 500: 0.5 + 4e-13.)
+    s = torch.where((a == b) & (p == q), 0.0, s)
     x, y = torch.exp(_log_sigmoid(s)), torch.exp(_log_sigmoid(-s))
     # at the limit the root lies beyond it: x (or 1 - x) underflows to 0
     limit = _S_LIMIT[precision]
