@@ -469,3 +469,59 @@ def test_poisson_cdf_family_at_infinity_with_validation_off():
     assert float(d.cdf(x)) == 1.0 and float(d.log_cdf(x)) == 0.0
     assert float(d.survival_function(x)) == 0.0
     assert float(d.log_survival_function(x)) == -math.inf
+
+
+@pytest.mark.parametrize(
+    "name, module, method",
+    [
+        ("Gamma", "gamma", "log_prob"),
+        ("Gamma", "gamma", "entropy"),
+        ("Chi2", "gamma", "log_prob"),
+        ("InverseGamma", "inverse_gamma", "log_prob"),
+        ("InverseGamma", "inverse_gamma", "entropy"),
+        ("Poisson", "poisson", "log_prob"),
+    ],
+)
+def test_textbook_tiers_agree_with_the_exact_form(monkeypatch, name, module, method):
+    # utils.textbook_dtype: lgamma directly (shape <= 10), lgamma in float64 for float32
+    # parameters up to 1e8, else the exact form; each tier against the exact form in float64.
+    import importlib
+
+    mod = importlib.import_module(f"aleatorch.distributions.{module}")
+    g = torch.Generator().manual_seed(7)
+
+    def build(scale, dtype):
+        shape = (torch.rand(200, generator=g, dtype=torch.float64) * 10 + 0.05) * scale
+        rate = torch.exp(torch.randn(200, generator=g, dtype=torch.float64) * 3)
+        params = {
+            "Gamma": lambda: D.Gamma(shape.to(dtype), rate.to(dtype), validate_args=False),
+            "Chi2": lambda: D.Chi2(shape.to(dtype), validate_args=False),
+            "InverseGamma": lambda: D.InverseGamma(
+                shape.to(dtype), rate.to(dtype), validate_args=False
+            ),
+            "Poisson": lambda: D.Poisson(shape.to(dtype), validate_args=False),
+        }
+        return params[name]()
+
+    for scale, dtype, tol in [
+        (1.0, torch.float64, 64),
+        (1.0, torch.float32, 64),
+        (1e3, torch.float32, 1),
+    ]:
+        g.manual_seed(7)
+        d = build(scale, dtype)
+        with torch.no_grad():
+            x = d.sample()
+        got = (d.entropy() if method == "entropy" else d.log_prob(x)).double()
+        with monkeypatch.context() as patch:
+            patch.setattr(mod, "textbook_dtype", lambda *a, **k: None)
+            g.manual_seed(7)
+            d64 = build(scale, dtype)
+            d64 = type(d64)(
+                **{k: getattr(d64, k).double() for k in d64.arg_constraints if k in d64.__dict__},
+                validate_args=False,
+            )
+            exact = d64.entropy() if method == "entropy" else d64.log_prob(x.double())
+        eps = torch.finfo(dtype).eps
+        err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
+        assert err <= tol * eps, (scale, dtype, err / eps)

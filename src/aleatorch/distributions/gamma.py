@@ -14,7 +14,7 @@ from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
-from ..utils import as_params, textbook_range
+from ..utils import as_params, textbook_dtype
 from ._gamma_tails import incomplete_gamma_tail
 
 __all__ = ["Gamma"]
@@ -24,7 +24,7 @@ _LOG_2PI = math.log(2 * math.pi)
 # it the direct formula has no large terms to cancel.
 _SADDLE_FROM = 10.0
 # Concentrations up to which log_prob and entropy use lgamma/digamma directly
-# (utils.textbook_range, CPU eager): terms of the size of the result, a few tens of ulps.
+# (utils.textbook_dtype, CPU eager): terms of the size of the result, a few tens of ulps.
 _TEXTBOOK_LIMIT = 10.0
 # KL: the Bregman term of lgamma by its Taylor series in the concentration difference
 # (polygamma values) where |a_q / a_p - 1| < this, with this many terms (0.2^25/25 < 1e-19).
@@ -216,15 +216,19 @@ class Gamma(ExponentialFamily):
 
     def _log_prob(self, value):
         a, rate = self.concentration, self.rate
-        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_LIMIT, a)):
+        dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a))
+        if work is not None:
             # a log r - lgamma(a) + (a - 1) log x - r x: terms of the size of the result
-            # while a is moderate. Parameter-only terms are formed at batch size.
+            # while a is moderate, or in float64 for float32 parameters up to 1e8
+            # (utils.textbook_dtype). Parameter-only terms are formed at batch size.
+            a, rate = self._cached("textbook_params", lambda: (a.to(work), rate.to(work)))
             const = self._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+            value = value.to(torch.promote_types(work, value.dtype))
             out = x_log_y(a - 1, value)
             if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
-                return out - rate * value + const
-            return out.addcmul_(rate, value, value=-1).add_(const)
-        dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
+                return (out - rate * value + const).to(dtype)
+            return out.addcmul_(rate, value, value=-1).add_(const).to(dtype)
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms).to(dtype)
 
@@ -252,9 +256,11 @@ class Gamma(ExponentialFamily):
         # H = log(2 pi a)/2 + stirlerr(a) + (a - 1) L(a) - log r, whose terms do not cancel
         # (a L(a) -> 1/2); the direct form loses everything in float32 at a = 1e7.
         a, rate = self.concentration, self.rate
-        if textbook_range(_TEXTBOOK_LIMIT, a):
-            return a - rate.log() + torch.lgamma(a) + (1 - a) * torch.digamma(a)
         dtype = torch.promote_types(a.dtype, rate.dtype)
+        work = textbook_dtype(_TEXTBOOK_LIMIT, a)
+        if work is not None:
+            a, rate = a.to(work), rate.to(work)
+            return (a - rate.log() + torch.lgamma(a) + (1 - a) * torch.digamma(a)).to(dtype)
         a, rate = _work(a), _work(rate)
         h = 0.5 * (_LOG_2PI + torch.log(a)) + stirlerr(a) + (a - 1) * log_minus_digamma(a)
         return (h - torch.log(rate)).to(dtype)

@@ -12,10 +12,11 @@ from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..special.incomplete_gamma import gammainccinv
 from ..special.stirling import log_minus_digamma, stirlerr
-from ..utils import as_params
+from ..special.xlogy import x_log_y
+from ..utils import as_params, textbook_dtype
 from ..wrappers.transformed import TransformedDistribution
 from ._gamma_tails import incomplete_gamma_tail
-from .gamma import Gamma, _log_density_terms, _work, gamma_log_density
+from .gamma import _TEXTBOOK_LIMIT, Gamma, _log_density_terms, _work, gamma_log_density
 
 __all__ = ["InverseGamma"]
 
@@ -76,6 +77,15 @@ class InverseGamma(TransformedDistribution):
         # (see gamma_log_density): no lgamma difference of size a log a.
         a, rate = self.concentration, self.rate
         dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a))
+        if work is not None:
+            # a log r - lgamma(a) - (a + 1) log y - r / y, while a is moderate or in float64
+            # for float32 parameters up to 1e8 (utils.textbook_dtype), as Gamma's
+            a, rate = self._cached("textbook_params", lambda: (a.to(work), rate.to(work)))
+            const = self._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+            value = value.to(torch.promote_types(work, value.dtype))
+            out = const - x_log_y(a + 1, value) - rate / value
+            return torch.where(value == 0, -math.inf, out).to(dtype)  # not inf - inf at 0
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms, inverse=True).to(dtype)
 
@@ -105,6 +115,10 @@ class InverseGamma(TransformedDistribution):
         # cancellation of the terms of size a log a (computed in float64).
         a, rate = self.concentration, self.rate
         dtype = torch.promote_types(a.dtype, rate.dtype)
+        work = textbook_dtype(_TEXTBOOK_LIMIT, a)
+        if work is not None:
+            a, rate = a.to(work), rate.to(work)
+            return (a + rate.log() + torch.lgamma(a) - (1 + a) * torch.digamma(a)).to(dtype)
         a, rate = _work(a), _work(rate)
         h = _HALF_LOG_2PI - 1.5 * torch.log(a) + stirlerr(a) + (1 + a) * log_minus_digamma(a)
         return (h + torch.log(rate)).to(dtype)
