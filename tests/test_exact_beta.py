@@ -398,3 +398,30 @@ def test_log_prob_gradients_at_large_concentrations():
             assert rel_error(ga[i], mpmath.log(X) - mpmath.digamma(A) + psi) < 1e-6
             assert rel_error(gb[i], mpmath.log1p(-X) - mpmath.digamma(B) + psi) < 1e-6
             assert rel_error(gx[i], (A - 1) / X - (B - 1) / (1 - X)) < 1e-9
+
+
+@pytest.mark.parametrize("method", ["log_prob", "entropy"])
+def test_beta_textbook_tiers_agree_with_the_exact_form(monkeypatch, method):
+    import aleatorch.distributions.beta as module
+
+    g = torch.Generator().manual_seed(9)
+    a = torch.rand(300, generator=g, dtype=torch.float64) * 10 + 0.01
+    b = torch.rand(300, generator=g, dtype=torch.float64) * 10 + 0.01
+    for scale, dtype, tol in [
+        (1, torch.float64, 64),
+        (1, torch.float32, 64),
+        (1e3, torch.float32, 1),
+    ]:
+        d = D.Beta((a * scale).to(dtype), (b * scale).to(dtype), validate_args=False)
+        with torch.no_grad():
+            x = d.sample()
+        got = (d.entropy() if method == "entropy" else d.log_prob(x)).double()
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "textbook_dtype", lambda *args, **kw: None)
+            d64 = D.Beta(
+                (a * scale).to(dtype).double(), (b * scale).to(dtype).double(), validate_args=False
+            )
+            exact = d64.entropy() if method == "entropy" else d64.log_prob(x.double())
+        eps = torch.finfo(dtype).eps
+        err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
+        assert err <= tol * eps, (scale, dtype, err / eps)

@@ -474,3 +474,35 @@ def test_negative_binomial_textbook_tiers_agree_with_the_exact_form(given):
         eps = torch.finfo(dtype).eps
         err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
         assert err <= tol * eps, (scale, dtype, err / eps)
+
+
+@pytest.mark.parametrize("method", ["log_prob", "entropy"])
+@pytest.mark.parametrize("given", ["probs", "logits"])
+def test_binomial_textbook_tiers_agree_with_the_exact_form(monkeypatch, method, given):
+    import aleatorch.distributions.binomial as module
+
+    g = torch.Generator().manual_seed(5)
+    n = torch.randint(0, 21, (40,), generator=g).double()
+    p = torch.rand(40, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    param = p if given == "probs" else torch.logit(p)
+    for scale, dtype, tol in [
+        (1, torch.float64, 64),
+        (1, torch.float32, 64),
+        (50, torch.float32, 1),
+    ]:
+        d = D.Binomial((n * scale).to(dtype), **{given: param.to(dtype)}, validate_args=False)
+        with torch.no_grad():
+            k = d.sample()
+        got = (d.entropy() if method == "entropy" else d.log_prob(k)).double()
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "textbook_dtype", lambda *a, **kw: None)
+            patch.setattr(module, "textbook_range", lambda *a, **kw: False)
+            d64 = D.Binomial(
+                (n * scale).to(dtype).double(),
+                **{given: param.to(dtype).double()},
+                validate_args=False,
+            )
+            exact = d64.entropy() if method == "entropy" else d64.log_prob(k.double())
+        eps = torch.finfo(dtype).eps
+        err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
+        assert err <= tol * eps, (scale, dtype, err / eps)

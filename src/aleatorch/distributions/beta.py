@@ -13,12 +13,12 @@ from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
-from ..utils import as_params, textbook_range
+from ..utils import as_params, textbook_dtype
 from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
 
 __all__ = ["Beta"]
 
-# Concentrations up to which log_prob uses lgamma directly (utils.textbook_range): its terms
+# Concentrations up to which log_prob uses lgamma directly (utils.textbook_dtype): its terms
 # stay below ~40, a float32 error of at most ~40 ulps of 1 (measured: see tests/accuracy).
 _TEXTBOOK_LIMIT = 10.0
 
@@ -120,10 +120,15 @@ class Beta(ExponentialFamily):
 
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
-        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_LIMIT, a, b)):
-            # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends.
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a, b))
+        if work is not None:
+            # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends. In
+            # float64 for float32 concentrations up to 1e8 (utils.textbook_dtype).
+            dtype = torch.promote_types(a.dtype, value.dtype)
+            a, b = self._cached("textbook_params", lambda: (a.to(work), b.to(work)))
+            value = value.to(torch.promote_types(work, value.dtype))
             out = x_log_y(a - 1, value).add_(x_log1p_y(b - 1, -value))
-            return out.sub_(self._cached("log_beta", lambda: _log_beta(a, b)))
+            return out.sub_(self._cached("log_beta", lambda: _log_beta(a, b))).to(dtype)
         # without the lgamma differences (see aleatorch.distributions._beta_exact)
         return beta_log_prob(a, b, value)
 
@@ -147,14 +152,17 @@ class Beta(ExponentialFamily):
         # moderate concentrations, else regrouped without cancellation (the Dirichlet
         # entropy at k = 2)
         a, b = self.concentration1, self.concentration0
-        if textbook_range(_TEXTBOOK_LIMIT, a, b):
+        work = textbook_dtype(_TEXTBOOK_LIMIT, a, b)
+        if work is not None:
+            dtype = a.dtype
+            a, b = a.to(work), b.to(work)
             total = a + b
             return (
                 _log_beta(a, b)
                 - (a - 1) * torch.digamma(a)
                 - (b - 1) * torch.digamma(b)
                 + (total - 2) * torch.digamma(total)
-            )
+            ).to(dtype)
         return dirichlet_entropy(_pair(self))
 
     @property

@@ -13,7 +13,7 @@ from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import bd0, softplus, stirlerr
 from ..special.bisection import bisect_integers
-from ..utils import textbook_range
+from ..utils import textbook_dtype, textbook_range
 from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
@@ -342,8 +342,13 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # Below float64 the terms are computed in float64 (n p is then exact) and rounded once.
         # For total counts up to 20 (CPU eager, utils.textbook_range) the lgamma form is as
         # accurate (its terms stay below ~45) and ~25x cheaper.
-        if self._cached("textbook", lambda: textbook_range(_TEXTBOOK_COUNT, self.total_count)):
+        work = self._textbook_work()
+        if work is not None and work == self._param.dtype:
             return self._textbook_log_prob(value)
+        if work is not None:  # float32 parameters, counts up to 1e8: lgamma in float64
+            twin = self._cached("textbook_twin", self._textbook_twin)
+            wide = twin._textbook_log_prob(value.to(torch.promote_types(work, value.dtype)))
+            return wide.to(torch.promote_types(self._param.dtype, value.dtype))
         dtype = self._param.dtype
         if dtype != torch.float64 and value.dtype != torch.float64:
             wide = self._with_dtype(torch.float64)._log_prob(value.double())
@@ -370,6 +375,21 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         edge = torch.where((value == 0) | (value == n), edge, torch.full_like(edge, -math.inf))
         edge = torch.where(value.isnan(), value, edge)
         return torch.where(interior, middle, edge)
+
+    # Set on the float64 twin of float32 parameters (_textbook_twin), whose lgamma form is
+    # exact to float32 rounding for counts up to 1e8 (utils.textbook_dtype).
+    _lgamma_exact_enough = False
+
+    def _textbook_work(self) -> torch.dtype | None:
+        """The dtype of the lgamma form (utils.textbook_dtype), None for the exact one."""
+        if self._lgamma_exact_enough:
+            return self._param.dtype
+        return self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_COUNT, self.total_count))
+
+    def _textbook_twin(self) -> Binomial:
+        twin = self._with_dtype(torch.float64)
+        twin._lgamma_exact_enough = True
+        return twin
 
     def _textbook_log_prob(self, value):
         """``log C(n, k) + k log p + (n - k) log(1 - p)`` by lgamma; -inf outside 0..n."""
@@ -473,13 +493,15 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
         # compiles into one graph).
         n = self.total_count
-        if textbook_range(_TEXTBOOK_COUNT, n):
+        if not self._lgamma_exact_enough and textbook_range(_TEXTBOOK_COUNT, n):
             # at most 21 labels, each with the lgamma log_prob, in the parameters' dtype
             stop = (n + 1).expand(self._batch_shape)
             return _windowed_entropy(self, torch.zeros_like(stop), stop, stop - 1)
         if n.dtype != torch.float64:
-            # one rounding at the end; the sum of many terms is kept in float64
-            return self._in_float64()._entropy().to(n.dtype)
+            # one rounding at the end; the sum of many terms is kept in float64 (with the
+            # lgamma log_prob where it is exact enough: utils.textbook_dtype)
+            wide = self._textbook_twin() if self._textbook_work() else self._in_float64()
+            return wide._entropy().to(n.dtype)
         p, q = self._success_failure_probs()
         variance = n * p * q
         wide = variance > _ASYMPTOTIC_ENTROPY_VARIANCE
