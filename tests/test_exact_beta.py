@@ -425,3 +425,33 @@ def test_beta_textbook_tiers_agree_with_the_exact_form(monkeypatch, method):
         eps = torch.finfo(dtype).eps
         err = ((got - exact).abs() / exact.abs().clamp(min=1)).max().item()
         assert err <= tol * eps, (scale, dtype, err / eps)
+
+
+def test_fisher_snedecor_textbook_tiers_agree_with_the_exact_form(monkeypatch):
+    import aleatorch.distributions.fisher_snedecor as module
+
+    g = torch.Generator().manual_seed(11)
+    d1 = torch.rand(300, generator=g, dtype=torch.float64) * 20 + 0.05
+    d2 = torch.rand(300, generator=g, dtype=torch.float64) * 20 + 0.05
+    for scale, dtype, tol in [
+        (1, torch.float64, 64),
+        (1, torch.float32, 64),
+        (1e3, torch.float32, 1),
+    ]:
+        d = D.FisherSnedecor((d1 * scale).to(dtype), (d2 * scale).to(dtype), validate_args=False)
+        with torch.no_grad():
+            x = d.sample()
+        x[0] = math.inf  # the density's limit there is 0
+        got = d.log_prob(x).double()
+        with monkeypatch.context() as patch:
+            patch.setattr(module, "textbook_dtype", lambda *args, **kw: None)
+            d64 = D.FisherSnedecor(
+                (d1 * scale).to(dtype).double(),
+                (d2 * scale).to(dtype).double(),
+                validate_args=False,
+            )
+            exact = d64.log_prob(x.double())
+        assert got[0] == exact[0] == -math.inf
+        eps = torch.finfo(dtype).eps
+        err = ((got[1:] - exact[1:]).abs() / exact[1:].abs().clamp(min=1)).max().item()
+        assert err <= tol * eps, (scale, dtype, err / eps)

@@ -13,7 +13,9 @@ from ..distribution import Distribution
 from ..special.double_float import two_prod, two_sum
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv_log_odds
-from ..utils import as_params
+from ..special.logspace import softplus
+from ..special.xlogy import x_log_y
+from ..utils import as_params, textbook_dtype
 from ._beta_exact import (
     _scaled_degrees,
     fisher_beta_point,
@@ -23,6 +25,17 @@ from ._beta_exact import (
 )
 
 __all__ = ["FisherSnedecor"]
+
+# Degrees of freedom up to which log_prob uses lgamma directly (as Beta's concentrations 10)
+_TEXTBOOK_DF = 20.0
+
+
+def _textbook_terms(d: FisherSnedecor, work: torch.dtype):
+    """``(d1/2, d2/2, log(d1/d2), log B(d1/2, d2/2))`` in ``work``."""
+    a, b = 0.5 * d.df1.to(work), 0.5 * d.df2.to(work)
+    log_beta = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
+    return a, b, torch.log(a / b), log_beta
+
 
 # Beyond these magnitudes the error-free transformations could overflow or underflow.
 _SAFE_MAX = 1e290
@@ -131,8 +144,22 @@ class FisherSnedecor(Distribution):
         return a * (self.df1.log() - self.df2.log()) - log_beta
 
     def _log_prob(self, value):
-        # without the lgamma differences (see aleatorch.distributions._beta_exact)
-        return fisher_log_prob(self.df1, self.df2, value)
+        # a log(d1 / d2) + (a - 1) log x - (a + b) log(1 + d1 x / d2) - log B(a, b), a = d1/2,
+        # b = d2/2: by lgamma while the degrees of freedom are at most 20, or in float64 for
+        # float32 ones up to 1e8 (utils.textbook_dtype); else without the lgamma differences
+        # (see aleatorch.distributions._beta_exact)
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_DF, self.df1, self.df2))
+        if work is None:
+            return fisher_log_prob(self.df1, self.df2, value)
+        dtype = torch.promote_types(self.df1.dtype, value.dtype)
+        a, b, log_ratio, log_beta = self._cached(
+            "textbook_terms", lambda: _textbook_terms(self, work)
+        )
+        x = value.to(torch.promote_types(work, value.dtype))
+        # log(1 + d1 x / d2) as softplus(log x + log(d1 / d2)): no overflow of d1 x / d2
+        out = a * log_ratio + x_log_y(a - 1, x) - (a + b) * softplus(x.log() + log_ratio)
+        out = torch.where(x == math.inf, -math.inf, out - log_beta)  # not inf - inf
+        return out.to(dtype)
 
     def _beta_tail(self, function, value, upper: bool = False, kind: str = "cdf"):
         """``function`` (an incomplete beta) at ``u = d1 x / (d1 x + d2)``: X is F distributed
