@@ -12,11 +12,14 @@ from .. import constraints
 from .._generic_icdf import _with_implicit_gradient
 from ..distribution import Distribution
 from ..special.bisection import bisect_floats
+from ..special.von_mises import log_arc_mass
 from ..utils import as_params
 
 __all__ = ["VonMises"]
 
 _LOG_2PI = math.log(2 * math.pi)
+_PI_HI = math.pi
+_PI_LO = 1.2246467991473532e-16  # pi - float64(pi)
 # Best-Fisher accepts at least ~65% of proposals for every concentration, so after this many
 # vectorised rounds an entry is still rejected with probability below 0.35**12 ~ 3e-6; those
 # rare entries get further rounds until accepted (exact), in a torch.while_loop when compiled.
@@ -168,8 +171,10 @@ class VonMises(Distribution):
     otherwise differ by a constant, scipy's cdf at :math:`-\pi`. ``icdf`` maps
     ``[0, 1]`` onto :math:`[-\pi, \pi]`, so ``icdf(U)`` is distributed as the draws, and
     ``median`` is ``icdf(0.5)`` (``mean`` stays the circular mean ``loc``). torch has
-    neither. The centered cdf is a Bessel-function series for :math:`\kappa < 25` and an
-    asymptotic expansion above: ~2e-16 absolute in float64.
+    neither. cdf, sf and their logs sum positive arc masses, each by a fixed Gauss-Legendre
+    rule in log space (:mod:`aleatorch.special.von_mises`): ~1e-15 relative in every tail,
+    down to log masses like -1881 at :math:`\kappa = 10^3`. The icdf bisects a centred cdf
+    (a Bessel-function series for :math:`\kappa < 25`, an asymptotic expansion above).
 
     Args:
         loc: the location :math:`\mu` (an angle in radians).
@@ -230,25 +235,54 @@ class VonMises(Distribution):
         turns = torch.round(d / (2 * math.pi))
         return d - 2 * math.pi * turns, turns, f0, anchor
 
+    def _arc(self, value, upper):
+        """The log mass of the arc ``[-pi, x0]`` (or, if ``upper``, ``[x0, pi]``) by
+        :func:`log_arc_mass` (float64), and the turns ``m`` with ``x = x0 + 2 pi m``, ``x0``
+        in ``[-pi, pi)``: ``cdf = m + exp(lower)``, ``sf = exp(upper) - m``. Every arc is a
+        sum of positive pieces, so both tails keep their relative accuracy however small
+        (``e^-1881`` at kappa = 1e3)."""
+        x = value.to(torch.float64)
+        loc = self.loc.to(torch.float64)
+        kappa = self.concentration.to(torch.float64)
+        turns = torch.floor((x + _PI_HI) / (2 * _PI_HI))
+        x0 = (x - turns * (2 * _PI_HI)) - turns * (2 * _PI_LO)
+        centred = x0 - loc
+        # (-pi and pi as double-float pairs: the arcs next to them keep their lengths' digits)
+        if upper:
+            # [x0, pi] under loc is [-pi, -x0] under -loc (the density is even about loc):
+            # the arc starts at -pi, as for the cdf, so its first piece is per parameter
+            length = ((_PI_HI - x0) + _PI_LO).clamp(0, 2 * _PI_HI)
+            log_mass = log_arc_mass((loc - _PI_HI) - _PI_LO, -centred, length, kappa)
+            # the whole circle from x0 = -pi: exactly 1, so that sf(pi) = 0 exactly
+            log_mass = torch.where(length >= 2 * _PI_HI, 0.0, log_mass)
+        else:
+            length = ((x0 + _PI_HI) + _PI_LO).clamp(0, 2 * _PI_HI)
+            log_mass = log_arc_mass((-_PI_HI - loc) - _PI_LO, centred, length, kappa)
+        return log_mass, turns
+
     def _cdf(self, value):
-        t, turns, f0, anchor = self._cdf_parts(value)
-        return (f0(t) + (turns - anchor)).to(self.loc.dtype)
+        lower, turns = self._arc(value, upper=False)
+        return (turns + lower.exp()).to(self.loc.dtype)
 
     def _survival_function(self, value):
-        # 1 - cdf = A + 1 - F0(t) - n = A + F0(-t) - n (symmetry): no 1 - F0 to cancel
-        t, turns, f0, anchor = self._cdf_parts(value)
-        return (f0(-t) + (anchor - turns)).to(self.loc.dtype)
+        upper, turns = self._arc(value, upper=True)
+        return (upper.exp() - turns).to(self.loc.dtype)
 
-    # The logs are taken in float64, before the cast: a float32 cdf of 1e-50 is 0, its log
-    # a finite -115. (Past the ends of the support the cdf runs on linearly, as the turns
-    # count; below 0 its log is -inf.)
+    # Past the ends of the support the cdf runs on linearly, as the turns count; below 0 its
+    # log is -inf.
     def _log_cdf(self, value):
-        t, turns, f0, anchor = self._cdf_parts(value)
-        return (f0(t) + (turns - anchor)).clamp(min=0).log().to(self.loc.dtype)
+        lower, turns = self._arc(value, upper=False)
+        more = turns > 0
+        beyond = torch.log(torch.where(more, turns + lower.exp(), 1.0))
+        out = torch.where(turns == 0, lower, torch.where(more, beyond, -math.inf))
+        return out.to(self.loc.dtype)
 
     def _log_survival_function(self, value):
-        t, turns, f0, anchor = self._cdf_parts(value)
-        return (f0(-t) + (anchor - turns)).clamp(min=0).log().to(self.loc.dtype)
+        upper, turns = self._arc(value, upper=True)
+        more = turns < 0
+        beyond = torch.log(torch.where(more, upper.exp() - turns, 1.0))
+        out = torch.where(turns == 0, upper, torch.where(more, beyond, -math.inf))
+        return out.to(self.loc.dtype)
 
     def _icdf(self, value):
         # Bisection over the floats of [-pi, pi] (exact to the last bit, a fixed trip count),
