@@ -301,3 +301,28 @@ def test_von_mises_and_kumaraswamy_kl_never_negative(dtype):
     ku = D.kl_divergence(D.Kumaraswamy(a, b), D.Kumaraswamy(a, b_other))
     same = b == b_other
     assert (ku[~same] > 0).all() and (ku[same] == 0).all()
+
+
+def test_von_mises_bessel_ratio_tables_against_mpmath():
+    # The fitted piecewise polynomials (k < 30) and the asymptotic series (k >= 30) of
+    # A'(k) = 1 - A^2 - A/k and 1 - A(k), A = I1/I0, at points across every piece.
+    from aleatorch.distributions._bregman import _PIECES, bessel_ratio, bessel_ratio_slope
+
+    points = []
+    for lo, hi in zip(_PIECES[:-1], _PIECES[1:], strict=True):
+        points += [lo + (hi - lo) * t for t in (0.0, 0.013, 0.31, 0.5, 0.77, 0.999)]
+    points += [30.0, 31.7, 55.0, 300.0, 1e4, 1e8]
+    k = torch.tensor(points, dtype=torch.float64)
+    slope = bessel_ratio_slope(k)
+    a, one_minus_a = bessel_ratio(k)
+    for i, kv in enumerate(points):
+        km = mpmath.mpf(kv)
+        if kv == 0:
+            true_a, true_slope = mpmath.mpf(0), mpmath.mpf(1) / 2
+        else:
+            true_a = mpmath.besseli(1, km) / mpmath.besseli(0, km)
+            true_slope = 1 - true_a**2 - true_a / km
+        eps = 2.0**-52
+        assert abs(slope[i].item() - true_slope) <= 8 * eps * abs(true_slope), kv
+        assert abs(one_minus_a[i].item() - (1 - true_a)) <= 8 * eps * abs(1 - true_a), kv
+        assert abs(a[i].item() - true_a) <= 8 * eps * max(abs(true_a), 1e-300), kv

@@ -27,6 +27,7 @@ import math
 
 import torch
 
+from ..special.double_float import two_prod
 from ..special.incomplete_beta import _exponent, _u_minus_log1p
 from ..special.logspace import expm1mx
 from ..special.stirling import (
@@ -154,17 +155,6 @@ def fisher_log_prob(df1: torch.Tensor, df2: torch.Tensor, x: torch.Tensor) -> to
     return torch.where(torch.isposinf(x), -math.inf, out).to(dtype)
 
 
-def _two_product_error(p, q, product):
-    """``p * q - fl(p * q)`` exactly (Dekker), for float64 or float32 ``p, q``."""
-    split = 2.0**27 + 1 if p.dtype == torch.float64 else 2.0**12 + 1
-    p_split = p * split
-    p_hi = p_split - (p_split - p)
-    q_split = q * split
-    q_hi = q_split - (q_split - q)
-    p_lo, q_lo = p - p_hi, q - q_hi
-    return ((p_hi * q_hi - product) + p_hi * q_lo + p_lo * q_hi) + p_lo * q_lo
-
-
 def _exact_sum(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``sum(a, -1)`` as an unevaluated pair ``hi + lo`` (pairwise TwoSum)."""
     hi = a
@@ -199,7 +189,7 @@ def dirichlet_log_prob(c: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     s_hi, s_lo = _exact_sum(cs)
     s_hi, s_lo = s_hi.unsqueeze(-1), s_lo.unsqueeze(-1)
     product = xs * s_hi
-    n = (product - cs) + (_two_product_error(xs, s_hi, product) + xs * s_lo)
+    n = (product - cs) + (two_prod(xs, s_hi)[1] + xs * s_lo)
     w = n / cs
     phi = _u_minus_log1p(w, product / cs)
     log_c = torch.log(c)

@@ -60,6 +60,7 @@ from fractions import Fraction
 import torch
 
 from ..utils import as_params
+from .double_float import two_prod
 from .logspace import log1mexp
 from .stirling import _STIRLERR_SERIES
 from .stirling import _ZETA as _ZETA_ALL
@@ -142,19 +143,6 @@ def _stirling_remainder(z: torch.Tensor, lgamma_small: torch.Tensor | None = Non
     return torch.where(z >= 10, series, direct)
 
 
-_SPLIT = 2.0**27 + 1  # Veltkamp's splitter for float64
-
-
-def _two_product_error(p: torch.Tensor, q: torch.Tensor, product: torch.Tensor) -> torch.Tensor:
-    """The rounding error ``p * q - fl(p * q)``, exactly (Dekker's TwoProduct)."""
-    p_split = p * _SPLIT
-    p_hi = p_split - (p_split - p)
-    q_split = q * _SPLIT
-    q_hi = q_split - (q_split - q)
-    p_lo, q_lo = p - p_hi, q - q_hi
-    return ((p_hi * q_hi - product) + p_hi * q_lo + p_lo * q_hi) + p_lo * q_lo
-
-
 def _deviation(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     r""":math:`\lambda = a - (a + b) x` to a few ulps of :math:`\lambda` itself.
 
@@ -164,7 +152,7 @@ def _deviation(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Tenso
     total = a + b
     total_error = (a - (total - (total - a))) + (b - (total - a))
     product = total * x
-    return (a - product) - (_two_product_error(total, x, product) + total_error * x)
+    return (a - product) - (two_prod(total, x)[1] + total_error * x)
 
 
 def _exponent(a, b, x, y):
