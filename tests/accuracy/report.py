@@ -74,8 +74,10 @@ def pending_source(results) -> str:
                 f"    {key}: (\n        {worst},\n        {json.dumps(what[:300])},\n    ),"
             )
     body.append("}")
-    text = head + "\n".join(body) + "\n"
-    if "math.inf" in text and "import math" not in text:
+    if len(body) == 2:
+        body = [body[0] + "}"]
+    text = head.replace("import math\n\n", "") + "\n".join(body) + "\n"
+    if "math.inf" in text:
         text = text.replace('"""\n\nPENDING', '"""\n\nimport math\n\nPENDING', 1)
     return text
 

@@ -202,8 +202,10 @@ def log_arc_mass(
     last = _masked_piece(e, e_bar, d, kappa)
     first = torch.where(single, -math.inf, first)
     log_norm = _LOG_2PI + torch.log(torch.special.i0e(kappa))
-    # a half circle, unnormalised like the pieces: pi i0e(kappa)
-    half = torch.where(left & (b0 > _PI_HI) | past_two_pi, log_norm - math.log(2), -math.inf)
+    first, last = first - log_norm, last - log_norm
+    # a half circle: exactly 1/2 (normalised before the sum, so that it stays exact)
+    crosses = left & (b0 > _PI_HI) | past_two_pi
+    half = torch.where(crosses, torch.full_like(b0, -math.log(2)), -math.inf)
 
     # log-sum-exp of the three (the shift detached: it cancels), -inf if all are empty
     shift = torch.maximum(torch.maximum(first, last), half).detach()
@@ -211,4 +213,4 @@ def log_arc_mass(
     total = (first - shift).exp() + (last - shift).exp() + (half - shift).exp()
     positive = total > 0
     log_total = shift + torch.log(torch.where(positive, total, 1.0))
-    return torch.where(positive, log_total, -math.inf) - log_norm
+    return torch.where(positive, log_total, -math.inf)
