@@ -11,9 +11,25 @@ from .. import constraints
 from ..distribution import Distribution
 from ..special import log1mexp
 from ..special.double_float import div_residual, two_sum
-from ..utils import as_params
+from ..utils import as_params, masked_compute
 
 __all__ = ["GeneralizedPareto"]
+
+
+def _log_sf_near_end(value, loc, scale, c):
+    """``log sf = log(1 + w) / |xi|`` near the upper end ``b = mu + sigma / |xi|`` (xi < 0).
+
+    There ``w = xi z`` is rounded to half an ulp of 1, so ``1 + w`` keeps few correct digits
+    (1e-7 of it at sf = 1e-30); instead ``1 + w = (b - x) / (sigma / |xi|)`` with ``b``
+    carried as a pair ``b_hi + b_lo``: ``b_hi - x`` rounds once, relative to the small
+    difference itself. (Through the error-free sums autograd sees the plain formula: the
+    pair's low parts have zero derivative.)"""
+    abs_c = -c
+    span, span_lo = div_residual(scale, abs_c)  # sigma / |xi|
+    end, end_lo = two_sum(loc, span)
+    one_plus_w = ((end - value) + (end_lo + span_lo)) * (1 / span)
+    return torch.log(one_plus_w.clamp(min=torch.finfo(value.dtype).tiny)) / abs_c
+
 
 _SERIES_BELOW = 1e-4  # |w| below which the ratios use their Taylor series (error ~w^4/5)
 
@@ -123,25 +139,16 @@ class GeneralizedPareto(Distribution):
         w = self.concentration * z
         plain = -z * _log1p_ratio(w)
         # Near the upper end b = mu + sigma / |xi| of a bounded support (xi < 0), 1 + w
-        # cancels: w = xi z is rounded to half an ulp of 1, so 1 + w keeps few correct
-        # digits (1e-7 of it at sf = 1e-30). There 1 + w = (b - x) / (sigma / |xi|) with b
-        # carried as a pair b_hi + b_lo: b_hi - x rounds once, relative to the small
-        # difference itself, and log sf = log(1 + w) / |xi| keeps every digit. (Through the
-        # error-free sums, autograd sees the plain formula: the pair's low parts have zero
-        # derivative.)
+        # cancels (see _log_sf_near_end).
+        # Only the entries with -1 < w < -1/2 need it (none for xi >= 0): on CPU in eager
+        # mode it runs on those alone (utils.masked_compute); at and beyond the end (w <= -1)
+        # the plain form's -inf or NaN is kept.
         c = self.concentration
-        neg = c < 0
-        abs_c = torch.where(neg, -c, 1.0)
-        span, span_lo = div_residual(self.scale, abs_c)  # sigma / |xi|
-        end, end_lo = two_sum(self.loc, span)
-        one_plus_w = ((end - value) + (end_lo + span_lo)) * (1 / span)
-        near_end = torch.log(one_plus_w.clamp(min=torch.finfo(w.dtype).tiny)) / abs_c
-        # select near_end where w < -1/2 (never for xi >= 0) by arithmetic, not torch.where
-        # (a data-dependent mask makes CPU where ~10x slower than a multiply); at and beyond
-        # the end (w <= -1) the difference is inf or NaN and zeroed: plain is kept there.
-        near = (w < torch.where(neg, -0.5, -math.inf)).to(w.dtype)
-        diff = torch.nan_to_num(near_end - plain, nan=0.0, posinf=0.0, neginf=0.0)
-        return torch.addcmul(plain, near, diff), z
+        near = (c < 0) & (w < -0.5) & (w > -1)
+        near_end = masked_compute(
+            near, _log_sf_near_end, (value, self.loc, self.scale, c), (0.0, 0.0, 1.0, -1.0), plain
+        )
+        return near_end, z
 
     def _log_prob(self, value):
         # log p = -log sigma - (1 + xi) log1p(xi z) / xi
