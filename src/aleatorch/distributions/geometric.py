@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_exponential
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
@@ -78,8 +79,7 @@ class Geometric(BinaryGivenParameter, Distribution):
         shape = self._extended_shape(sample_shape)
         _, log_q = self._log_success_failure()
         with torch.no_grad():
-            e = torch.empty(shape, dtype=log_q.dtype, device=log_q.device)
-            e.exponential_(generator=generator)
+            e = standard_exponential(log_q, shape, generator)
             return (e / -log_q.detach()).floor()
 
     def _log_prob(self, value):
