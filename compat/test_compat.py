@@ -271,6 +271,10 @@ def test_pyro_family(family: str) -> None:
         # torch's VonMises variance uses a series for I1/I0 good to ~1e-5 relative;
         # aleatorch's matches scipy's 1 - i1e(k)/i0e(k) to 1e-15.
         coarse = (family, summary) == ("VonMises", "variance")
+        if family in ("FisherSnedecor", "GeneralizedPareto") and summary != "entropy":
+            # a divergent moment is +inf here, NaN in torch 2.13 (docs/differences.md)
+            ours = np.asarray(alea_f[summary], dtype=float)
+            expected = np.where(np.isnan(expected) & np.isposinf(ours), np.inf, expected)
         np.testing.assert_allclose(
             alea_f[summary], expected, rtol=1e-4 if coarse else rtol, atol=atol, err_msg=summary
         )
