@@ -16,12 +16,12 @@ digits instead (all of them in float32 for ``d ~ 1e-7``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
 
 from ..special.logspace import expm1mx, log1mexp
+from ..special.quadrature import gauss_legendre
 from ..special.stirling import log1pmx
 
 __all__ = ["bregman_gap", "NODES"]
@@ -29,31 +29,7 @@ __all__ = ["bregman_gap", "NODES"]
 NODES = 8
 
 
-def _gauss_legendre(n: int) -> tuple[list[float], list[float]]:
-    """Nodes and weights of the ``n``-point Gauss-Legendre rule on ``[-1, 1]`` (Newton's
-    method on the Legendre recurrence)."""
-    nodes, weights = [], []
-    for i in range(1, n + 1):
-        x = math.cos(math.pi * (i - 0.25) / (n + 0.5))
-        for _ in range(100):
-            p0, p1 = 1.0, x
-            for k in range(2, n + 1):
-                p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-            dp = n * (x * p1 - p0) / (x * x - 1)
-            step = p1 / dp
-            x -= step
-            if abs(step) < 1e-17:
-                break
-        p0, p1 = 1.0, x
-        for k in range(2, n + 1):
-            p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-        dp = n * (x * p1 - p0) / (x * x - 1)
-        nodes.append(x)
-        weights.append(2 / ((1 - x * x) * dp * dp))
-    return nodes, weights
-
-
-_X, _W = _gauss_legendre(NODES)
+_X, _W = gauss_legendre(NODES)
 # On [0, 1], with the (1 - s) kernel folded into the weights.
 _S = [(1 + x) / 2 for x in _X]
 _KERNEL_WEIGHTS = [w / 2 * (1 - s) for w, s in zip(_W, _S, strict=True)]

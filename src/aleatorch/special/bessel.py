@@ -22,6 +22,8 @@ from fractions import Fraction
 
 import torch
 
+from .stirling import _working
+
 __all__ = ["log_ive"]
 
 _SERIES_TERMS = 15
@@ -110,12 +112,7 @@ def log_ive(v, x) -> torch.Tensor:
         >>> log_ive(torch.tensor(0.5), torch.tensor(2.0))
         tensor(-1.2840)
     """
-    v, x = torch.broadcast_tensors(torch.as_tensor(v), torch.as_tensor(x))
-    dtype = torch.promote_types(v.dtype, x.dtype)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
-    work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-    v, x = v.to(work), x.to(work)
+    (v, x), dtype = _working(v, x)
     valid = (v >= 0) & (x >= 0)
     v_ok = torch.where(valid, v, 0.0)
     small = x <= 1

@@ -26,6 +26,8 @@ import math
 import torch
 
 from .normal import exp_neg_half_square, upper_normal_tail
+from .quadrature import gauss_legendre
+from .stirling import _working
 
 __all__ = ["owens_t"]
 
@@ -35,30 +37,7 @@ _SQRT_HALF = math.sqrt(0.5)
 _INV_2PI = 1 / (2 * math.pi)
 
 
-def _gauss_legendre(n: int) -> tuple[list[float], list[float]]:
-    """Nodes and weights on [-1, 1] by Newton's method on the Legendre polynomial."""
-    nodes, weights = [], []
-    for i in range(n):
-        x = math.cos(math.pi * (i + 0.75) / (n + 0.5))
-        for _ in range(100):
-            p0, p1 = 1.0, x
-            for k in range(2, n + 1):
-                p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-            derivative = n * (x * p1 - p0) / (x * x - 1)
-            step = p1 / derivative
-            x -= step
-            if abs(step) < 1e-17:
-                break
-        p0, p1 = 1.0, x
-        for k in range(2, n + 1):
-            p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-        derivative = n * (x * p1 - p0) / (x * x - 1)
-        nodes.append(x)
-        weights.append(2 / ((1 - x * x) * derivative * derivative))
-    return nodes, weights
-
-
-_GL_NODES, _GL_WEIGHTS = _gauss_legendre(_NODES)
+_GL_NODES, _GL_WEIGHTS = gauss_legendre(_NODES)
 
 
 def _quadrature(h: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
@@ -116,12 +95,7 @@ def owens_t(h, a) -> torch.Tensor:
         >>> owens_t(torch.tensor(0.5), torch.tensor(2.0))
         tensor(0.1416)
     """
-    h, a = torch.broadcast_tensors(torch.as_tensor(h), torch.as_tensor(a))
-    dtype = torch.promote_types(h.dtype, a.dtype)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
-    work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-    h, a = h.to(work), a.to(work)
+    (h, a), dtype = _working(h, a)
     return _OwensT.apply(h, a).to(dtype)
 
 

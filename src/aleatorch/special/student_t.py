@@ -31,6 +31,7 @@ import torch
 
 from .incomplete_beta import betainc, log_betainc
 from .incomplete_beta_inverse import betaincinv_log_odds
+from .stirling import _working
 
 __all__ = ["log_stdtr", "log_t_normalizer", "stdtr", "stdtrit", "t_entropy_excess"]
 
@@ -106,17 +107,6 @@ def t_entropy_excess(df: torch.Tensor) -> torch.Tensor:
     d_small, _ = _half_ratio(small)
     direct = (small + 0.5) * (torch.digamma(small + 0.5) - torch.digamma(small)) - 0.5 - d_small
     return torch.where(big, _polynomial(_E_POLY, w), direct)
-
-
-def _working(*tensors) -> tuple[list[torch.Tensor], torch.dtype]:
-    tensors = [torch.as_tensor(t) for t in tensors]
-    dtype = tensors[0].dtype
-    for t in tensors[1:]:
-        dtype = torch.promote_types(dtype, t.dtype)
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
-    work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
-    return [t.to(work) for t in torch.broadcast_tensors(*tensors)], dtype
 
 
 def _log1p_square(r: torch.Tensor) -> torch.Tensor:
