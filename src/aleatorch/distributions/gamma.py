@@ -162,6 +162,14 @@ def gamma_log_density(a, rate, x, terms=None, inverse=False):
     return torch.where(small, direct, saddle)
 
 
+def _textbook_terms(d, work: torch.dtype):
+    """``(a, rate, a log(rate) - lgamma(a))`` of a gamma or inverse-gamma law ``d`` in
+    ``work`` (utils.textbook_dtype), cached with its other parameter-only terms."""
+    a, rate = d._cached("textbook_params", lambda: (d.concentration.to(work), d.rate.to(work)))
+    const = d._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+    return a, rate, const
+
+
 class Gamma(ExponentialFamily):
     r"""Gamma distribution with shape ``concentration`` and inverse scale ``rate``.
 
@@ -222,8 +230,7 @@ class Gamma(ExponentialFamily):
             # a log r - lgamma(a) + (a - 1) log x - r x: terms of the size of the result
             # while a is moderate, or in float64 for float32 parameters up to 1e8
             # (utils.textbook_dtype). Parameter-only terms are formed at batch size.
-            a, rate = self._cached("textbook_params", lambda: (a.to(work), rate.to(work)))
-            const = self._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+            a, rate, const = _textbook_terms(self, work)
             value = value.to(torch.promote_types(work, value.dtype))
             out = x_log_y(a - 1, value)
             if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):

@@ -16,7 +16,14 @@ from ..special.xlogy import x_log_y
 from ..utils import as_params, textbook_dtype
 from ..wrappers.transformed import TransformedDistribution
 from ._gamma_tails import incomplete_gamma_tail
-from .gamma import _TEXTBOOK_LIMIT, Gamma, _log_density_terms, _work, gamma_log_density
+from .gamma import (
+    _TEXTBOOK_LIMIT,
+    Gamma,
+    _log_density_terms,
+    _textbook_terms,
+    _work,
+    gamma_log_density,
+)
 
 __all__ = ["InverseGamma"]
 
@@ -81,8 +88,7 @@ class InverseGamma(TransformedDistribution):
         if work is not None:
             # a log r - lgamma(a) - (a + 1) log y - r / y, while a is moderate or in float64
             # for float32 parameters up to 1e8 (utils.textbook_dtype), as Gamma's
-            a, rate = self._cached("textbook_params", lambda: (a.to(work), rate.to(work)))
-            const = self._cached("textbook_const", lambda: a * rate.log() - torch.lgamma(a))
+            a, rate, const = _textbook_terms(self, work)
             value = value.to(torch.promote_types(work, value.dtype))
             out = const - x_log_y(a + 1, value) - rate / value
             return torch.where(value == 0, -math.inf, out).to(dtype)  # not inf - inf at 0
