@@ -204,3 +204,15 @@ def test_masked_compute_subset_equals_the_full_where(shape):
     torch.testing.assert_close(
         vm(flat_x, flat_o), torch.where(flat_x > 0, torch.log(flat_x.abs()), flat_o)
     )
+
+
+def test_textbook_dtype_reads_parameters_that_require_grad_without_a_warning():
+    import warnings
+
+    from aleatorch.utils import textbook_dtype
+
+    for n in (3, 100):  # the Python loop and the reduction
+        t = torch.full((n,), 50.0, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert textbook_dtype(10.0, t) is torch.float64

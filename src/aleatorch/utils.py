@@ -381,7 +381,7 @@ def _largest_magnitude(params: tuple[torch.Tensor, ...]) -> float | None:
                 return math.nan
             m = max(magnitudes)
         else:
-            m = float(t.abs().amax())
+            m = float(t.detach().abs().amax())
             if m != m:
                 return math.nan
         largest = max(largest, m)
