@@ -16,6 +16,7 @@ import mpmath
 import numpy as np
 import pytest
 import torch
+from mp_errors import log_error
 from test_special import reference as betainc_reference
 
 import aleatorch as D
@@ -30,17 +31,6 @@ def budget(dtype: torch.dtype) -> float:
 
 def rounded(v: float, dtype: torch.dtype) -> float:
     return float(torch.tensor(v, dtype=dtype))
-
-
-def log_error(ours: torch.Tensor, truth) -> float:
-    """Error relative to max(1, |truth|) (log-densities, entropies); a truth beyond the
-    dtype's range must come back as the infinity of its sign."""
-    value = float(ours)
-    if abs(truth) > torch.finfo(ours.dtype).max:
-        assert value == math.copysign(math.inf, truth), (value, truth)
-        return 0.0
-    assert math.isfinite(value), (value, truth)
-    return float(abs(mpmath.mpf(value) - truth) / max(1, abs(truth)))
 
 
 def rel_error(ours: torch.Tensor, truth) -> float:

@@ -17,6 +17,7 @@ import math
 import mpmath
 import pytest
 import torch
+from mp_errors import log_error
 
 import aleatorch as D
 
@@ -43,12 +44,6 @@ def rounded(v: float, dtype: torch.dtype) -> float:
 
 def t(v, dtype):
     return torch.tensor(v, dtype=dtype)
-
-
-def log_error(ours: torch.Tensor, truth) -> float:
-    value = float(ours)
-    assert math.isfinite(value), (value, truth)
-    return float(abs(mpmath.mpf(value) - truth) / max(1, abs(truth)))
 
 
 def rel_error(ours: torch.Tensor, truth) -> float:

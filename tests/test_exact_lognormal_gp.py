@@ -20,6 +20,7 @@ import math
 import mpmath
 import pytest
 import torch
+from mp_errors import log_error
 
 import aleatorch as D
 from aleatorch.special.extra_precision import log_pair
@@ -41,12 +42,6 @@ def eps(dtype: torch.dtype) -> float:
 
 def t(v, dtype):
     return torch.tensor(v, dtype=dtype)
-
-
-def log_error(ours: torch.Tensor, truth) -> float:
-    value = float(ours)
-    assert math.isfinite(value), (value, truth)
-    return float(abs(mpmath.mpf(value) - truth) / max(1, abs(truth)))
 
 
 def rel_error(ours: torch.Tensor, truth) -> float:
