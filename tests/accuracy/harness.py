@@ -29,6 +29,8 @@ import torch
 
 import aleatorch as D
 
+from .grid import CONTINUOUS
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 TABLE_PATH = ROOT / "tests" / "data" / "accuracy_reference.json"
 TABLE = json.loads(TABLE_PATH.read_text())
@@ -43,18 +45,7 @@ NO_ARGUMENT = {"entropy", "mean", "variance"}
 # Quantiles that are angles in [-pi, pi] (0 at the median of a centred von Mises): judged
 # relative to max(1, |x|), as log-scale values are.
 ANGLES = {("VonMises", "icdf")}
-METHOD_ORDER = [
-    "log_prob",
-    "cdf",
-    "survival_function",
-    "log_cdf",
-    "log_survival_function",
-    "icdf",
-    "entropy",
-    "mean",
-    "variance",
-    "kl",
-]
+METHOD_ORDER = [*CONTINUOUS, "kl"]
 
 
 def groups() -> list[tuple[str, str, str]]:
