@@ -364,3 +364,19 @@ def test_von_mises_sampling_returns_for_every_concentration():
     z = x[:, 6] * math.sqrt(2e6)  # the normal limit above kappa = 1e6
     assert abs(float(z.mean())) < 6 / math.sqrt(2000)
     assert float(z.var()) == pytest.approx(1.0, abs=6 * math.sqrt(2 / 2000))
+
+
+def test_wishart_samples_near_singular_in_float32_stay_in_the_support():
+    # df = 2.5 for p = 2: A_22^2 ~ chi^2(1.5) is below 1e-8 in about 1 draw of 1e6, and such
+    # a sample rounds to a float32 matrix without a Cholesky factor; those are redrawn (as
+    # torch does), so log_prob of our own sample never fails its support check.
+    tril = torch.tensor([[[0.3, 0.0], [-0.2, 0.1]], [[3.0, 0.0], [1.0, 1.0]]])
+    d = D.Wishart(torch.tensor(2.5), scale_tril=tril, validate_args=True)
+    gen = torch.Generator().manual_seed(3)
+    x = d.sample((400_000,), generator=gen)
+    assert torch.linalg.cholesky_ex(x).info.eq(0).all()
+    assert torch.isfinite(d.log_prob(x)).all()
+    # with no redraw (torch's argument) the same draws do include singular ones
+    raw = d.rsample((400_000,), max_try_correction=0, generator=gen.manual_seed(3))
+    assert torch.linalg.cholesky_ex(raw).info.ne(0).any()
+    assert d._max_redraws == 10  # the argument holds for its own call only

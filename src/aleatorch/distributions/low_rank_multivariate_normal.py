@@ -183,8 +183,11 @@ class LowRankMultivariateNormal(Distribution):
         w = w.to(diff.dtype)
         # The form is quadratic: it is computed for diff / s, s = max |diff_i|, and scaled
         # back by s^2, so that a diff near finfo.max gives inf, not inf - inf = NaN.
-        s = diff.abs().amax(-1, keepdim=True)
-        s = torch.where((s > 0) & torch.isfinite(s), s, torch.ones_like(s))
+        # s is a constant to autograd (the form is homogeneous: any s gives the same value
+        # and gradient), clamped rather than guarded by a where: s = 0 divides zeros by
+        # `tiny`, and an infinite diff gives inf or NaN either way.
+        finfo = torch.finfo(diff.dtype)
+        s = diff.detach().abs().amax(-1, keepdim=True).clamp_(min=finfo.tiny, max=finfo.max)
         diff = diff / s
         z = diff / diag
         proj = (z.unsqueeze(-2) @ w).mT  # W^T D^{-1} diff, as a column

@@ -11,7 +11,7 @@ from .. import constraints
 from .._samplers import log_standard_gamma
 from ..errors import ParameterError, ShapeError
 from ..exp_family import ExponentialFamily
-from ..utils import as_params, broadcast_shapes, lazy_property, refuse_half_precision
+from ..utils import _readable, as_params, broadcast_shapes, lazy_property, refuse_half_precision
 from .multivariate_normal import _half_log_det, _precision_to_scale_tril
 
 __all__ = ["Wishart"]
@@ -31,6 +31,22 @@ def _multidigamma(a: torch.Tensor, p: int) -> torch.Tensor:
     """``psi_p(a) = sum_{j<p} digamma(a - j/2)``, the derivative of ``log Gamma_p``."""
     halves = torch.arange(p, dtype=a.dtype, device=a.device) / 2
     return torch.digamma(a.unsqueeze(-1) - halves).sum(-1)
+
+
+def _bartlett(
+    df: torch.Tensor, scale_tril: torch.Tensor, shape: torch.Size, generator
+) -> torch.Tensor:
+    """Bartlett's draw ``(L A)(L A)^T`` of shape ``shape`` (``... + (p, p)``): ``A`` lower
+    triangular with standard normals below the diagonal and ``A_ii^2 ~ chi^2(df - i)``."""
+    p = shape[-1]
+    # A_ii^2 = 2 Gamma((df - i) / 2), drawn in log space (exact for small df - i, where the
+    # gamma draw itself can underflow).
+    steps = torch.arange(p, dtype=df.dtype, device=df.device)
+    log_g = log_standard_gamma(0.5 * (df.unsqueeze(-1) - steps), shape[:-1], generator)
+    diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
+    noise = torch.randn(shape, dtype=df.dtype, device=df.device, generator=generator)
+    m = scale_tril @ (noise.tril(-1) + torch.diag_embed(diag))
+    return m @ m.mT
 
 
 #: Above this ``df / 2 - (p - 1) / 2`` (the smallest lgamma argument), Stirling's series to
@@ -117,6 +133,8 @@ class Wishart(ExponentialFamily):
     }
     support = constraints.positive_definite
     has_rsample = True
+    #: Redraws of samples that round to a singular matrix (``rsample``'s ``max_try_correction``).
+    _max_redraws = 10
     _cache_min_numel = 0  # a Cholesky factorization is worth caching at any size
 
     def __init__(
@@ -243,20 +261,47 @@ class Wishart(ExponentialFamily):
 
     # ----------------------------------------------------------------------- the math
 
+    def rsample(
+        self,
+        sample_shape=torch.Size(),
+        max_try_correction: int | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """A reparameterized sample; ``max_try_correction`` (torch's argument) bounds the
+        redraws of samples that round to a singular matrix (see ``_redraw_singular``)."""
+        if max_try_correction is None:
+            return super().rsample(sample_shape, generator=generator)
+        self._max_redraws = int(max_try_correction)  # for this call only
+        try:
+            return super().rsample(sample_shape, generator=generator)
+        finally:
+            del self._max_redraws
+
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)  # sample + batch + (p, p)
+        x = _bartlett(self.df, self._unbroadcasted_scale_tril, shape, generator)
+        return self._redraw_singular(x, shape, generator)
+
+    def _redraw_singular(self, x, shape, generator):
+        """Redraw, up to ``_max_redraws`` times, the samples that rounded to a matrix without
+        a Cholesky factor (df near p - 1 in float32: the smallest Bartlett factor can be
+        1e-20 of the largest), so that ``log_prob`` of a sample never fails the support
+        check; torch does the same. Only on CPU in eager mode, where the check is free of a
+        device sync; elsewhere the sample is returned as drawn."""
+        if not _readable((x,)) or x.numel() == 0:
+            return x
         p = shape[-1]
-        df = self.df
-        # Bartlett: A_ii^2 ~ chi^2(n - i) = 2 Gamma((n - i) / 2), drawn in log space (exact
-        # for small n - i, where the gamma draw itself can underflow).
-        steps = torch.arange(p, dtype=df.dtype, device=df.device)
-        half_dfs = 0.5 * (df.unsqueeze(-1) - steps)
-        log_g = log_standard_gamma(half_dfs, shape[:-1], generator)
-        diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
-        noise = torch.randn(shape, dtype=df.dtype, device=df.device, generator=generator)
-        factor = noise.tril(-1) + torch.diag_embed(diag)
-        m = self._unbroadcasted_scale_tril @ factor
-        return m @ m.mT
+        for _ in range(self._max_redraws):
+            singular = torch.linalg.cholesky_ex(x.detach()).info.ne(0).reshape(-1)
+            if not singular.any():
+                break
+            rows = singular.nonzero().squeeze(-1)
+            df = self.df.expand(shape[:-2]).reshape(-1)[rows]
+            tril = self._unbroadcasted_scale_tril.expand(shape).reshape(-1, p, p)[rows]
+            fresh = _bartlett(df, tril, torch.Size((rows.numel(), p, p)), generator)
+            x = x.reshape(-1, p, p).index_put((rows,), fresh).reshape(shape)
+        return x
 
     def _log_prob(self, value):
         p = self._event_shape[-1]
