@@ -64,9 +64,15 @@ class HalfCauchy(TransformedDistribution):
         return Cauchy(0.0, self.scale, validate_args=False), [AbsTransform()]
 
     def _rsample(self, sample_shape, generator):
+        # |N1 / N2| for independent standard normals is a standard half-Cauchy draw: two
+        # normals cost less than the exact inverse cdf (a tan on each side of 1/2 and its
+        # where), and the tail is as heavy as the normals allow (N2 near 0), not cut at
+        # the uniform's resolution. An infinite ratio is kept at finfo.max (open support).
         shape = self._extended_shape(sample_shape)
-        u = torch.rand(shape, dtype=self.scale.dtype, device=self.scale.device, generator=generator)
-        return _tan_half_pi(u) * self.scale
+        dtype, device = self.scale.dtype, self.scale.device
+        opts = {"dtype": dtype, "device": device, "generator": generator}
+        ratio = torch.randn(shape, **opts).div_(torch.randn(shape, **opts)).abs_()
+        return ratio.clamp_(max=torch.finfo(dtype).max) * self.scale
 
     def _sample(self, sample_shape, generator):
         # The closed-form sampler, not the generic path through the base.
