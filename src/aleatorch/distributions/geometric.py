@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers import standard_exponential
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
@@ -17,6 +16,7 @@ from ._params import BinaryGivenParameter, binary_kl, probs_or_logits
 __all__ = ["Geometric"]
 
 _LN2 = math.log(2.0)
+_FUSED_BELOW = 4096  # smaller batches: the fused xlog1py (fewer calls) in the entropy
 
 
 class Geometric(BinaryGivenParameter, Distribution):
@@ -51,7 +51,10 @@ class Geometric(BinaryGivenParameter, Distribution):
             yield "probs", "positive (> 0)", self.probs > 0, {}
 
     def _log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(log p, log(1 - p))``, from the logits when they were given."""
+        """``(log p, log(1 - p))``, from the logits when they were given (cached)."""
+        return self._cached("log_success_failure", self._compute_log_success_failure)
+
+    def _compute_log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
         if self._given == "logits":
             return -softplus(-self.logits), -softplus(self.logits)
         return self.probs.log(), torch.log1p(-self.probs)
@@ -76,11 +79,13 @@ class Geometric(BinaryGivenParameter, Distribution):
 
     def _sample(self, sample_shape, generator):
         # floor(E / -log(1 - p)) with E ~ Exp(1) is geometric: P(X >= k) = (1 - p)^k.
+        # As floor(log(1 - U) / log(1 - p)) with U uniform on [0, 1), in place on the draws
+        # (the buffer comes from log(1 - p) expanded, as in standard_exponential).
         shape = self._extended_shape(sample_shape)
-        _, log_q = self._log_success_failure()
         with torch.no_grad():
-            e = standard_exponential(log_q, shape, generator)
-            return (e / -log_q.detach()).floor()
+            log_q = self._log_success_failure()[1].detach()
+            out = torch.empty_like(log_q.expand(shape), memory_format=torch.contiguous_format)
+            return out.uniform_(generator=generator).neg_().log1p_().div_(log_q).floor_()
 
     def _log_prob(self, value):
         if self._given == "logits":
@@ -196,7 +201,12 @@ class Geometric(BinaryGivenParameter, Distribution):
             ratio = softplus(low) / torch.sigmoid(low)
             return softplus(-logits) + torch.sigmoid(-logits) * ratio
         p = self.probs
-        return -p.log() - x_log1p_y(1 - p, -p) / p
+        if p.numel() < _FUSED_BELOW:
+            return -p.log() - x_log1p_y(1 - p, -p) / p
+        # -log p - (1 - p) log(1 - p) / p, the log floored at -max so that p = 1 gives 0
+        log_p, log_q = self._log_success_failure()
+        failure = log_q.clamp(min=-torch.finfo(p.dtype).max).mul_(1 - p)
+        return torch.addcdiv(-log_p, failure, p, value=-1)
 
 
 def _log_softplus(x: torch.Tensor) -> torch.Tensor:

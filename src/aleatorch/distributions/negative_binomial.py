@@ -11,7 +11,7 @@ from .. import constraints
 from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..special import softplus, stirlerr
-from ..utils import textbook_dtype
+from ..utils import _readable, textbook_dtype
 from ._params import BinaryGivenParameter, count_and_given
 from .binomial import (
     _LOG_2PI,
@@ -28,6 +28,9 @@ __all__ = ["NegativeBinomial"]
 # a wider one is replaced by the Edgeworth expansion rather than the Gamma continuum limit.
 _MAX_ENTROPY_WINDOW = 2**18
 _EDGEWORTH_FROM = 1e3
+# Batches of at least this many entries sum the entropy once per distinct law (CPU eager).
+_DEDUPLICATE_FROM = 4096
+_LOW = 0xFFFFFFFF
 # log_prob by lgamma directly (utils.textbook_dtype) while r and k are at most this: terms
 # below lgamma(40) ~ 48, a float32 error under 50 ulps of max(1, |log P|).
 _TEXTBOOK_LIMIT = 20.0
@@ -122,11 +125,12 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         # A Poisson whose rate is Gamma(r, scale = odds) distributed.
         shape = self._extended_shape(sample_shape)
+        # r = 0 is drawn as r = tiny: Gamma(tiny) underflows to 0 (its chance of reaching
+        # the smallest subnormal is ~tiny * 100), so the rate is 0 and so is the draw.
         with torch.no_grad():
-            r = self.total_count.detach().expand(shape)
-            degenerate = r == 0
-            g = standard_gamma(torch.where(degenerate, torch.ones_like(r), r), generator)
-            rate = torch.where(degenerate, torch.zeros_like(g), g * self._odds().detach())
+            r = self.total_count.detach()
+            r = r.clamp(min=torch.finfo(r.dtype).tiny).expand(shape)
+            rate = standard_gamma(r, generator).mul_(self._odds().detach())
             return torch.poisson(rate, generator=generator)
 
     def _log_prob(self, value):
@@ -138,16 +142,93 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
     def _textbook_log_prob(self, value: torch.Tensor, work: torch.dtype) -> torch.Tensor:
         """``lgamma(r + k) - lgamma(r) - lgamma(k + 1) + r log(1 - p) + k log p`` in
         ``work`` (utils.textbook_dtype: r and k moderate, or float64 for float32 inputs), with
-        the exact form's values at the edges: 0 at k = 0 when r = 0 or p = 0, -inf below 0."""
+        the exact form's values at the edges: 0 at k = 0 when r = 0 or p = 0, -inf below 0.
+
+        The parameter-only terms are cached; ``log k!`` of integer counts is read from a
+        table; the edge fixes run only where an edge occurs (this path is CPU eager only)."""
         out_dtype = torch.promote_types(self._param.dtype, value.dtype)
-        r, k = self.total_count.to(work), value.to(torch.promote_types(work, value.dtype))
-        log_p, log_q = self._log_success_failure(work)
-        success = torch.where(k == 0, 0.0, k * log_p)  # 0 log 0 = 0 at p = 0
-        failure = torch.where(r == 0, 0.0, r * log_q)
-        counts = torch.lgamma(r + k) - torch.lgamma(r) - torch.lgamma(k + 1)
-        counts = torch.where((r == 0) & (k == 0), 0.0, counts)  # the point mass at 0
-        out = torch.where(k < 0, -math.inf, counts + success + failure)
+        if value.numel() < _TABLE_MIN_NUMEL and self._param.numel() < _TABLE_MIN_NUMEL:
+            if value.numel() <= _PYTHON_NUMEL and self._param.numel() <= _PYTHON_NUMEL:
+                out = self._python_log_prob(value, out_dtype)
+                if out is not None:
+                    return out
+            return self._fused_log_prob(value, work).to(out_dtype)
+        r, log_p, base, r_zero, p_zero = self._cached(
+            f"textbook_{work}", lambda: self._textbook_terms(work)
+        )
+        k = value.to(torch.promote_types(work, value.dtype))
+        low, high = value.aminmax() if value.numel() else (value.new_zeros(()),) * 2
+        negative = bool(low < 0)
+        out = r + k
+        # in place where no graph is kept (fewer large temporaries)
+        grad = torch.is_grad_enabled() and (
+            base.requires_grad or log_p.requires_grad or k.requires_grad
+        )
+        out = torch.lgamma(out) if grad else out.lgamma_()
+        out -= _log_factorial(value, k, not negative and bool(high < _LOG_FACTORIAL_SIZE))
+        if p_zero:  # 0 log 0 = 0 at p = 0
+            out += torch.where(k == 0, 0.0, k * log_p)
+        else:
+            out = out.addcmul_(k, log_p) if out.shape == k.shape else out + k * log_p
+        out += base
+        if r_zero:  # the point mass at 0: lgamma(0) - lgamma(0) = 0
+            out = torch.where((r == 0) & (k == 0), 0.0, out)
+        if negative:
+            out = torch.where(k < 0, -math.inf, out)
         return out.to(out_dtype)
+
+    def _python_log_prob(self, value: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor | None:
+        """The textbook form entry by entry in Python floats (double precision) for a few
+        entries, where each torch call costs more than the arithmetic; None (use the tensor
+        path) when a gradient is wanted or a parameter lies outside its support."""
+        r, param = self.total_count, self._param
+        if torch.is_grad_enabled() and (
+            r.requires_grad or param.requires_grad or value.requires_grad
+        ):
+            return None
+        r, param, k = torch.broadcast_tensors(r, param, value)
+        rs, params, ks = r.reshape(-1).tolist(), param.reshape(-1).tolist(), k.reshape(-1).tolist()
+        logits = self._given == "logits"
+        out = []
+        for a, b, c in zip(rs, params, ks):
+            if not (a >= 0 and a < math.inf and (abs(b) < math.inf if logits else 0 <= b < 1)):
+                return None  # (NaN too)
+            if logits:
+                log_p, log_q = -_softplus(-b), -_softplus(b)
+            else:
+                log_p, log_q = (math.log(b) if b > 0 else -math.inf), math.log1p(-b)
+            if not c >= 0:  # below the support, or NaN
+                out.append(c if c != c else -math.inf)
+            elif a == 0:  # a point mass at 0
+                out.append(0.0 if c == 0 else -math.inf)
+            else:
+                counts = math.lgamma(a + c) - math.lgamma(a) - math.lgamma(c + 1)
+                out.append(counts + (c * log_p if c else 0.0) + a * log_q)
+        return torch.tensor(out, dtype=out_dtype).reshape(r.shape)
+
+    def _fused_log_prob(self, value: torch.Tensor, work: torch.dtype) -> torch.Tensor:
+        """The textbook form in the fewest calls (small tensors, where each call costs more
+        than its arithmetic): ``xlogy``/``xlog1py`` give ``0 log 0 = 0``, and the NaN of
+        ``lgamma(0) - lgamma(0)`` at r = k = 0 (the point mass) becomes 0 (a NaN input
+        still gives NaN through the other terms)."""
+        r = self.total_count.to(work)
+        k = value.to(torch.promote_types(work, value.dtype))
+        if self._given == "logits":
+            log_p, log_q = self._log_success_failure(work)
+            terms = k * log_p + r * log_q
+        else:
+            p = self.probs.to(work)
+            terms = torch.special.xlogy(k, p) + torch.special.xlog1py(r, -p)
+        counts = torch.lgamma(r + k) - torch.lgamma(r) - torch.lgamma(k + 1)
+        out = counts.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf) + terms
+        return torch.where(k < 0, -math.inf, out)
+
+    def _textbook_terms(self, work: torch.dtype):
+        """``(r, log p, r log(1 - p) - lgamma(r), any r = 0, any p = 0)`` in ``work``."""
+        r = self.total_count.to(work)
+        log_p, log_q = self._log_success_failure(work)
+        base = torch.where(r == 0, 0.0, r * log_q) - torch.lgamma(r)
+        return r, log_p, base, bool((r == 0).any()), bool((log_p == -math.inf).any())
 
     def _exact_log_prob(self, value):
         # Loader's form (as R's dnbinom): with N = r + k, P(X = k) = r / N times the binomial
@@ -207,9 +288,15 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         # for large r p the Edgeworth expansion H = log(2 pi e s^2) / 2 - g^2 / 12 with the
         # skewness g^2 = (1 + p)^2 / (r p) (error O(1 / (r p)^2)); otherwise (p near 1, a
         # heavy tail) the continuum limit, the Gamma(r, rate -log p) entropy (error O(1 - p)).
+        shared = self._distinct_laws()
+        if shared is not None:  # repeated parameters: each distinct law summed once
+            law, inverse = shared
+            return law._entropy().index_select(0, inverse).reshape(self.batch_shape)
         dtype = self._param.dtype
         if dtype != torch.float64:
-            return self._with_dtype(torch.float64)._entropy().to(dtype)
+            wide = self._with_dtype(torch.float64)
+            wide._recurrent_window = True  # float32 accuracy is enough
+            return wide._entropy().to(dtype)
         r = self.total_count
         log_p, log_q = self._log_success_failure()
         p, q = self._success_failure_probs()
@@ -224,7 +311,10 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
             wide = (stop - start) > _MAX_ENTROPY_WINDOW
             start = torch.where(wide, torch.zeros_like(start), start)
             stop = torch.where(wide, torch.ones_like(stop), stop)
-        summed = _windowed_entropy(self, start, stop)
+        if self._recurrent_window:
+            summed = _recurrent_entropy(self, start, stop)
+        else:
+            summed = _windowed_entropy(self, start, stop)
         if not bool(wide.any()):
             return summed
         rp = torch.where(wide, r * p, torch.ones_like(r))
@@ -235,6 +325,40 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         gamma = shape - torch.log(rate) + torch.lgamma(shape) + (1 - shape) * torch.digamma(shape)
         asymptotic = torch.where(rp > _EDGEWORTH_FROM, edgeworth, gamma)
         return torch.where(wide, asymptotic, summed)
+
+    # Set on the float64 twin of float32 parameters: the entropy's window is summed by the
+    # ratio recurrence (_recurrent_entropy), exact to float32 rounding.
+    _recurrent_window = False
+
+    def _distinct_laws(self) -> tuple[NegativeBinomial, torch.Tensor] | None:
+        """``(law, inverse)``: the distinct (total_count, parameter) pairs as a flat law and
+        each entry's index into it, where (CPU eager, no gradient wanted, a large batch)
+        at most 1/8 of the entries are distinct; else None. The values are the same: only
+        the repeats are not summed again."""
+        r, param = self.total_count, self._param
+        if self.batch_shape.numel() < _DEDUPLICATE_FROM or not _readable((r, param)):
+            return None
+        if torch.is_grad_enabled() and (r.requires_grad or param.requires_grad):
+            return None
+        r, param = (t.detach().expand(self.batch_shape).reshape(-1) for t in (r, param))
+        if r.dtype == param.dtype == torch.float32:
+            # one unique over the two bit patterns packed in an int64
+            bits = (r.view(torch.int32).long() << 32) | (param.view(torch.int32).long() & _LOW)
+            pairs, inverse = torch.unique(bits, return_inverse=True)
+            if pairs.numel() * 8 > r.numel():
+                return None
+            counts = (pairs >> 32).int().view(torch.float32)
+            params = (pairs & _LOW).int().view(torch.float32)
+        else:
+            counts, count_index = torch.unique(r, return_inverse=True)
+            params, param_index = torch.unique(param, return_inverse=True)
+            size = params.numel()
+            pairs, inverse = torch.unique(count_index * size + param_index, return_inverse=True)
+            if pairs.numel() * 8 > r.numel():
+                return None
+            counts, params = counts[pairs // size], params[pairs % size]
+        law = NegativeBinomial(counts, **{self._given: params}, validate_args=False)
+        return law, inverse
 
     def _tail_arguments(self, value):
         """For ``k = floor(value)``: ``P(X <= k) = I_{1-p}(r, k + 1)`` on ``k >= 0``.
@@ -249,3 +373,70 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         a = torch.where(degenerate, torch.ones_like(r), r)
         b = k.clamp(min=0) + 1
         return a, b, below, degenerate
+
+
+_LOG_FACTORIAL_SIZE = 4096  # counts below this read log k! from a table (textbook log_prob)
+_LOG_FACTORIAL: dict[torch.dtype, torch.Tensor] = {}
+_TABLE_MIN_NUMEL = 4096  # smaller values call lgamma (a table read costs more ops there)
+_PYTHON_NUMEL = 16  # up to this many entries, log_prob is computed in Python floats
+
+_WINDOW_CHUNK = 2**22  # labels x batch entries summed at once by _recurrent_entropy
+
+
+def _recurrent_entropy(law: NegativeBinomial, start: torch.Tensor, stop: torch.Tensor):
+    """``-sum P(k) log P(k)`` over ``start <= k < stop`` (float64 ``law``), with ``log P``
+    from the exact ``log P(start)`` by the ratio ``P(k + 1) / P(k) = p (k + r) / (k + 1)``:
+    ``log P(k + 1) = log P(k) + log p + log1p((r - 1) / (k + 1))``, a cumulative sum whose
+    rounding grows at most as (window width) x eps_64 <= 2^18 x 2^-52, far below float32's
+    budget; ~20x cheaper per label than the exact log_prob. A point mass (r = 0 or p = 0)
+    sums the label 0 alone (its entropy is 0, its gradients 0)."""
+    r, param = law.total_count, law._param
+    point = (r == 0) | (law._log_success_failure()[0] == -math.inf)
+    with torch.no_grad():
+        stop = torch.where(point, start + 1, stop)
+        width = int((stop - start).nan_to_num(nan=1.0).clamp(min=1).max()) if start.numel() else 1
+    # point masses get stand-in parameters (r = 1, p = 1/2), their label 0 the value 0
+    stand_in = 0.5 if law._given == "probs" else 0.0
+    safe = NegativeBinomial(
+        torch.where(point, 1.0, r),
+        **{law._given: torch.where(point, stand_in, param)},
+        validate_args=False,
+    )
+    r_less_one = (safe.total_count - 1).expand(start.shape)
+    log_p = safe._log_success_failure()[0].expand(start.shape)
+    log_here = torch.where(point, 0.0, safe._log_prob(start))  # log P(first label of a chunk)
+    chunk = max(1, _WINDOW_CHUNK // max(start.numel(), 1))
+    lead = (-1,) + (1,) * start.dim()
+    total = torch.zeros_like(log_here)
+    tiny = torch.finfo(log_here.dtype).min
+    for first in range(0, width, chunk):
+        offsets = torch.arange(
+            first, min(width, first + chunk), dtype=start.dtype, device=start.device
+        )
+        labels = start + offsets.view(lead)
+        steps = torch.log1p(r_less_one / (labels + 1)) + log_p  # log P(k + 1) - log P(k)
+        climbed = torch.cumsum(steps, 0)
+        logs = torch.cat([log_here.unsqueeze(0), log_here + climbed[:-1]])
+        log_here = log_here + climbed[-1]
+        logs = torch.where(labels < stop, logs, -math.inf).clamp(min=tiny)
+        total = total - (logs.exp() * logs).sum(0)
+    return total
+
+
+def _softplus(x: float) -> float:
+    """``log(1 + e^x)`` for a Python float."""
+    return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
+
+
+def _log_factorial(value: torch.Tensor, k: torch.Tensor, in_table: bool) -> torch.Tensor:
+    """``lgamma(k + 1)`` (``k`` is ``value`` in the working dtype): from a table of
+    ``lgamma(j + 1)`` when every value is an integer in ``[0, 4096)`` (``in_table`` says the
+    range holds; a gather costs ~1/8 of a float64 lgamma), else by lgamma."""
+    tabulated = in_table and value.numel() >= _TABLE_MIN_NUMEL and not value.requires_grad
+    if tabulated and torch.equal(value.floor(), value):
+        table = _LOG_FACTORIAL.get(k.dtype)
+        if table is None:
+            grid = torch.arange(_LOG_FACTORIAL_SIZE, dtype=torch.float64)
+            table = _LOG_FACTORIAL.setdefault(k.dtype, torch.lgamma(grid + 1).to(k.dtype))
+        return torch.take(table, value.long())
+    return torch.lgamma(k + 1)
