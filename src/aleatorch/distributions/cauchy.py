@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
+from ..utils import _readable
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Cauchy"]
@@ -76,9 +77,17 @@ class Cauchy(SymmetricLocationScale, Distribution):
         return (value - self.loc) / self.scale
 
     def _log_prob(self, value):
-        # log(1 + z^2) as 2 log hypot(1, z): no overflow of z^2 for large z.
+        # log p = -log(pi gamma) - log1p(z^2); log(pi gamma) is cached while the parameters
+        # are unchanged.
         z = self._standardize(value)
-        return -(_LOG_PI + self.scale.log()) - 2 * torch.hypot(z, z.new_ones(())).log()
+        const = self._cached("log_normalizer", lambda: self.scale.log() + _LOG_PI)
+        if _readable((z,)):
+            # CPU eager: where no z^2 overflows (their sum is finite), log1p(z^2) itself.
+            square = z * z
+            if math.isfinite(square.sum().item()):
+                return torch.log1p(square).add_(const).neg_()
+        # as 2 log hypot(1, z): no overflow of z^2 for large z.
+        return -const - 2 * torch.hypot(z, z.new_ones(())).log()
 
     # cdf = atan2(1, -z) / pi and sf = atan2(1, z) / pi: both tails keep relative accuracy
     # (1/2 + atan(z)/pi would cancel for z << 0).
@@ -110,7 +119,7 @@ class Cauchy(SymmetricLocationScale, Distribution):
 
     def _entropy(self):
         # H = log(4 pi gamma)
-        return self.scale.log() + _LOG_4PI
+        return self.scale.log().add_(_LOG_4PI)
 
 
 @register_kl(Cauchy, Cauchy)

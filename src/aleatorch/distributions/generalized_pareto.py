@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..special import log1mexp
 from ..special.double_float import div_residual, two_sum
-from ..utils import as_params, masked_compute
+from ..utils import _readable, as_params, masked_compute
 
 __all__ = ["GeneralizedPareto"]
 
@@ -51,6 +51,26 @@ def _expm1_over(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return torch.where(
         small, series, torch.expm1(torch.where(small, 1.0, v)) / torch.where(small, 1.0, c)
     )
+
+
+def _log_prob_general(value, loc, scale, c):
+    """``log p`` for every case, with ``where`` (for the few entries that need a branch):
+    ``log sf = -z log1p(w) / w`` (its series near ``w = 0``), near the upper end of a
+    bounded support from ``b - x`` (:func:`_log_sf_near_end`), ``-inf`` outside."""
+    z = (value - loc) / scale
+    w = c * z
+    plain = -z * _log1p_ratio(w)
+    near = (c < 0) & (w < -0.5) & (w > -1)
+    # safe where: the other entries see harmless stand-ins
+    near_end = _log_sf_near_end(
+        torch.where(near, value, 0.0),
+        torch.where(near, loc, 0.0),
+        torch.where(near, scale, 1.0),
+        torch.where(near, c, -1.0),
+    )
+    log_sf = torch.where(near, near_end, plain)
+    inside = (z >= 0) & (w > -1)
+    return torch.where(inside, (1 + c) * log_sf - scale.log(), -math.inf)
 
 
 class GeneralizedPareto(Distribution):
@@ -96,8 +116,9 @@ class GeneralizedPareto(Distribution):
 
     @constraints.dependent_property(is_discrete=False, event_dim=0)
     def support(self) -> constraints.Constraint:
-        c = self.concentration
-        upper = torch.where(c < 0, self.loc - self.scale / torch.where(c < 0, c, -1.0), math.inf)
+        # loc + sigma / |xi| for xi < 0, inf for xi >= 0 (sigma / +0; the + 0.0 turns a -0
+        # from the clamp into +0)
+        upper = self.loc + self.scale / ((-self.concentration).clamp(min=0) + 0.0)
         return constraints.interval(self.loc, upper)
 
     @property
@@ -152,9 +173,38 @@ class GeneralizedPareto(Distribution):
 
     def _log_prob(self, value):
         # log p = -log sigma - (1 + xi) log1p(xi z) / xi
+        log_scale = self._cached("log_scale", self.scale.log)
+        if _readable((value, self.loc, self.scale, self.concentration)):
+            return self._log_prob_split(value, log_scale)
         log_sf, z = self._log_sf(value)
         inside = (z >= 0) & (self.concentration * z > -1)
-        return torch.where(inside, (1 + self.concentration) * log_sf - self.scale.log(), -math.inf)
+        return torch.where(inside, (1 + self.concentration) * log_sf - log_scale, -math.inf)
+
+    def _log_prob_split(self, value, log_scale):
+        """CPU eager: the plain form ``-(1 + xi) z log1p(w) / w - log sigma`` on the ordinary
+        entries (``0 <= z <= max``, ``-3/4 <= w``, ``|w| >= 1e-4``), with no ``where``; the
+        few others (series, upper end, outside the support) are recomputed alone by
+        :func:`_log_prob_general` and scattered in. (Down to ``w = -3/4`` the plain form
+        amplifies the rounding of ``w`` at most 2.2 times, ``|w| / ((1 + w) |log1p(w)|)``;
+        the end form takes over below.)"""
+        loc, scale, c = self.loc, self.scale, self.concentration
+        big = torch.finfo(value.dtype).max
+        z = (value - loc) / scale
+        # The clamps change only the other entries, and keep their (discarded) values and
+        # gradients finite: 0 <= zs, 1e-4 <= |ws| <= max, ws >= -3/4.
+        zs = z.clamp(0, big)
+        w = c * zs
+        ws = w.clamp(-0.75, big)
+        ws = ws.abs().clamp(min=_SERIES_BELOW).copysign(ws)
+        out = (-1 - c) * (zs * (torch.log1p(ws) / ws)) - log_scale
+        other = (zs != z) | (ws != w)  # NaN entries too
+        chosen = other.view(-1).nonzero()
+        if chosen.numel() == 0:
+            return out
+        chosen = chosen.squeeze(-1)
+        shape = out.shape
+        parts = [t.expand(shape).reshape(-1)[chosen] for t in (value, loc, scale, c)]
+        return out.reshape(-1).index_put((chosen,), _log_prob_general(*parts)).reshape(shape)
 
     def _log_survival_function(self, value):
         return self._log_sf(value)[0]
@@ -173,4 +223,4 @@ class GeneralizedPareto(Distribution):
 
     def _entropy(self):
         # H = log sigma + xi + 1
-        return (self.scale.log() + self.concentration + 1).expand(self.batch_shape)
+        return self.scale.log().add_(self.concentration).add_(1).expand(self.batch_shape)

@@ -11,7 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ParameterError
 from ..special.incomplete_beta import _lgamma_ratio
-from ..utils import as_params
+from ..utils import _readable, as_params
 from .beta import Beta
 
 __all__ = ["LKJCholesky"]
@@ -80,25 +80,31 @@ class LKJCholesky(Distribution):
     def _log_prob(self, value):
         d, eta = self.dim, self.concentration
         log_diag = value.diagonal(dim1=-2, dim2=-1)[..., 1:].log()
-        # Exponent of L_ii (i = 2..d, one-based): d - i + 2 (eta - 1).
-        i = torch.arange(2, d + 1, dtype=eta.dtype, device=eta.device)
-        # (d - i) log L_ii + (eta - 1) * 2 log L_ii: 2 (eta - 1) would overflow for eta near
-        # finfo.max, and inf * log 1 is NaN where 0 is due.
-        power = (d - i) * log_diag + (eta.unsqueeze(-1) - 1) * (2 * log_diag)
-        return power.sum(-1) - self._cached("log_normalizer", self._log_normalizer)
+        # Exponent of L_ii (i = 2..d, one-based): d - i + 2 (eta - 1), as
+        # sum_i (d - i) log L_ii + (eta - 1) * 2 sum_i log L_ii: 2 (eta - 1) would overflow
+        # for eta near finfo.max, and inf * log 1 is NaN where 0 is due.
+        weights = torch.arange(d - 2, -1, -1, dtype=log_diag.dtype, device=log_diag.device)
+        power = (log_diag * weights).sum(-1)
+        power = torch.addcmul(power, eta - 1, 2 * log_diag.sum(-1))
+        return power - self._cached("log_normalizer", self._log_normalizer)
 
     def _log_normalizer(self) -> torch.Tensor:
         r"""``log c_d(eta) = sum_{k=1}^{d-1} [k/2 log(pi) + lgamma(b_k) - lgamma(b_k + k/2)]``
         with ``b_k = eta + (d - 1 - k)/2``: integrating row ``k + 1`` of ``L`` out gives the
         area of a ``k``-ball times a Beta integral."""
         d, eta = self.dim, self.concentration
-        k = torch.arange(1, d, dtype=eta.dtype, device=eta.device)
-        b = eta.unsqueeze(-1) + 0.5 * (d - 1 - k)
+        half_k = torch.arange(1, d, dtype=eta.dtype, device=eta.device) * 0.5
+        b = eta.unsqueeze(-1) + half_k.flip(0).sub_(0.5)  # (d - 1 - k) / 2
         # lgamma(b + k/2) - lgamma(b) by Stirling's series from b = 10 on: the two lgammas are
         # inf for a concentration near finfo.max (and cancel to eps * b before that).
         large = b >= 10
-        ratio = _lgamma_ratio(0.5 * k.expand_as(b), torch.where(large, b, 10.0))
-        b_small = torch.where(large, 1.0, b)
-        direct = torch.lgamma(b_small + 0.5 * k) - torch.lgamma(b_small)
-        terms = 0.5 * k * math.log(math.pi) - torch.where(large, ratio, direct)
-        return terms.sum(-1)
+        if _readable((eta,)) and not large.any():
+            # CPU eager, every b below 10 (the usual case): the direct form alone.
+            diff = torch.lgamma(b + half_k) - torch.lgamma(b)
+        else:
+            ratio = _lgamma_ratio(half_k.expand_as(b), torch.where(large, b, 10.0))
+            b_small = torch.where(large, 1.0, b)
+            direct = torch.lgamma(b_small + half_k) - torch.lgamma(b_small)
+            diff = torch.where(large, ratio, direct)
+        # sum_k k/2 log(pi) = d (d - 1) / 4 log(pi)
+        return (0.25 * d * (d - 1) * math.log(math.pi)) - diff.sum(-1)

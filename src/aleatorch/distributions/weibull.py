@@ -12,7 +12,7 @@ from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import as_params
+from ..utils import _readable, as_params
 from ..wrappers.transformed import TransformedDistribution
 from .gumbel import lgamma_two_plus_excess
 
@@ -152,12 +152,27 @@ class Weibull(TransformedDistribution):
 
     def _log_prob(self, value):
         k = self.concentration
+        # log k - log lambda depends on the parameters alone: cached while they are unchanged.
+        const = self._cached("log_normalizer", lambda: k.log() - self.scale.log())
+        if _readable((value, k, self.scale)):
+            # CPU eager: where every z = x / lambda is a normal finite number (so x > 0),
+            # the plain form is the exact one and no entry needs a branch; one reduction
+            # says so. (Else, and under compile/vmap/accelerators, the general form below.)
+            z = value / self.scale
+            if z.numel() > 0:
+                finfo = torch.finfo(z.dtype)
+                lo, hi = torch.aminmax(z)
+                if lo.item() >= finfo.tiny and hi.item() <= finfo.max:
+                    # z^k may overflow: -inf, and the clamp keeps (k - 1) log z from being
+                    # +inf there (inf - inf).
+                    linear = ((k - 1) * z.log()).clamp(max=finfo.max)
+                    return linear.add_(const).sub_(z.pow(k))
         ratio = self._ratio(value)
         log_z = ratio[2]
         power = self._power(value, ratio)
         # (k - 1) log z is 0 at k = 1, also at z = 0.
         linear = (k - 1) * torch.where((k == 1) & torch.isinf(log_z), 0.0, log_z)
-        log_prob = k.log() - self.scale.log() + linear - power
+        log_prob = const + linear - power
         # Where z^k overflows it outweighs (k - 1) log z: -inf, not inf - inf.
         log_prob = torch.where(torch.isinf(power), -math.inf, log_prob)
         return torch.where(value >= 0, log_prob, -math.inf)
@@ -187,7 +202,9 @@ class Weibull(TransformedDistribution):
     def _entropy(self):
         # H = gamma (1 - 1/k) + log(lambda / k) + 1
         k = self.concentration
-        return _EULER_GAMMA * (1 - k.reciprocal()) + (self.scale / k).log() + 1
+        # (in place on fresh results: fewer passes over memory)
+        log_ratio = (self.scale / k).log()
+        return log_ratio.add_(k.reciprocal(), alpha=-_EULER_GAMMA).add_(_EULER_GAMMA + 1)
 
     @property
     def mean(self) -> torch.Tensor:
