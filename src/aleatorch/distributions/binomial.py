@@ -13,7 +13,7 @@ from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import bd0, softplus, stirlerr
 from ..special.bisection import bisect_integers
-from ..utils import textbook_dtype, textbook_range
+from ..utils import _flat_list, _readable, textbook_dtype, textbook_range
 from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
@@ -144,6 +144,48 @@ def _log_choose(n: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
     return torch.where(edge, torch.zeros_like(value), value)
 
 
+# log k! for k < 2**20 at most (8 MB in float64), one table per device, grown by powers of 2
+_LOG_FACTORIAL_MAX = 2**20
+_log_factorial_tables: dict[torch.device, torch.Tensor] = {}
+
+
+def _log_factorials(top: int, device: torch.device) -> torch.Tensor:
+    """``log k! = lgamma(k + 1)`` in float64 for ``k = 0 .. K - 1`` with ``K > top``
+    (``top < _LOG_FACTORIAL_MAX``): the same numbers as ``torch.lgamma`` at those integers,
+    read back by index at a fraction of its cost."""
+    table = _log_factorial_tables.get(device)
+    if table is None or table.numel() <= top:
+        size = max(1024, 1 << int(top).bit_length())
+        with torch.inference_mode(False), torch.no_grad():
+            ks = torch.arange(1, size + 1, dtype=torch.float64, device=device)
+            table = torch.lgamma(ks)
+        _log_factorial_tables[device] = table
+    return table
+
+
+def _broadcast_shape(a: torch.Size, b: torch.Size) -> torch.Size:
+    """``torch.broadcast_shapes(a, b)``, without its Python cost when one shape ends with
+    the other (a value with sample dims and the batch shape)."""
+    if a[len(a) - len(b) :] == b:
+        return a
+    if b[len(b) - len(a) :] == a:
+        return b
+    return torch.broadcast_shapes(a, b)
+
+
+def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` (index_select: ~4x cheaper than advanced indexing on CPU)."""
+    return table.index_select(0, index.reshape(-1)).view(index.shape)
+
+
+def _as_counts(value: torch.Tensor, top: float) -> torch.Tensor | None:
+    """``value`` as int32 when every entry is an integer in ``[-1, top]`` (checked with one
+    comparison: the round trip through int32 is exact exactly there, after a clamp that
+    keeps the conversion defined), else None. CPU eager only (``_readable``)."""
+    counts = value.clamp(-1.0, top).to(torch.int32)
+    return counts if torch.equal(counts.to(value.dtype), value) else None
+
+
 def _discrete_icdf(dist: Distribution, value: torch.Tensor) -> torch.Tensor:
     """The smallest integer k >= 0 with ``cdf(k) >= q`` for a family with ``_log_cdf`` and
     ``_log_survival_function``; at q = 1 the smallest k where ``P(X > k)`` underflows to 0 in
@@ -253,6 +295,32 @@ _LOG_2PI = math.log(2 * math.pi)
 _HALF = (torch.float16, torch.bfloat16)
 _MAX_ENUMERATED = 10**7  # values enumerate_support makes at most (80 MB in float64)
 _TEXTBOOK_COUNT = 20.0  # total counts up to which log_prob is the lgamma form
+_TEXTBOOK_WIDENED = 1e8  # ... and in float64, for float32 counts (utils.textbook_dtype)
+
+
+_TABLE_ENTROPY_COUNT = 64  # counts up to which the entropy sums every label (_table_entropy)
+_LISTED = 16  # entries up to which log_prob loops over Python floats (_listed_log_prob)
+
+
+def _as_tensor(out: list[float], param: torch.Tensor, value: torch.Tensor, shape) -> torch.Tensor:
+    """Python floats as a tensor of ``shape``, in the dtype of ``param`` and ``value``."""
+    dtype = (
+        param.dtype if value.dtype == param.dtype else torch.promote_types(param.dtype, value.dtype)
+    )
+    result = torch.tensor(out, dtype=dtype, device=value.device)
+    return result if len(shape) == 1 else result.view(shape)
+
+
+def _softplus_float(x: float) -> float:
+    """``log(1 + e^x)`` of a Python float."""
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _log_success_failure(given: str, param: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(log p, log(1 - p))`` from the given logits or probs (see Binomial)."""
+    if given == "logits":
+        return -softplus(-param), -softplus(param)
+    return torch.log(param), torch.log1p(-param)
 
 
 class Binomial(_Tails, BinaryGivenParameter, Distribution):
@@ -322,16 +390,21 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        n = self.total_count.expand(shape)
+        n, p = self.total_count.expand(shape), self.probs.expand(shape)
         # torch.binomial never returns for a NaN count (reachable with validation off): draw
-        # with 0 there and give NaN.
-        unknown = n.isnan()
-        n, p = n.masked_fill(unknown, 0), self.probs.expand(shape)
+        # with 0 there and give NaN. (Eagerly on CPU, only when some count is NaN.)
+        unknown = None
+        if not _readable((n,)) or self._cached("nan_count", self._has_nan_count):
+            unknown = n.isnan()
+            n = n.masked_fill(unknown, 0)
         if n.dtype in (torch.float16, torch.bfloat16):  # torch has no half kernel
             draws = torch.binomial(n.float(), p.float(), generator=generator).to(n.dtype)
         else:
             draws = torch.binomial(n, p, generator=generator)
-        return draws.masked_fill_(unknown, math.nan)
+        return draws if unknown is None else draws.masked_fill_(unknown, math.nan)
+
+    def _has_nan_count(self) -> bool:
+        return bool(self.total_count.isnan().any())
 
     def _log_prob(self, value):
         # Loader's saddle-point form (as R's dbinom): for 0 < k < n,
@@ -342,7 +415,14 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # Below float64 the terms are computed in float64 (n p is then exact) and rounded once.
         # For total counts up to 20 (CPU eager, utils.textbook_range) the lgamma form is as
         # accurate (its terms stay below ~45) and ~25x cheaper.
+        out = self._listed_log_prob(value)
+        if out is not None:
+            return out
         work = self._textbook_work()
+        if work is not None:  # counts up to 1e8 (float32) or 20: log C(n, k) from a table
+            out = self._table_log_prob(value)
+            if out is not None:
+                return out
         if work is not None and work == self._param.dtype:
             return self._textbook_log_prob(value)
         if work is not None:  # float32 parameters, counts up to 1e8: lgamma in float64
@@ -390,6 +470,136 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         twin = self._with_dtype(torch.float64)
         twin._lgamma_exact_enough = True
         return twin
+
+    def _listed_log_prob(self, value):
+        """The lgamma form in Python floats (double precision), rounded once, for at most
+        ``_LISTED`` entries with integer values in ``{0, ..., n}``, counts in the range of
+        :meth:`_textbook_work` and no gradient to carry: there a loop over Python floats
+        costs less than the torch ops' dispatch (CPU eager only; else None)."""
+        param, n = self._param, self.total_count
+        if value.numel() > _LISTED or value.requires_grad or param.requires_grad:
+            return None
+        if not _readable((param, n, value)):
+            return None
+        shape = _broadcast_shape(value.shape, param.shape)
+        if math.prod(shape) > _LISTED:
+            return None
+        ks, ns, ts = (
+            _flat_list(t if t.shape == shape else t.expand(shape)) for t in (value, n, param)
+        )
+        top = max(map(abs, ns), default=0.0)
+        if not (top <= _TEXTBOOK_COUNT or self._lgamma_exact_enough):  # (utils.textbook_dtype)
+            if top > _TEXTBOOK_WIDENED or param.dtype == torch.float64:
+                return None
+        logits = self._given == "logits"
+        lgamma, log = math.lgamma, math.log
+        out = []
+        for k, n, t in zip(ks, ns, ts, strict=True):
+            if not (0 <= k <= n < math.inf and k == int(k)):
+                return None
+            if logits:
+                if t != t:
+                    return None
+                log_p, log_q = -_softplus_float(-t), -_softplus_float(t)
+            elif 0 < t < 1:
+                log_p, log_q = log(t), math.log1p(-t)
+            elif t == 0 or t == 1:
+                log_p, log_q = (-math.inf, 0.0) if t == 0 else (0.0, -math.inf)
+            else:
+                return None
+            rest = n - k
+            x = lgamma(n + 1) - lgamma(k + 1) - lgamma(rest + 1)
+            if k:  # 0 log 0 = 0
+                x += k * log_p
+            if rest:
+                x += rest * log_q
+            out.append(x)
+        return _as_tensor(out, param, value, shape)
+
+    def _table_terms(self):
+        """For counts that are integers in ``[0, 2**20)``: ``(n as int32, max n, log n!,
+        log p, log q, p == 0, p == 1)``, the logs in float64, with 0 for -inf and the two
+        masks None where no p is 0 or 1; else None."""
+        n = self.total_count
+        if n.numel() == 0:
+            return None
+        counts = _as_counts(n, _LOG_FACTORIAL_MAX - 1.0)
+        if counts is None:
+            return None
+        low, top = (int(x) for x in counts.aminmax())
+        if low < 0:
+            return None
+        log_n_factorial = _gather(_log_factorials(top, n.device), counts)
+        log_p, log_q = _log_success_failure(self._given, self._param.to(torch.float64))
+        never = always = None
+        with torch.no_grad():
+            degenerate = bool((log_p + log_q).isinf().any())
+        if degenerate:  # 0 log 0 = 0 (the -inf is put back where k > 0 by _table_log_prob)
+            never, always = log_p == -math.inf, log_q == -math.inf
+            log_p = torch.where(never, torch.zeros_like(log_p), log_p)
+            log_q = torch.where(always, torch.zeros_like(log_q), log_q)
+        return counts, top, log_n_factorial, log_p, log_q, never, always
+
+    def _table_log_prob(self, value):
+        """``log n! - log k! - log (n - k)! + k log p + (n - k) log q`` with ``log j!`` read
+        from a float64 table (the lgamma form's numbers at a fraction of its cost), in float64,
+        rounded once: for integer values in ``{0, ..., n}`` on CPU in eager mode (else None).
+        Written with two large temporaries, updated in place (on CPU a fresh 8 MB buffer can
+        cost more in page faults than the arithmetic written into it)."""
+        if value.requires_grad or value.numel() == 0:
+            return None
+        if not _readable((self._param, self.total_count, value)):
+            return None
+        terms = self._cached("table", self._table_terms)
+        if terms is None:
+            return None
+        counts, top, log_n_factorial, log_p, log_q, never, always = terms
+        if never is not None and torch.is_grad_enabled() and log_p.requires_grad:
+            return None  # the lgamma form keeps its gradients at p = 0 and 1
+        shape = _broadcast_shape(value.shape, counts.shape)
+        k = _as_counts(value.expand(shape), top + 1.0)
+        if k is None:
+            return None
+        rest = counts - k
+        if bool(torch.minimum(k.min(), rest.min()) < 0):  # some value outside {0, ..., n}
+            return None
+        # log C(n, k) first (exactly 0 at k = 0 and n, where the trial terms may be tiny)
+        table = _log_factorials(top, value.device)
+        out = torch.index_select(table, 0, k.view(-1))
+        out.add_(torch.index_select(table, 0, rest.view(-1)))
+        out = out.view(shape).neg_().add_(log_n_factorial)
+        out.addcmul_(k, log_p).addcmul_(rest, log_q)
+        if never is not None:  # probability 0: k > 0 successes at p = 0, failures at p = 1
+            out.masked_fill_(((k > 0) & never) | ((rest > 0) & always), -math.inf)
+        return out.to(torch.promote_types(self._param.dtype, value.dtype))
+
+    def _table_entropy(self):
+        """``-sum_k P(k) log P(k)`` over every ``k <= max n`` (counts up to
+        ``_TABLE_ENTROPY_COUNT``), ``log P`` as in :meth:`_table_log_prob`, in float64, one
+        pass over the batch per label, rounded once (CPU eager; else None)."""
+        param = self._param
+        if not _readable((param, self.total_count)):
+            return None
+        terms = self._cached("table", self._table_terms)
+        if terms is None or terms[1] > _TABLE_ENTROPY_COUNT:
+            return None
+        counts, top, log_n_factorial, log_p, log_q, never, always = terms
+        table = _log_factorials(top, param.device)
+        log_factorials = table[: top + 1].tolist()
+        low = int(counts.min())
+        total = torch.zeros(counts.shape, dtype=torch.float64, device=param.device)
+        for k in range(top + 1):
+            rest = counts - k
+            log_prob = torch.index_select(table, 0, rest.clamp(min=0).view(-1))
+            log_prob = log_prob.view(rest.shape).neg_().add_(log_n_factorial)
+            log_prob.sub_(log_factorials[k]).add_(log_p, alpha=k).addcmul_(rest, log_q)
+            term = log_prob.exp() * log_prob
+            if never is not None:  # p = 0 allows only k = 0, p = 1 only k = n
+                term.masked_fill_((rest < 0) | (never & (k > 0)) | (always & (rest > 0)), 0.0)
+            elif k > low:
+                term.masked_fill_(rest < 0, 0.0)
+            total.sub_(term)
+        return total.to(param.dtype)
 
     def _textbook_log_prob(self, value):
         """``log C(n, k) + k log p + (n - k) log(1 - p)`` by lgamma; -inf outside 0..n."""
@@ -482,9 +692,7 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
     def _log_success_failure(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(log p, log(1 - p))``: ``-softplus(-l), -softplus(l)`` from logits, else
         ``log p, log1p(-p)`` (never ``log`` of a rounded ``1 - p``)."""
-        if self._given == "logits":
-            return -softplus(-self.logits), -softplus(self.logits)
-        return torch.log(self.probs), torch.log1p(-self.probs)
+        return _log_success_failure(self._given, self._param)
 
     def _entropy(self):
         # No closed form. Where the variance s^2 = n p q exceeds 3e5, the Edgeworth expansion
@@ -493,6 +701,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
         # compiles into one graph).
         n = self.total_count
+        if self._textbook_work() is not None:
+            out = self._table_entropy()
+            if out is not None:
+                return out
         if not self._lgamma_exact_enough and textbook_range(_TEXTBOOK_COUNT, n):
             # at most 21 labels, each with the lgamma log_prob, in the parameters' dtype
             stop = (n + 1).expand(self._batch_shape)

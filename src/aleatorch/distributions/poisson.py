@@ -13,7 +13,15 @@ from ..kl import register_kl
 from ..special.bisection import bisect_integers
 from ..special.incomplete_gamma import _log_tails, gammainc, gammaincc, log_gammainc, log_gammaincc
 from ..special.stirling import stirlerr
-from ..utils import as_params, textbook_dtype
+from ..utils import _flat_list, _readable, as_params, textbook_dtype
+from .binomial import (
+    _LISTED,
+    _LOG_FACTORIAL_MAX,
+    _as_counts,
+    _as_tensor,
+    _broadcast_shape,
+    _log_factorials,
+)
 from .gamma import deviance
 
 __all__ = ["Poisson"]
@@ -35,6 +43,7 @@ _HUGE_RATE = 1e18  # above it, sampling switches to the normal limit
 _LOG_2PI = math.log(2 * math.pi)
 # Rates up to which log_prob is the direct formula (utils.textbook_range, CPU eager).
 _TEXTBOOK_LIMIT = 10.0
+_LARGEST_COUNT = 2.0**53  # values up to which _listed_log_prob computes lgamma(k + 1)
 
 
 def poisson_log_pmf(rate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -92,11 +101,14 @@ class Poisson(ExponentialFamily):
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         rate = self.rate.expand(shape)
-        if torch.compiler.is_compiling() or (
-            rate.numel() and not bool(((rate >= 0) & (rate <= _HUGE_RATE)).all())
-        ):
+        if torch.compiler.is_compiling() or not self._cached("usual", self._usual_rates):
             return self._sample_huge_rates(rate, generator)
         return torch.poisson(rate, generator=generator)
+
+    def _usual_rates(self) -> bool:
+        """Whether every rate is in ``[0, 1e18]``, where torch.poisson is exact."""
+        rate = self.rate
+        return not rate.numel() or bool(((rate >= 0) & (rate <= _HUGE_RATE)).all())
 
     @staticmethod
     def _sample_huge_rates(rate, generator):
@@ -114,6 +126,9 @@ class Poisson(ExponentialFamily):
         return torch.where(bad, math.nan, torch.where(huge, normal, small))
 
     def _log_prob(self, value):
+        out = self._listed_log_prob(value)
+        if out is not None:
+            return out
         dtype = torch.promote_types(self.rate.dtype, value.dtype)
         work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, self.rate))
         if work is None:
@@ -122,6 +137,9 @@ class Poisson(ExponentialFamily):
         # x the result is as large as lgamma), in float64 for float32 rates up to 1e8
         # (utils.textbook_dtype). On CPU xlogy costs ~30x a multiply, so multiply and turn
         # the NaN of 0 * log(0) into 0 in place.
+        out = self._table_log_prob(value)
+        if out is not None:
+            return out
         rate = self._cached("textbook_rate", lambda: self.rate.to(work))
         log_rate = self._cached("log_rate", rate.log)
         value = value.to(torch.promote_types(work, value.dtype))
@@ -129,6 +147,65 @@ class Poisson(ExponentialFamily):
             nan=0.0, posinf=math.inf, neginf=-math.inf
         )
         return x_log_rate.sub_(torch.lgamma(value + 1)).sub_(rate).to(dtype)
+
+    def _listed_log_prob(self, value):
+        """``k log(rate) - log k! - rate`` in Python floats (double precision), rounded once,
+        for at most ``_LISTED`` entries with integer values, rates in the range of the
+        textbook form (utils.textbook_dtype) and no gradient to carry (CPU eager only; else
+        None): cheaper there than the torch ops' dispatch."""
+        rate = self.rate
+        if value.numel() > _LISTED or value.requires_grad or rate.requires_grad:
+            return None
+        if not _readable((rate, value)):
+            return None
+        shape = _broadcast_shape(value.shape, rate.shape)
+        if math.prod(shape) > _LISTED:
+            return None
+        ks, rs = (_flat_list(t if t.shape == shape else t.expand(shape)) for t in (value, rate))
+        top = max(map(abs, rs), default=0.0)
+        if not top <= _TEXTBOOK_LIMIT and (top > 1e8 or rate.dtype == torch.float64):
+            return None
+        out = []
+        for k, r in zip(ks, rs, strict=True):
+            if not (0 <= k < _LARGEST_COUNT and k == int(k) and 0 <= r < math.inf):
+                return None
+            x = -math.lgamma(k + 1) - r
+            if k:  # 0 log 0 = 0
+                x += k * math.log(r) if r > 0 else -math.inf
+            out.append(x)
+        return _as_tensor(out, rate, value, shape)
+
+    def _table_terms(self):
+        """``(rate, log rate, whether some rate is 0)``, the first two in float64."""
+        rate = self.rate.to(torch.float64)
+        log_rate = rate.log()
+        with torch.no_grad():
+            zero = bool((rate == 0).any())
+        return rate, log_rate, zero
+
+    def _table_log_prob(self, value):
+        """``k log(rate) - log k! - rate`` with ``log k!`` read from a float64 table (the
+        lgamma form's numbers at a fraction of its cost), in float64, rounded once: for
+        integer values below 2**20 on CPU in eager mode (else None). One large temporary,
+        updated in place."""
+        if value.requires_grad or value.numel() == 0:
+            return None
+        if not _readable((self.rate, value)):
+            return None
+        shape = _broadcast_shape(value.shape, self.rate.shape)
+        k = _as_counts(value.expand(shape), _LOG_FACTORIAL_MAX - 1.0)
+        if k is None:
+            return None
+        low, top = (int(x) for x in k.aminmax())
+        if low < 0:
+            return None
+        rate, log_rate, zero = self._cached("table", self._table_terms)
+        table = _log_factorials(top, value.device)
+        out = torch.index_select(table, 0, k.view(-1)).view(shape).neg_()
+        out.addcmul_(k, log_rate)
+        if zero:  # 0 log 0 = 0 (the only NaN: k = 0 at rate 0; its log k! is 0)
+            out = out.nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+        return out.sub_(rate).to(torch.promote_types(self.rate.dtype, value.dtype))
 
     # P(X <= k) = Q(floor(k) + 1, rate) and P(X > k) = P(floor(k) + 1, rate), the regularized
     # incomplete gamma functions of aleatorch.special (each tail in its own right space, and
