@@ -70,19 +70,10 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
         DeviceError: if the tensors live on different devices.
         TypeError: if a value is neither a number nor a tensor.
     """
-    dtype = _float_dtype(values)
-    device = _common_device(values, owner)
-    tensors = []
-    for v in values:
-        if isinstance(v, torch.Tensor):
-            tensors.append(v if v.dtype == dtype else v.to(dtype))
-        elif isinstance(v, Number):
-            tensors.append(torch.tensor(v, dtype=dtype, device=device))
-        else:
-            raise TypeError(
-                f"{owner + ': ' if owner else ''}expected a number or a torch.Tensor, "
-                f"got {type(v).__name__}"
-            )
+    if _same_float_tensors(values):  # the common case, at a fraction of the cost
+        tensors = values
+    else:
+        tensors = _converted(values, owner)
     if len(tensors) == 1 or not broadcast:
         return tuple(tensors)
     first = tensors[0].shape
@@ -99,6 +90,38 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
             "to one batch_shape (each dim must be equal, or 1, or missing, counting from the "
             "right)"
         ) from None
+
+
+def _same_float_tensors(values: tuple[Any, ...]) -> bool:
+    """Whether every value is a floating tensor of the first one's dtype and device (then
+    nothing is converted)."""
+    if not values or not isinstance(first := values[0], torch.Tensor):
+        return False
+    dtype, device = first.dtype, first.device
+    if not dtype.is_floating_point:
+        return False
+    for v in values[1:]:
+        if not isinstance(v, torch.Tensor) or v.dtype != dtype or v.device != device:
+            return False
+    return True
+
+
+def _converted(values: tuple[Any, ...], owner: str) -> list[torch.Tensor]:
+    """``values`` as tensors of their promoted floating dtype on their common device."""
+    dtype = _float_dtype(values)
+    device = _common_device(values, owner)
+    tensors = []
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            tensors.append(v if v.dtype == dtype else v.to(dtype))
+        elif isinstance(v, Number):
+            tensors.append(torch.tensor(v, dtype=dtype, device=device))
+        else:
+            raise TypeError(
+                f"{owner + ': ' if owner else ''}expected a number or a torch.Tensor, "
+                f"got {type(v).__name__}"
+            )
+    return tensors
 
 
 def broadcast_shapes(*shapes: Any) -> torch.Size:
@@ -354,7 +377,7 @@ def masked_compute(
     no data-dependent shapes) it runs on every entry, with the unselected ones replaced by
     ``stand_ins`` (values where ``compute`` is finite, so no NaN gradient leaks through the
     unused branch). Differentiable in ``inputs`` and ``otherwise`` either way."""
-    shape = torch.broadcast_shapes(mask.shape, otherwise.shape, *(t.shape for t in inputs))
+    shape = broadcast_shapes(mask.shape, otherwise.shape, *(t.shape for t in inputs))
     if not _readable((mask, otherwise, *inputs)):
         safe = [torch.where(mask, t, s) for t, s in zip(inputs, stand_ins, strict=True)]
         return torch.where(mask, compute(*safe), otherwise)
