@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from ..utils import _readable
+
 __all__ = ["log_standard_gamma", "standard_gamma"]
 
 _HALF = (torch.float16, torch.bfloat16)
@@ -48,6 +50,10 @@ def log_standard_gamma(
         :math:`a + 1` (or :math:`a` when :math:`a \ge 1`) and through :math:`-E / a`.
     """
     small = concentration < 1
+    if _readable((concentration,)) and not bool(small.any()):
+        # CPU eager with no a < 1: nothing to boost, no uniforms to draw (the traced path
+        # below draws them and adds 0 / inf = 0: the same law).
+        return standard_gamma(concentration.expand(shape), generator=generator).log()
     # Boost every a < 1 to a + 1; the U^(1/a) factor is added back in log space below.
     boosted = torch.where(small, concentration + 1, concentration)
     log_g = standard_gamma(boosted.expand(shape), generator=generator).log()

@@ -43,10 +43,14 @@ for _i in range(1, 29):
 _LOG_Z = [float(b / (_FACTORIAL[2 * n] * 2 * n)) for n, b in enumerate(_B, 1)]
 _MEAN = [float(b / _FACTORIAL[2 * n]) for n, b in enumerate(_B, 1)]
 _VARIANCE = [float((2 * n - 1) * b / _FACTORIAL[2 * n]) for n, b in enumerate(_B, 1)]
+# H = log Z - eta E[X] = -sum_n (2n - 1) B_2n / ((2n)! 2n) eta^2n: the eta / 2 terms cancel.
+_ENTROPY = [-float((2 * n - 1) * b / (_FACTORIAL[2 * n] * 2 * n)) for n, b in enumerate(_B, 1)]
 
 
 def _even_series(coefficients: list[float], t: torch.Tensor) -> torch.Tensor:
-    """``sum_n coefficients[n] t^n`` by Horner's rule (``t = eta^2``)."""
+    """``sum_n coefficients[n] t^n`` by Horner's rule (``t = eta^2 < 1``): all 14 terms in
+    float64, 7 below (the terms fall like ``(2 pi)^-2n``: the 8th is under 1e-11)."""
+    coefficients = coefficients if t.dtype == torch.float64 else coefficients[:7]
     acc = torch.full_like(t, coefficients[-1])
     for c in reversed(coefficients[:-1]):
         acc = acc * t + c
@@ -54,11 +58,13 @@ def _even_series(coefficients: list[float], t: torch.Tensor) -> torch.Tensor:
 
 
 def _split(eta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(small, eta_small, eta_large)``: the mask of the series region and ``eta`` made safe
-    for each form (the unused branch sees a harmless value, so no NaN reaches a gradient)."""
-    small = eta.abs() < _SWITCH
-    eta_small = torch.where(small, eta, torch.zeros_like(eta))
-    eta_large = torch.where(small, torch.full_like(eta, 2 * _SWITCH), eta)
+    """``(small, eta_small, eta_large)``: the mask of the series region and ``eta`` clamped
+    into each form's own range (``|eta_large| >= 1``, sign kept), so the unused branch sees a
+    harmless value and no NaN reaches a gradient; clamps, not selects (cheaper on CPU)."""
+    a = eta.abs()
+    small = a < _SWITCH
+    eta_small = eta.clamp(-_SWITCH, _SWITCH)
+    eta_large = torch.copysign(a.clamp(min=_SWITCH), eta)
     return small, eta_small, eta_large
 
 
@@ -102,6 +108,99 @@ def _log1p_ratio(u: torch.Tensor) -> torch.Tensor:
     for k in range(7, 0, -1):
         series = series * -s + 1.0 / k
     return torch.where(small, series, torch.log1p(big) / big)
+
+
+# Below this |eta| the law is uniform to rounding (its density is off by |eta| / 2); a smaller
+# floor would drive exp and expm1 into a slow path (2x on CPU) through subnormal powers.
+_RATE_FLOOR = {torch.float64: 1e-20}
+
+
+def _bounded_rate(eta: torch.Tensor) -> torch.Tensor:
+    """``|eta|``, at least ``_RATE_FLOOR`` (1e-12 but in float64) and finite."""
+    return eta.abs().clamp(_RATE_FLOOR.get(eta.dtype, 1e-12), torch.finfo(eta.dtype).max)
+
+
+def _sampler_terms(eta: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``(s, e, f, m)`` of ``_sample_from_mode``: ``s = sign(eta) a`` (``a = |eta|`` bounded,
+    never 0: -0.0 counts as negative, like the mode), ``e = expm1(-a)``, ``f = 2 e^-a`` (at
+    least twice the smallest normal, so ``a y <= -log(tiny)`` never overflows ``expm1`` in the
+    gradient), and the mode ``m = [s > 0]``."""
+    a = _bounded_rate(eta)
+    s = torch.copysign(a, eta)
+    minus_a = a.neg_()
+    e = torch.expm1(minus_a)
+    f = minus_a.exp_().clamp_(min=torch.finfo(a.dtype).tiny).mul_(2)
+    return s, e, f, (s > 0).to(s.dtype)
+
+
+def _sample_from_mode(terms: tuple[torch.Tensor, ...], r: torch.Tensor) -> torch.Tensor:
+    """``q`` with the sample ``x = m + q``: ``|q|`` is the distance from the mode ``m``,
+    ``y = -log w / a ~ CB(-a)`` (``w = e^-a + r (1 - e^-a)``, ``r`` uniform), exact in
+    distribution. ``log w`` is ``log1p(t)``, ``t = -(1 - r)(1 - e^-a)``, where ``t >= -1/2``,
+    else ``log w``, both exact to rounding: as ``log1p(max(t, -1/2)) + log(min(2 w, 1))`` (one
+    term is exactly 0), no select needed."""
+    s, e, f, _ = terms
+    t = ((1 - r) * e).clamp_(min=-0.5).log1p_()
+    w = torch.addcmul(f, r, e, value=-2.0).clamp_(max=1).log_()
+    # |q| <= 1 (rounding at r = 0, where w = e^-a, may leave it above).
+    return t.add_(w).div_(s).clamp_(-1, 1)
+
+
+# dx/deta below |eta| = _GRADIENT_SWITCH by a series in (a, a y) with this many terms (the
+# first dropped is below 2e-8 of the result in float32, 3e-18 in float64).
+_GRADIENT_SWITCH = 0.5
+_GRADIENT_TERMS = {torch.float64: 15}
+_INVERSE_FACTORIALS = [1 / math.factorial(k + 1) for k in range(16)]
+
+
+def _gradient_series(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``(y - F_a(y)) / a`` for small ``a``: ``y (1 - y) a / expm1(a) sum_j (a y)^j Q_j`` with
+    ``Q_j = sum_{k > j} a^{k-1-j} / (k+1)!`` (all terms positive)."""
+    terms = _GRADIENT_TERMS.get(y.dtype, 8)
+    c = _INVERSE_FACTORIALS
+    z = a * y
+    coef = torch.full_like(a, c[terms])
+    acc = coef
+    for j in range(terms - 2, -1, -1):
+        coef = coef * a + c[j + 1]
+        acc = torch.addcmul(coef, acc, z)
+    return acc * (y - y * y) * (a / torch.expm1(a))
+
+
+def _sample_gradient(eta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``dx/deta`` at fixed ``r`` for a sample at distance ``y`` from the mode:
+    ``(y - F_a(y)) / a``, ``a = |eta|``, ``F_a(y) = expm1(a y) / expm1(a)`` (the cdf of
+    ``CB(a)``; ``a y`` stays below ``-log(tiny)``, see ``_sample_from_mode``), in which the
+    difference cancels like ``a y (1 - y) / 2`` for small ``a``: there by its series."""
+    a = _bounded_rate(eta)
+    inv_a = a.reciprocal()
+    closed = torch.addcmul(
+        y * inv_a, torch.expm1(a * y), torch.expm1(a).mul_(a).reciprocal_().neg_()
+    ).clamp_(min=0)  # x rises with eta: no negative rounding where F_a(y) = y = 1
+    small = a < _GRADIENT_SWITCH
+    return masked_compute(small, _gradient_series, (a, y), (_GRADIENT_SWITCH / 2, 0.5), closed)
+
+
+class _Reparameterized(torch.autograd.Function):
+    """``x = q + m`` (``_sample_from_mode``), with the implicit gradient ``dx/deta``."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(eta, q, mode):
+        return q + mode
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        eta, q, _ = inputs
+        ctx.save_for_backward(eta, q)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        eta, q = ctx.saved_tensors
+        grad_eta = (grad * _sample_gradient(eta, q.abs())).sum_to_size(eta.shape)
+        return grad_eta, None, None
 
 
 class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
@@ -155,10 +254,14 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        u = torch.rand(
-            shape, dtype=self._param.dtype, device=self._param.device, generator=generator
-        )
-        return self._icdf(u)
+        eta = self.logits
+        r = torch.rand(shape, dtype=eta.dtype, device=eta.device, generator=generator)
+        with torch.no_grad():
+            terms = self._cached("_sampler_terms", lambda: _sampler_terms(self.logits.detach()))
+            q = _sample_from_mode(terms, r)
+        if torch.is_grad_enabled() and eta.requires_grad:
+            return _Reparameterized.apply(eta, q, terms[3])
+        return q.add_(terms[3])
 
     def _log_prob(self, value):
         eta = self.logits
@@ -215,8 +318,18 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         return torch.where(low, x_low, torch.where(direct, x_direct, x_far))
 
     def _entropy(self):
+        # H(eta) = H(-eta); with a = |eta|, by the series below 1, else
+        # H = log((1 - e^-a) / a) + 1 - a / expm1(a) (no cancellation worth a digit for
+        # a >= 1; 1 - log a once expm1(a) overflows). Clamps, not selects, keep each form's
+        # argument in its own range.
         eta = self.logits
-        return log_normalizer(eta) - eta * _mean(eta)
+        a = eta.abs()
+        s = eta.clamp(-_SWITCH, _SWITCH)
+        t = s * s
+        series = t * _even_series(_ENTROPY, t)
+        big = a.clamp(min=_SWITCH)
+        closed = torch.log(-torch.expm1(-big) / big) + (1 - big / torch.expm1(big))
+        return torch.where(a < _SWITCH, series, closed)
 
     @property
     def _natural_params(self):

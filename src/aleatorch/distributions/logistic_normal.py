@@ -91,18 +91,13 @@ class LogisticNormal(TransformedDistribution):
         loc, scale = self.loc, self.scale
         shape = self._extended_shape(sample_shape)[:-1] + loc.shape[-1:]
         eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
-        x = torch.addcmul(loc, eps, scale) - self._log_offsets()
-        # In log space: log y_k = log z_k + sum_{j<k} log(1 - z_j), then the last stick.
-        log_kept = F.logsigmoid(-x).cumsum(-1)
-        log_y = torch.cat(
-            [
-                F.logsigmoid(x[..., :1]),
-                F.logsigmoid(x[..., 1:]) + log_kept[..., :-1],
-                log_kept[..., -1:],
-            ],
-            dim=-1,
-        )
-        return log_y.exp().clamp(min=torch.finfo(loc.dtype).tiny)
+        # minus_x = -x, x = loc + scale eps - log(K - k), in one pass over the draws.
+        minus_x = torch.addcmul(self._log_offsets() - loc, eps, scale, value=-1.0)
+        # In log space: log y_k = log z_k + sum_{j<k} log(1 - z_j) = x_k + sum_{j<=k}
+        # log(1 - z_j) (log z = x + log(1 - z)), then the last stick: one logsigmoid.
+        log_kept = F.logsigmoid(minus_x).cumsum(-1)
+        log_y = torch.cat([log_kept - minus_x, log_kept[..., -1:]], dim=-1)
+        return log_y.exp_().clamp(min=torch.finfo(loc.dtype).tiny)  # (exp_: cat keeps nothing)
 
     def _sample(self, sample_shape, generator):
         return self._rsample(sample_shape, generator)

@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ParameterError
+from ..utils import _readable
 from .categorical import Categorical, CategoricalParameter, normalized_probs_or_logits
 
 __all__ = ["Multinomial"]
@@ -82,9 +83,11 @@ class Multinomial(CategoricalParameter, Distribution):
         # Counts of total_count categorical labels (inverse-cdf sampling), added up per
         # category with one scatter.
         sample_shape = torch.Size(sample_shape)
-        labels = Categorical(probs=self.probs.detach(), validate_args=False)._sample(
-            torch.Size((self.total_count,)) + sample_shape, generator
-        )
+        categorical = Categorical(probs=self.probs.detach(), validate_args=False)
+        direct = _counts_directly(categorical.probs, self.total_count, sample_shape, generator)
+        if direct is not None:
+            return direct.reshape(self._extended_shape(sample_shape))
+        labels = categorical._sample(torch.Size((self.total_count,)) + sample_shape, generator)
         shape = self._extended_shape(sample_shape)
         counts = torch.zeros(shape, dtype=self.probs.dtype, device=self.probs.device)
         if self.total_count == 0:
@@ -123,3 +126,44 @@ class Multinomial(CategoricalParameter, Distribution):
         pmf = torch.exp(log_choose + k_log_p + rest_log_q)
         expected_log_factorial = (pmf * torch.lgamma(k + 1)).sum(0)
         return entropy + expected_log_factorial.sum(-1)
+
+
+# Counting by comparisons costs draws x categories: beyond this many categories, the labels
+# by sorted search are cheaper.
+_DIRECT_CATEGORIES = 8
+
+
+def _counts_directly(probs, total_count, sample_shape, generator):
+    """The counts of ``total_count`` categorical draws per row, from the same uniforms and
+    targets as ``Categorical._sample`` (so the same counts), without the labels: the number
+    of draws with label ``<= j`` is that of targets ``(1 - u) cdf_K <= cdf_j`` (the sorted
+    search takes the first ``cdf_j`` at or above the target), and the counts are its
+    differences. As ``(S..., rows, K)``, or None where the labels are cheaper (many
+    categories) or the shortcut does not apply (not CPU eager, low precision)."""
+    k = probs.shape[-1]
+    if (
+        total_count == 0
+        or probs.numel() == 0
+        or k > _DIRECT_CATEGORIES
+        or probs.dtype not in (torch.float32, torch.float64)
+        or not _readable((probs,))
+    ):
+        return None
+    rows = probs.reshape(-1, k)
+    low, high = torch.aminmax(rows)
+    if not (float(low) >= 0 and float(high) < math.inf):  # NaN fails too
+        return None  # invalid weights (validation off): the labels' path raises
+    draws = math.prod(sample_shape)
+    u = torch.rand(
+        (rows.shape[0], total_count * draws),
+        dtype=probs.dtype,
+        device=probs.device,
+        generator=generator,
+    )
+    cdf = rows.cumsum(-1)
+    target = torch.rsub(u, 1).mul_(cdf[:, -1:]).view(rows.shape[0], total_count, draws)
+    at_most = [(target <= cdf[:, j, None, None]).sum(1, dtype=torch.int32) for j in range(k - 1)]
+    every = torch.full((rows.shape[0], draws), total_count, dtype=torch.int32, device=u.device)
+    at_most = torch.stack([*at_most, every], -1)  # (rows, S, K): draws with label <= j
+    counts = torch.diff(at_most, dim=-1, prepend=torch.zeros_like(at_most[..., :1]))
+    return counts.to(probs.dtype).transpose(0, 1)
