@@ -402,6 +402,11 @@ def test_beta_textbook_tiers_agree_with_the_exact_form(monkeypatch, method):
         (1, torch.float32, 64),
         (1e3, torch.float32, 1),
     ]:
+        if method == "entropy" and dtype == torch.float32:
+            # float32 entropies use gamma.shifted_stirling in float32 itself (no float64
+            # lgamma/digamma): H ~ 1 is a difference of terms ~10, so 1 eps is out of
+            # reach there; measured <= 12 eps, far inside the 1e2 eps budget.
+            tol = max(tol, 16)
         d = D.Beta((a * scale).to(dtype), (b * scale).to(dtype), validate_args=False)
         with torch.no_grad():
             x = d.sample()

@@ -15,6 +15,15 @@ from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
 from ..utils import as_params, textbook_dtype
 from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
+from .gamma import (
+    _FLOAT32_LIMIT,
+    _HALF_LOG_2PI,
+    _SHIFT,
+    ONE,
+    blockwise,
+    float32_within,
+    stirling_excess,
+)
 
 __all__ = ["Beta"]
 
@@ -39,6 +48,16 @@ def _shares(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     a, b = a * scale, b * scale
     total = a + b
     return a / total, b / total
+
+
+def _entropy_float32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """float32 ``H = G(a) + G(b) - G_t + u_t - 4 + log(2 pi)/2`` with ``t = a + b``,
+    ``G(x) = lgamma(x) + (1 - x) psi(x) + z - log(2 pi)/2`` and ``G_t + log z_t - u_t`` the
+    same for ``lgamma(t) + (2 - t) psi(t)`` (``gamma.stirling_excess``; the ``z`` cancel)."""
+    h, _ = stirling_excess(a)
+    h = h.add_(stirling_excess(b)[0])
+    g_t, u_t = stirling_excess(a + b, power=1.5)
+    return h.sub_(g_t).add_(u_t).add_(_HALF_LOG_2PI - _SHIFT)
 
 
 class Beta(ExponentialFamily):
@@ -120,6 +139,17 @@ class Beta(ExponentialFamily):
 
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
+        # small: the textbook terms below without the caching (of no use at this size)
+        small = a.numel() < self._cache_min_numel and a.dtype == b.dtype == value.dtype in ONE
+        work = small and textbook_dtype(_TEXTBOOK_LIMIT, a, b)
+        if work:
+            dtype, one, x = a.dtype, ONE[work], value
+            if work is not dtype:  # (.to costs ~1 us even as a no-op; 0-dim a would not
+                a, b, x = a.to(work), b.to(work), value.to(work)  # promote x)
+            out = x_log_y(a - one, x).add_(x_log1p_y(b - one, -x))
+            log_beta = torch.lgamma(a).add_(torch.lgamma(b)).sub_(torch.lgamma(a + b))
+            out = out.sub_(log_beta)
+            return out if work is dtype else out.to(dtype)
         work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a, b))
         if work is not None:
             # log1p(-x) keeps log(1 - x) accurate for small x; 0 * log 0 = 0 at the ends. In
@@ -152,6 +182,9 @@ class Beta(ExponentialFamily):
         # moderate concentrations, else regrouped without cancellation (the Dirichlet
         # entropy at k = 2)
         a, b = self.concentration1, self.concentration0
+        if float32_within(_FLOAT32_LIMIT, (a, b)):
+            # float32 up to 1e8: from gamma.shifted_stirling, a few ulps, no lgamma/digamma
+            return blockwise(_entropy_float32, (a, b))
         work = textbook_dtype(_TEXTBOOK_LIMIT, a, b)
         if work is not None:
             dtype = a.dtype

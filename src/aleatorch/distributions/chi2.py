@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from .. import constraints
-from ..utils import as_params
-from .gamma import Gamma
+from ..special.xlogy import x_log_y
+from ..utils import as_params, textbook_dtype
+from .gamma import (
+    _FLOAT32_LIMIT,
+    _HALF_LOG_2PI,
+    _SHIFT,
+    _TEXTBOOK_LIMIT,
+    HALF,
+    ONE,
+    Gamma,
+    blockwise,
+    float32_within,
+    stirling_excess,
+)
+
+_LOG_2 = math.log(2)
+
+
+def _entropy_float32(df: torch.Tensor) -> torch.Tensor:
+    """Gamma's float32 entropy at ``a = df / 2``, ``rate = 1/2`` (gamma.shifted_stirling)."""
+    h, _ = stirling_excess(df * 0.5)
+    return h.add_(_LOG_2 + _HALF_LOG_2PI - _SHIFT)
+
 
 __all__ = ["Chi2"]
 
@@ -44,3 +66,21 @@ class Chi2(Gamma):
     @property
     def rate(self) -> torch.Tensor:
         return torch.full_like(self.df, 0.5)
+
+    def _entropy(self):
+        # without forming concentration and rate (two temporaries of the batch's size)
+        if float32_within(2 * _FLOAT32_LIMIT, (self.df,)):
+            return blockwise(_entropy_float32, (self.df,))
+        return super()._entropy()
+
+    def _log_prob(self, value):
+        df = self.df
+        # small: Gamma's textbook terms without its caching (of no use at this size)
+        small = df.numel() < self._cache_min_numel and df.dtype == value.dtype in ONE
+        work = small and textbook_dtype(2 * _TEXTBOOK_LIMIT, df)
+        if work:
+            # (a - 1) log x - x/2 - a log 2 - lgamma(a), a = df/2, in utils.textbook_dtype
+            a, x = df.to(work) * HALF[work], value.to(work)
+            out = x_log_y(a - ONE[work], x).add_(x, alpha=-0.5)
+            return out.sub_(torch.lgamma(a).add_(a, alpha=_LOG_2)).to(df.dtype)
+        return super()._log_prob(value)

@@ -12,14 +12,50 @@ from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.xlogy import x_log_y
-from ..utils import as_params, textbook_dtype
+from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
 from ._beta_exact import dirichlet_entropy, dirichlet_kl, dirichlet_log_prob, working
+from .gamma import (
+    _FLOAT32_LIMIT,
+    _HALF_LOG_2PI,
+    _SHIFT,
+    ONE,
+    blockwise,
+    float32_within,
+    stirling_excess,
+)
 
 __all__ = ["Dirichlet"]
 
 # Total concentration up to which log_prob and entropy use lgamma/digamma directly
 # (utils.textbook_range): their terms stay below ~60, a few tens of ulps of the result.
 _TEXTBOOK_TOTAL = 20.0
+
+
+def _entropy_float32(c: torch.Tensor) -> torch.Tensor:
+    """float32 ``H = sum_i G(c_i) - G_t + (k - 1) (u_t - 4 + log(2 pi)/2)``, ``t = sum c``,
+    with ``G(x) = lgamma(x) + (1 - x) psi(x) + z - log(2 pi)/2`` and
+    ``G_t + (k - 1) (log z_t - u_t)`` the same for ``lgamma(t) + (k - t) psi(t)``
+    (``gamma.stirling_excess``; the ``z`` cancel but for ``-(k - 1) 4``)."""
+    k = c.shape[-1]
+    h = stirling_excess(c)[0].sum(-1)
+    g_t, u_t = stirling_excess(c.sum(-1), power=k - 0.5)
+    return h.sub_(g_t).add_(u_t + (_HALF_LOG_2PI - _SHIFT), alpha=k - 1)
+
+
+def _small_textbook_dtype(c: torch.Tensor) -> torch.dtype | None:
+    """``utils.textbook_dtype(_TEXTBOOK_TOTAL, c.sum(-1))`` for a small CPU tensor, with the
+    totals summed in Python (no reduction to launch)."""
+    if not _readable((c,)):
+        return None
+    k = c.shape[-1]
+    values = _flat_list(c)
+    totals = [abs(sum(values[i : i + k])) for i in range(0, len(values), k)]
+    largest = max(totals, default=0.0)
+    if any(t != t for t in totals):
+        return None
+    if largest <= _TEXTBOOK_TOTAL:
+        return c.dtype
+    return torch.float64 if largest <= _WIDENED_LIMIT and c.dtype != torch.float64 else None
 
 
 class Dirichlet(ExponentialFamily):
@@ -118,6 +154,16 @@ class Dirichlet(ExponentialFamily):
         # differences (see aleatorch.distributions._beta_exact)
         # (in float64 for float32 concentrations up to 1e8: utils.textbook_dtype)
         c = self.concentration
+        if c.numel() < self._cache_min_numel and c.dtype == value.dtype in ONE:
+            # small: the terms below without the caching (of no use at this size)
+            work = _small_textbook_dtype(c)
+            if work is not None:
+                # (the ops promote value to work: cw has at least one dim)
+                cw = c if work is c.dtype else c.to(work)
+                terms = x_log_y(cw - ONE[work], value).sub_(torch.lgamma(cw))
+                out = terms.sum(-1).add_(torch.lgamma(cw.sum(-1)))
+                if not any(v != v for v in _flat_list(out)):  # (+inf - inf: see below)
+                    return out if work is c.dtype else out.to(c.dtype)
         work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_TOTAL, c.sum(-1)))
         if work is not None:
             cw = self._cached("textbook_concentration", lambda: c.to(work))
@@ -135,6 +181,10 @@ class Dirichlet(ExponentialFamily):
         # sum lgamma(c_i) - lgamma(s) - (k - s) psi(s) - sum (c_i - 1) psi(c_i): directly
         # while the total is moderate, else regrouped without cancellation
         c = self.concentration
+        if float32_within(_FLOAT32_LIMIT / c.shape[-1], (c,)):
+            # float32 totals up to 1e8: from gamma.shifted_stirling, a few ulps, no
+            # lgamma/digamma calls
+            return blockwise(_entropy_float32, (c,), event_dims=(1,))
         work = textbook_dtype(_TEXTBOOK_TOTAL, c.sum(-1))
         if work is not None:
             cw = c.to(work)

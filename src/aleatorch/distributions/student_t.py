@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -10,14 +11,17 @@ import torch
 from .. import constraints
 from .._samplers.gamma import log_standard_gamma
 from ..distribution import Distribution
-from ..special.student_t import log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
-from ..utils import as_params, textbook_dtype
+from ..special.student_t import _D, log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
+from ..utils import _flat_list, as_params, textbook_dtype
+from .gamma import HALF, ONE, blockwise, float32_within
 
 __all__ = ["StudentT"]
 
 _NORMAL_ENTROPY = 0.5 * (1 + math.log(2 * math.pi))
 _LOG_PI = math.log(math.pi)
+_PI = {dtype: torch.full((), math.pi, dtype=dtype) for dtype in ONE}
 _TEXTBOOK_DF = 20.0  # df up to which the log-normalizer is the lgamma difference
+_FLOAT32_DF = 1e8  # df up to which the float32 entropy is used (p_(x+1/2) stays finite)
 
 
 def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
@@ -36,6 +40,44 @@ def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
 
 
 _FAR_RATIO = 1e15
+
+
+# float32 entropy (_entropy_float32), from D(z) = lgamma(z + 1/2) - lgamma(z) - log(z)/2
+# ~ sum d_n z^-n at z = nu/2 + 4: (x + 1/2) (D'(z) + 1/(2z)) - 1/2 - D(z) = -w f(w), w = 1/z,
+# f = sum (n + 1) d_n w^(n-1) - 7/2 sum n d_n w^n + 7/4 (n odd <= 9; the first omitted term
+# is below 1.1e-8 at z >= 4).
+_F_SERIES = [0.0] * 10
+for _n in range(1, 10, 2):
+    _F_SERIES[_n - 1] += float((_n + 1) * _D[_n])
+    _F_SERIES[_n] -= float(Fraction(7, 2) * _n * _D[_n])
+_F_SERIES[0] += 1.75
+
+
+def _entropy_float32(df: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    r"""float32 ``H = H(normal) + E(x) + log(scale)``, ``x = nu/2``,
+    ``E(x) = (x + 1/2) (psi(x + 1/2) - psi(x)) - 1/2 - D(x)``, shifted to ``z = x + 4``:
+    with ``p_w = w (w+1) (w+2) (w+3)`` and ``r_w = p_w' / p_w``,
+    ``E(x) = -f(1/z)/z + (x + 1/2) (r_x - r_(x+1/2)) + log(p_(x+1/2) / (p_x sqrt(z / x)))``
+    (``D(x) = D(z) + log(z/x)/2 - log(p_(x+1/2) / p_x)``, ``psi(x) = psi(z) - r_x``): terms
+    of size at most ``1/x``, no digamma or lgamma calls."""
+    x = 0.5 * df
+    z = x + 4
+    rz = z.reciprocal()
+    out = rz * _F_SERIES[-1]
+    for c in _F_SERIES[-2::-1]:
+        out = out.add_(c).mul_(rz)
+    x3 = x + 3  # p_x = y (y + 2), y = x (x + 3); p_x' = (y + 1) (4 x + 6)
+    y = x3 * x
+    y2 = y + 2
+    r = (x * 4 + 6).mul_(y + 1).div_(y2 * y)
+    h = x + 0.5
+    yh = (x + 3.5).mul_(h)
+    p_h = (yh + 2).mul_(yh)
+    r = r.sub_((h * 4 + 6).mul_(yh + 1).div_(p_h))
+    # p_x sqrt(z / x) = sqrt(x z) (x + 3) (y + 2): nothing overflows for tiny x
+    log_ratio = (p_h / (x * z).sqrt_().mul(x3).mul_(y2)).log_()
+    out = log_ratio.sub_(out).addcmul_(h, r)
+    return out.add_(scale.log()).add_(_NORMAL_ENTROPY)
 
 
 class StudentT(Distribution):
@@ -110,6 +152,23 @@ class StudentT(Distribution):
         return (value - self.loc) / self.scale
 
     def _log_prob(self, value):
+        df, loc, scale = self.df, self.loc, self.scale
+        # small: the same terms without the caching (of no use at this size) and, when no
+        # |r| is beyond _FAR_RATIO (read from Python), without the far branch
+        small = df.numel() < self._cache_min_numel and (
+            df.dtype == loc.dtype == scale.dtype == value.dtype in ONE
+        )
+        work = small and textbook_dtype(_TEXTBOOK_DF, df)
+        if work:
+            z = (value - loc) / scale
+            r = z / df.sqrt()
+            if all(abs(v) <= _FAR_RATIO for v in _flat_list(r)):
+                d = df.to(work)
+                half = d * HALF[work]
+                const = torch.lgamma(half + HALF[work]).sub_(torch.lgamma(half))
+                const = const.sub_(torch.log(d * _PI[work]), alpha=0.5).to(df.dtype)
+                kernel = torch.log1p(r.square()).mul_(df + ONE[df.dtype]).mul_(HALF[df.dtype])
+                return const.sub_(scale.log()) - kernel
         z = self._standardize(value)
         const = self._cached("log_normalizer", self._log_normalizer)
         return const - _half_log_kernel(z, self.df)
@@ -148,4 +207,7 @@ class StudentT(Distribution):
 
     def _entropy(self):
         # H = H(normal) + excess(nu) + log(sigma); the excess ~ 1/nu is computed by itself
-        return _NORMAL_ENTROPY + t_entropy_excess(self.df) + self.scale.log()
+        df, scale = self.df, self.scale
+        if float32_within(_FLOAT32_DF, (df,), scale):
+            return blockwise(_entropy_float32, (df, scale))
+        return _NORMAL_ENTROPY + t_entropy_excess(df) + scale.log()
