@@ -6,9 +6,10 @@ import math
 from typing import Any
 
 import torch
+from torch.autograd import forward_ad
 
 from .. import constraints
-from ..distribution import Distribution, will_validate
+from ..distribution import Distribution, _no_caching, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
 from ..utils import broadcast_shapes, lazy_property, softmax_last
@@ -28,6 +29,15 @@ def normalized_probs_or_logits(
     When validating, rows that cannot be normalized (an infinite entry, probs summing to 0,
     every logit -inf) are reported as such, before normalizing turns them into NaN.
     """
+    name, param, _ = _normalized_given(owner, probs, logits, validate_args)
+    return name, param
+
+
+def _normalized_given(
+    owner: str, probs: Any, logits: Any, validate_args: bool | None
+) -> tuple[str, torch.Tensor, bool]:
+    """:func:`normalized_probs_or_logits`, and whether validation has already found the
+    normalized probs a probability vector (see :func:`_normalized_probs`)."""
     name, param = probs_or_logits(owner, probs, logits)
     if param.dim() < 1:
         raise ParameterError(
@@ -40,19 +50,33 @@ def normalized_probs_or_logits(
             "categories) is empty, and a distribution needs at least one category"
         )
     if name == "probs":
-        total = param.sum(-1, keepdim=True)
-        if will_validate(validate_args):
-            _check_normalizable(owner, name, param, total != 0, param.isinf())
-        # Dividing by |sum| keeps the sign of negative entries, so validation still sees them
-        # when every entry is negative.
-        return name, param / total.abs()
+        return (name, *_normalized_probs(owner, param, validate_args))
     # Shifting by the max first is exact for nearby large logits (1e4 and 1e4 - 1 in float32),
     # where subtracting a rounded logsumexp would cost the ulp of 1e4.
     top = param.amax(-1, keepdim=True)
     if will_validate(validate_args):
         _check_normalizable(owner, name, param, top != -math.inf, param == math.inf)
     shifted = param - top
-    return name, shifted - shifted.exp().sum(-1, keepdim=True).log()
+    return name, shifted - shifted.exp().sum(-1, keepdim=True).log(), False
+
+
+def _normalized_probs(
+    owner: str, param: torch.Tensor, validate_args: bool | None
+) -> tuple[torch.Tensor, bool]:
+    """``(probs / |sum|, checked)``: ``checked`` says that validation has already found the
+    result a probability vector (0/0 and inf/inf give NaN, which fails that check), so
+    the ``simplex`` check of construction can be skipped; otherwise, when validating, rows
+    that cannot be normalized are reported as such."""
+    total = param.sum(-1, keepdim=True)
+    # Dividing by |sum| keeps the sign of negative entries, so validation still sees them
+    # when every entry is negative.
+    probs = param / total.abs()
+    if not will_validate(validate_args):
+        return probs, False
+    if constraints.simplex.all_ok(probs):
+        return probs, True
+    _check_normalizable(owner, "probs", param, total != 0, param.isinf())
+    return probs, False
 
 
 def _check_normalizable(
@@ -83,7 +107,10 @@ def _check_normalizable(
 
 
 def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
-    """``log(probs)``, exactly -inf at 0, with a finite gradient there (safe-where)."""
+    """``log(probs)``, exactly -inf at 0 (and below), with a finite gradient there
+    (safe-where); a plain ``log`` of ``max(p, 0)`` where no derivative can be taken."""
+    if not (probs.requires_grad or _no_caching() or forward_ad._current_level >= 0):
+        return probs.clamp(min=0).log()
     positive = probs > 0
     safe = torch.where(positive, probs, torch.ones_like(probs))
     return torch.where(positive, safe.log(), torch.full_like(probs, -math.inf))
@@ -132,9 +159,16 @@ class Categorical(CategoricalParameter, Distribution):
     def __init__(
         self, probs: Any = None, logits: Any = None, validate_args: bool | None = None
     ) -> None:
-        name, param = normalized_probs_or_logits(type(self).__name__, probs, logits, validate_args)
+        name, param, checked = _normalized_given(type(self).__name__, probs, logits, validate_args)
         self._set_given(name, param)
+        if checked:
+            self._given_checked = True
         super().__init__(param.shape[:-1], validate_args=validate_args)
+
+    def _validate_parameters(self) -> None:
+        # Construction has already checked the normalized probs (see _normalized_probs).
+        if not self.__dict__.pop("_given_checked", False):
+            super()._validate_parameters()
 
     @property
     def _num_events(self) -> int:

@@ -21,6 +21,8 @@ __all__ = ["LogNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _INV_SQRT_PI = 1 / math.sqrt(math.pi)
+# log_prob: below this many entries, (log x - mu) / sigma in float64 directly
+_FEW = 64
 with decimal.localcontext() as _ctx:
     _ctx.prec = 40
     _SQRT_HALF = decimal.Decimal(0.5).sqrt()
@@ -120,8 +122,12 @@ class LogNormal(TransformedDistribution):
             z = (log_value - self.loc) / self.scale
         else:
             wide = value.to(torch.float64).log()
-            shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
-            z = torch.addcmul(shift, wide, inverse).to(value.dtype)
+            if value.numel() < _FEW and self.loc.numel() < _FEW:  # fewer ops than the standardizer
+                loc, scale = self.loc.to(torch.float64), self.scale.to(torch.float64)
+                z = ((wide - loc) / scale).to(value.dtype)
+            else:
+                shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
+                z = torch.addcmul(shift, wide, inverse).to(value.dtype)
             log_value = wide.to(value.dtype)
         return torch.addcmul(const, z, z, value=0.5).add_(log_value).neg_()
 

@@ -110,9 +110,9 @@ class LowRankMultivariateNormal(Distribution):
         (matrix determinant lemma: ``det Sigma = det C * prod D``)."""
         w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
         scaled = w / diag.sqrt().unsqueeze(-1)
-        k = w.shape[-1]
-        eye = torch.eye(k, dtype=w.dtype, device=w.device)
-        tril = torch.linalg.cholesky(eye + scaled.mT @ scaled)
+        capacitance = scaled.mT @ scaled
+        capacitance.diagonal(dim1=-2, dim2=-1).add_(1)  # + I, in place on a fresh product
+        tril = torch.linalg.cholesky(capacitance)
         half_log_det = tril.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * diag.log().sum(-1)
         return tril, half_log_det
 
@@ -174,13 +174,14 @@ class LowRankMultivariateNormal(Distribution):
         # x = mu + W eps_w + sqrt(D) eps_d.
         return loc + (w @ eps_w.unsqueeze(-1)).squeeze(-1) + diag.sqrt() * eps_d
 
-    def _mahalanobis(self, diff: torch.Tensor) -> torch.Tensor:
+    def _mahalanobis(self, diff: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
         """``diff^T Sigma^{-1} diff`` by Woodbury: ``|D^{-1/2} diff|^2 - |L_C^{-1} W^T D^{-1}
-        diff|^2``."""
+        diff|^2``, with ``tril`` the Cholesky factor ``L_C`` of the capacitance."""
         w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
         # A value of another dtype (float64 against float32 parameters) is promoted as
         # torch's elementwise ops promote it; matmul and solve_triangular do not promote.
-        w = w.to(diff.dtype)
+        if w.dtype != diff.dtype:
+            w, tril = w.to(diff.dtype), tril.to(diff.dtype)
         # The form is quadratic: it is computed for diff / s, s = max |diff_i|, and scaled
         # back by s^2, so that a diff near finfo.max gives inf, not inf - inf = NaN.
         # s is a constant to autograd (the form is homogeneous: any s gives the same value
@@ -191,16 +192,18 @@ class LowRankMultivariateNormal(Distribution):
         diff = diff / s
         z = diff / diag
         proj = (z.unsqueeze(-2) @ w).mT  # W^T D^{-1} diff, as a column
-        tril = self._capacitance_tril.to(diff.dtype)
-        tril = tril.expand(broadcast_shapes(tril.shape[:-2], proj.shape[:-2]) + tril.shape[-2:])
+        if tril.shape[:-2] != proj.shape[:-2]:
+            batch = broadcast_shapes(tril.shape[:-2], proj.shape[:-2])
+            tril = tril.expand(batch + tril.shape[-2:])
         y = torch.linalg.solve_triangular(tril, proj, upper=False)
         form = ((diff * z).sum(-1) - y.pow(2).sum((-2, -1))).clamp(min=0)
         return s.squeeze(-1).square() * form
 
     def _log_prob(self, value):
         n = self._event_shape[0]
-        maha = self._mahalanobis(value - self.loc)
-        return -0.5 * (n * _LOG_2PI + maha) - self._capacitance_terms[1]
+        tril, half_log_det = self._capacitance_terms
+        maha = self._mahalanobis(value - self.loc, tril)
+        return -0.5 * (n * _LOG_2PI + maha) - half_log_det
 
 
 # ------------------------------------------------------------------------------ KL

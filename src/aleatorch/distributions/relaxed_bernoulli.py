@@ -89,8 +89,8 @@ class _RelaxedBinaryParameter(TemperatureParameter, BinaryGivenParameter):
     def _logistic_log_density(self, t: torch.Tensor) -> torch.Tensor:
         """``log tau + d - 2 softplus(d)`` with ``d = logits - tau t``, the density of the
         logit; written with ``-|d|`` so that neither exp nor softplus overflows."""
-        d = (self.logits - self.temperature * t).abs()
-        return self.temperature.log() - d - 2 * softplus(-d)
+        nd = -torch.addcmul(self.logits, self.temperature, t, value=-1).abs()
+        return torch.add(self.temperature.log() + nd, softplus(nd), alpha=-2)
 
 
 class LogitRelaxedBernoulli(_RelaxedBinaryParameter, Distribution):

@@ -313,7 +313,10 @@ class Wishart(ExponentialFamily):
         z = torch.linalg.solve_triangular(factor, value_factor, upper=False)
         trace = z.pow(2).sum((-2, -1))
         large = 0.5 * n - 0.5 * (p - 1) > _STIRLING_FROM
-        n_exact = torch.where(large, float(p + 1), n)  # safe where
+        # CPU eager, no large df (the usual case): the Stirling branch and both wheres are
+        # skipped; the traced form below gives the same numbers.
+        few = _readable((n,)) and not bool(large.any())
+        n_exact = n if few else torch.where(large, float(p + 1), n)  # safe where
         const = self._cached(
             "log_normalizer",
             lambda: (
@@ -323,6 +326,8 @@ class Wishart(ExponentialFamily):
             ),
         )
         exact = (n_exact - p - 1) * half_log_det_x - 0.5 * trace - const
+        if few:
+            return exact
         big = _large_df_log_prob(0.5 * n, half_log_det, half_log_det_x, trace, p)
         return torch.where(large, big, exact)
 
