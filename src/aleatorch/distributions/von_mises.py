@@ -13,7 +13,7 @@ from .._generic_icdf import _with_implicit_gradient
 from ..distribution import Distribution
 from ..special.bisection import bisect_floats
 from ..special.von_mises import log_arc_mass
-from ..utils import as_params
+from ..utils import _readable, as_params
 
 __all__ = ["VonMises"]
 
@@ -127,29 +127,55 @@ def _circular_variance(kappa: torch.Tensor) -> torch.Tensor:
     return torch.where(big, series, direct).to(kappa.dtype)
 
 
-def _proposal_r(kappa: torch.Tensor) -> torch.Tensor:
-    """Best and Fisher's wrapped-Cauchy envelope parameter ``r = (1 + rho^2) / (2 rho)``.
+def _envelope(kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Best and Fisher's wrapped-Cauchy envelope, as ``(q, a, b)``.
 
-    ``rho = (tau - sqrt(2 tau)) / (2 kappa)`` with ``tau = 1 + sqrt(1 + 4 kappa^2)`` cancels
-    catastrophically for small kappa; with ``s = sqrt(1 + 4 kappa^2)``, ``tau - 2 = 4 kappa^2 /
-    (s + 1)`` gives ``rho = 2 kappa tau / ((s + 1)(tau + sqrt(2 tau)))``, accurate everywhere
-    (``rho ~ kappa / 2`` as kappa -> 0, where torch needs a Taylor branch)."""
-    s = torch.sqrt(1 + 4 * kappa * kappa)
-    tau = 1 + s
-    rho = 2 * kappa * tau / ((s + 1) * (tau + torch.sqrt(2 * tau)))
-    return (1 + rho * rho) / (2 * rho)
+    The proposal is ``T = 2 atan(y)``, ``y = q tan(pi (u - 1/2))``, ``q = (1 - rho) / (1 +
+    rho)`` (a wrapped Cauchy of mean resultant ``rho``; with ``z = cos(pi u)`` it is Best and
+    Fisher's ``cos T = (1 + r z) / (r + z)``, ``r = (1 + rho^2) / (2 rho)``). Their
+    acceptance variable ``c = kappa (r - cos T) = a + b sin^2(T / 2)``, with ``a = kappa (r -
+    1) = kappa (1 - rho)^2 / (2 rho)``, ``b = 2 kappa``, ``sin^2(T / 2) = y^2 / (1 + y^2)``:
+    no cancellation, and ``kappa / rho = (tau + sqrt(2 tau)) / 2`` is finite at ``kappa =
+    0`` (``q = 1``, ``a = 1``, ``b = 0``: the uniform law).
+
+    The test ``c e^(1 - c) >= u`` is exact for every ``rho`` in ``(0, 1)`` (Best and Fisher's
+    ``rho = (tau - sqrt(2 tau)) / (2 kappa)``, ``tau = 1 + sqrt(1 + 4 kappa^2)``, only makes
+    it efficient), as long as ``q`` and ``a`` share it: ``1 - rho`` is exact in floating
+    point for ``rho >= 1/2`` (Sterbenz) and within one rounding below, so the parameters'
+    precision suffices."""
+    tau = 1 + torch.sqrt(1 + 4 * kappa * kappa)
+    half_spread = 0.5 * (tau + torch.sqrt(2 * tau))  # kappa / rho
+    rho = kappa / half_spread
+    omega = 1 - rho
+    return omega / (1 + rho), omega * omega * (0.5 * half_spread), 2 * kappa
 
 
-def _propose(kappa, r, shape, generator):
-    """One Best-Fisher round: a candidate angle in [0, pi] with a random sign, and whether it
-    is accepted."""
-    u = torch.rand((3,) + shape, dtype=kappa.dtype, device=kappa.device, generator=generator)
-    z = torch.cos(math.pi * u[0])
-    f = (1 + r * z) / (r + z)
-    c = kappa * (r - f)
-    accept = (c * (2 - c) > u[1]) | (torch.log(c / u[1]) + 1 - c >= 0)
-    angle = torch.copysign(torch.acos(f.clamp(-1, 1)), u[2] - 0.5)
-    return angle, accept
+def _propose(q, a, b, u):
+    """One Best-Fisher round from the uniforms ``u[0]``, ``u[1]`` (overwritten): ``y = tan(T
+    / 2)`` for the candidate angle ``T``, and whether it is accepted: ``u1 <= c e^(1 - c)``,
+    as ``log(c / u1) >= c - 1`` (their squeeze ``c (2 - c) > u1``, which implies it, would
+    only spare a log that every entry takes anyway)."""
+    y = q * torch.tan(u[0].sub_(0.5).mul_(math.pi))
+    y2 = y * y
+    c = torch.addcmul(a, b, y2.div_(y2 + 1))
+    return y, torch.log(c / u[1]) >= c - 1
+
+
+def _wrap(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (overwritten) less the nearest whole number of turns, in ``[-pi, pi]`` (cheaper
+    than ``remainder``)."""
+    return x.sub_(torch.mul(x, 0.5 / math.pi).round_().mul_(2 * math.pi))
+
+
+def _propose_in_place(q, a, b, u):
+    """:func:`_propose` for CPU eager, in place in ``u`` (the returned ``y`` is ``u[0]``) and
+    two more buffers: a fresh 4 MB buffer can cost ~2 ms of page faults per million entries,
+    more than the arithmetic on it."""
+    y = u[0].sub_(0.5).mul_(math.pi).tan_().mul_(q)
+    y2 = y * y
+    c = torch.add(y2, 1)
+    c = torch.addcmul(a, b, y2.div_(c), out=c)
+    return y, torch.div(c, u[1], out=y2).log_() >= c.sub_(1)
 
 
 class VonMises(Distribution):
@@ -321,43 +347,86 @@ class VonMises(Distribution):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        # float64 internally: the envelope is nearly flat for small kappa, where float32
-        # rounding would bias the acceptance test.
-        kappa = self.concentration.detach().to(torch.float64).expand(shape)
-        # Above _NORMAL_LIMIT the envelope parameter r rounds to 1 and no candidate is ever
-        # accepted: those entries (and an infinite kappa, a point mass) are drawn from the
-        # normal limit N(0, 1 / kappa) below; a NaN or negative kappa (validation off) gives
-        # NaN. Neither enters the rejection loop, which could not end for them.
+        # In the parameters' precision: every quantity of the test is computed without
+        # cancellation (_envelope), so rounding moves the acceptance probability by a few
+        # eps at most, for every kappa (tests/test_speed_von_mises.py: KS at 1e6 draws).
+        q, a, b, rows, huge, invalid, special = self._cached("envelope", self._envelope_parts)
+        if special is not None:  # CPU eager
+            y = self._rejection_eager(q, a, b, rows, shape, generator)
+        else:
+            done = (huge | invalid).expand(shape)
+            y = self._rejection_traced(q, a, b, done, shape, generator)
+        # atan2 is vectorised, atan is not; y is ours (in place)
+        angle = y.atan2_(y.new_ones(())).mul_(2)
+        if special is None or special:
+            z = torch.randn(shape, dtype=y.dtype, device=y.device, generator=generator)
+            kappa = self.concentration.detach()
+            angle = torch.where(huge, z * torch.where(huge, kappa, 1.0).rsqrt(), angle)
+            angle = angle.masked_fill(invalid, math.nan)
+        # loc reduced to [-pi, pi] once (the sum then rounds as in [-2 pi, 2 pi]); in place
+        # only in CPU eager (under vmap an unbatched angle cannot take a batched loc)
+        loc = self._cached("reduced_loc", lambda: _wrap(self.loc.detach().clone()))
+        return _wrap(angle.add_(loc) if special is not None else angle + loc)
+
+    def _envelope_parts(self):
+        """``(q, a, b)`` of :func:`_envelope` (CPU eager: views of the rows of a ``(3, n)``
+        tensor, also returned; else None); which concentrations are huge (above
+        _NORMAL_LIMIT the envelope is too narrow for the test: those entries, and an infinite
+        kappa, a point mass, are drawn from the normal limit N(0, 1 / kappa)) or invalid (a
+        NaN or negative kappa, validation off: NaN), neither of which enters the rejection
+        loop (it could not end for them); and whether any is either (None unless CPU
+        eager)."""
+        kappa = self.concentration.detach()
         huge = kappa > _NORMAL_LIMIT
         invalid = ~(kappa >= 0)
-        r = _proposal_r(torch.where(huge | invalid, torch.ones_like(kappa), kappa))
-        # kappa = 0 (or so small that r overflows): the uniform distribution, drawn directly.
-        flat = ~torch.isfinite(r)
-        u = torch.rand(shape, dtype=torch.float64, device=kappa.device, generator=generator)
-        angle = torch.where(flat, (2 * u - 1) * math.pi, torch.zeros_like(u))
-        done = huge | invalid | flat
-        for _ in range(_ROUNDS):  # a fixed trip count: no host sync, compile-friendly
-            candidate, accept = _propose(kappa, r, shape, generator)
-            angle = torch.where(done, angle, candidate)
-            done = done | accept
+        q, a, b = _envelope(torch.where(huge | invalid, 1.0, kappa))
+        if not _readable((kappa,)):
+            return q, a, b, None, huge, invalid, None
+        rows = torch.stack([q.reshape(-1), a.reshape(-1), b.reshape(-1)])
+        q, a, b = (row.view(kappa.shape) for row in rows)
+        return q, a, b, rows, huge, invalid, bool((huge | invalid).any())
 
-        def still_rejected(angle, done):
+    @staticmethod
+    def _rejection_eager(q, a, b, rows, shape, generator):
+        """CPU eager: a round on every entry, then rounds on the still-rejected entries only
+        (~20-30%, then fewer: no full-size work after the first round), until all are
+        accepted. ``rows`` holds ``(q, a, b)`` flattened; entry ``i`` of the draws uses
+        column ``i mod n``."""
+        u = torch.rand((2, *shape), dtype=q.dtype, generator=generator)
+        y, accept = _propose_in_place(q, a, b, u)
+        y = y.reshape(-1)
+        pending = accept.logical_not_().reshape(-1).nonzero().squeeze(-1)
+        n = rows.shape[1]
+        while pending.numel():
+            columns = rows.index_select(1, pending if n == y.numel() else pending % n)
+            u = torch.rand((2, pending.numel()), dtype=q.dtype, generator=generator)
+            candidate, accept = _propose_in_place(*columns, u)
+            y.index_copy_(0, pending, candidate)
+            pending = pending[accept.logical_not_()]
+        return y.reshape(shape)
+
+    @staticmethod
+    def _rejection_traced(q, a, b, done, shape, generator):
+        """Compile, vmap, accelerators: fixed full-size rounds, then a loop until every
+        entry is accepted (a torch.while_loop when compiled)."""
+        y = torch.zeros(shape, dtype=q.dtype, device=q.device)
+
+        def another_round(y, done):
+            u = torch.rand((2, *shape), dtype=q.dtype, device=q.device, generator=generator)
+            candidate, accept = _propose(q, a, b, u)
+            return torch.where(done, y, candidate), done | accept
+
+        for _ in range(_ROUNDS):  # a fixed trip count: no host sync, compile-friendly
+            y, done = another_round(y, done)
+
+        def still_rejected(y, done):
             return ~done.all()
 
-        def another_round(angle, done):
-            candidate, accept = _propose(kappa, r, shape, generator)
-            return torch.where(done, angle, candidate), done | accept
-
         if torch.compiler.is_compiling():
-            angle, _ = while_loop(still_rejected, another_round, (angle, done))
+            y, _ = while_loop(still_rejected, another_round, (y, done))
         else:
             # Eager while_loop would compile its body (and cannot take a generator): the same
             # loop in Python, one host read, which in ~3e-6 of the entries runs a round.
-            while still_rejected(angle, done):
-                angle, done = another_round(angle, done)
-        if torch.compiler.is_compiling() or bool(huge.any()):
-            z = torch.randn(shape, dtype=torch.float64, device=kappa.device, generator=generator)
-            angle = torch.where(huge, z * torch.where(huge, kappa, 1.0).rsqrt(), angle)
-        angle = angle.masked_fill(invalid, math.nan)
-        loc = self.loc.detach().to(torch.float64)
-        return (torch.remainder(angle + loc + math.pi, 2 * math.pi) - math.pi).to(self.loc.dtype)
+            while still_rejected(y, done):
+                y, done = another_round(y, done)
+        return y
