@@ -13,7 +13,7 @@ from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import bd0, softplus, stirlerr
 from ..special.bisection import bisect_integers
-from ..utils import _flat_list, _readable, textbook_dtype, textbook_range
+from ..utils import _flat_list, _readable, broadcast_shapes, textbook_dtype, textbook_range
 from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
@@ -161,16 +161,6 @@ def _log_factorials(top: int, device: torch.device) -> torch.Tensor:
             table = torch.lgamma(ks)
         _log_factorial_tables[device] = table
     return table
-
-
-def _broadcast_shape(a: torch.Size, b: torch.Size) -> torch.Size:
-    """``torch.broadcast_shapes(a, b)``, without its Python cost when one shape ends with
-    the other (a value with sample dims and the batch shape)."""
-    if a[len(a) - len(b) :] == b:
-        return a
-    if b[len(b) - len(a) :] == a:
-        return b
-    return torch.broadcast_shapes(a, b)
 
 
 def _gather(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -481,7 +471,7 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
             return None
         if not _readable((param, n, value)):
             return None
-        shape = _broadcast_shape(value.shape, param.shape)
+        shape = broadcast_shapes(value.shape, param.shape)
         if math.prod(shape) > _LISTED:
             return None
         ks, ns, ts = (
@@ -556,7 +546,7 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         counts, top, log_n_factorial, log_p, log_q, never, always = terms
         if never is not None and torch.is_grad_enabled() and log_p.requires_grad:
             return None  # the lgamma form keeps its gradients at p = 0 and 1
-        shape = _broadcast_shape(value.shape, counts.shape)
+        shape = broadcast_shapes(value.shape, counts.shape)
         k = _as_counts(value.expand(shape), top + 1.0)
         if k is None:
             return None

@@ -13,13 +13,12 @@ from ..kl import register_kl
 from ..special.bisection import bisect_integers
 from ..special.incomplete_gamma import _log_tails, gammainc, gammaincc, log_gammainc, log_gammaincc
 from ..special.stirling import stirlerr
-from ..utils import _flat_list, _readable, as_params, textbook_dtype
+from ..utils import _flat_list, _readable, as_params, broadcast_shapes, textbook_dtype
 from .binomial import (
     _LISTED,
     _LOG_FACTORIAL_MAX,
     _as_counts,
     _as_tensor,
-    _broadcast_shape,
     _log_factorials,
 )
 from .gamma import deviance
@@ -158,7 +157,7 @@ class Poisson(ExponentialFamily):
             return None
         if not _readable((rate, value)):
             return None
-        shape = _broadcast_shape(value.shape, rate.shape)
+        shape = broadcast_shapes(value.shape, rate.shape)
         if math.prod(shape) > _LISTED:
             return None
         ks, rs = (_flat_list(t if t.shape == shape else t.expand(shape)) for t in (value, rate))
@@ -192,7 +191,7 @@ class Poisson(ExponentialFamily):
             return None
         if not _readable((self.rate, value)):
             return None
-        shape = _broadcast_shape(value.shape, self.rate.shape)
+        shape = broadcast_shapes(value.shape, self.rate.shape)
         k = _as_counts(value.expand(shape), _LOG_FACTORIAL_MAX - 1.0)
         if k is None:
             return None
