@@ -65,7 +65,10 @@ class Laplace(SymmetricLocationScale, Distribution):
         # eps/2, exactly representable, symmetric about 0 and never 0 or +-1, so the magnitude
         # log1p(-|w|) is finite and the sign never vanishes.
         w = u.mul_(2).sub_(1 - torch.finfo(dtype).eps / 2)
-        return self.loc - self.scale * w.sign() * torch.log1p(-w.abs())
+        # z = -sign(w) log1p(-|w|) (copysign keeps only the magnitude of log1p), a standard
+        # Laplace draw; x = loc + scale z in one op.
+        z = torch.copysign(torch.log1p(-w.abs()), w)
+        return torch.addcmul(self.loc, self.scale, z)
 
     def _log_prob(self, value):
         # log(2 b) as log 2 + log b: 2 b overflows for b above finfo.max / 2.
