@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -13,15 +14,19 @@ from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
-from ..utils import as_params, textbook_dtype
+from ..utils import _flat_list, as_params, textbook_dtype
 from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
 from .gamma import (
     _FLOAT32_LIMIT,
     _HALF_LOG_2PI,
     _SHIFT,
     ONE,
+    PYTHON_NUMEL,
     blockwise,
     float32_within,
+    from_floats,
+    python_limit,
+    python_wanted,
     stirling_excess,
 )
 
@@ -58,6 +63,23 @@ def _entropy_float32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     h = h.add_(stirling_excess(b)[0])
     g_t, u_t = stirling_excess(a + b, power=1.5)
     return h.sub_(g_t).add_(u_t).add_(_HALF_LOG_2PI - _SHIFT)
+
+
+def _python_log_prob(a: torch.Tensor, b: torch.Tensor, value: torch.Tensor):
+    """``(a - 1) log x + (b - 1) log(1 - x) - lgamma(a) - lgamma(b) + lgamma(a + b)`` entry by
+    entry in Python floats (double precision, the textbook tier) for a few entries; None (the
+    tensor path) when the shapes differ or an entry lies outside ``0 < x < 1``, ``a, b`` in
+    the textbook range (NaN too)."""
+    if not (value.shape == a.shape == b.shape) or not a.numel():
+        return None
+    limit = python_limit(a.dtype, _TEXTBOOK_LIMIT)
+    log, log1p, lgamma, out = math.log, math.log1p, math.lgamma, []
+    for p, q, x in zip(_flat_list(a), _flat_list(b), _flat_list(value)):
+        if not (0.0 < p <= limit and 0.0 < q <= limit and 0.0 < x < 1.0):
+            return None
+        log_beta = lgamma(p) + lgamma(q) - lgamma(p + q)
+        out.append((p - 1.0) * log(x) + (q - 1.0) * log1p(-x) - log_beta)
+    return from_floats(out, a.dtype, a.shape)
 
 
 class Beta(ExponentialFamily):
@@ -141,6 +163,10 @@ class Beta(ExponentialFamily):
         a, b = self.concentration1, self.concentration0
         # small: the textbook terms below without the caching (of no use at this size)
         small = a.numel() < self._cache_min_numel and a.dtype == b.dtype == value.dtype in ONE
+        if small and a.numel() <= PYTHON_NUMEL and python_wanted(a, b, value):
+            out = _python_log_prob(a, b, value)
+            if out is not None:
+                return out
         work = small and textbook_dtype(_TEXTBOOK_LIMIT, a, b)
         if work:
             dtype, one, x = a.dtype, ONE[work], value

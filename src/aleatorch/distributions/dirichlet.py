@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -19,8 +20,12 @@ from .gamma import (
     _HALF_LOG_2PI,
     _SHIFT,
     ONE,
+    PYTHON_NUMEL,
     blockwise,
     float32_within,
+    from_floats,
+    python_limit,
+    python_wanted,
     stirling_excess,
 )
 
@@ -56,6 +61,33 @@ def _small_textbook_dtype(c: torch.Tensor) -> torch.dtype | None:
     if largest <= _TEXTBOOK_TOTAL:
         return c.dtype
     return torch.float64 if largest <= _WIDENED_LIMIT and c.dtype != torch.float64 else None
+
+
+def _python_log_prob(c: torch.Tensor, value: torch.Tensor) -> torch.Tensor | None:
+    """``sum_i (c_i - 1) log x_i + lgamma(t) - sum_i lgamma(c_i)``, ``t = sum_i c_i``, row by
+    row in Python floats (double precision: the textbook tier, utils.textbook_dtype) for a
+    few entries, where each torch call costs more than the arithmetic. None (the tensor path)
+    when a gradient is wanted, the shapes differ, a total leaves the textbook range, or an
+    entry is not finite and positive (the faces of the simplex, out-of-support values)."""
+    if c.shape != value.shape or not python_wanted(c, value):
+        return None
+    limit = python_limit(c.dtype, _TEXTBOOK_TOTAL)
+    k = c.shape[-1]
+    cs, xs = _flat_list(c), _flat_list(value)
+    out = []
+    lgamma, log = math.lgamma, math.log
+    for i in range(0, len(cs), k):
+        total = 0.0
+        acc = 0.0
+        for a, x in zip(cs[i : i + k], xs[i : i + k]):
+            if not (0.0 < a < math.inf and 0.0 < x < math.inf):
+                return None  # (NaN too)
+            total += a
+            acc += (a - 1.0) * log(x) - lgamma(a)
+        if total > limit:
+            return None
+        out.append(acc + lgamma(total))
+    return from_floats(out, c.dtype, c.shape[:-1]) if out else None
 
 
 class Dirichlet(ExponentialFamily):
@@ -156,6 +188,10 @@ class Dirichlet(ExponentialFamily):
         c = self.concentration
         if c.numel() < self._cache_min_numel and c.dtype == value.dtype in ONE:
             # small: the terms below without the caching (of no use at this size)
+            if c.numel() <= PYTHON_NUMEL:
+                out = _python_log_prob(c, value)
+                if out is not None:
+                    return out
             work = _small_textbook_dtype(c)
             if work is not None:
                 # (the ops promote value to work: cw has at least one dim)

@@ -14,7 +14,7 @@ from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
-from ..utils import _readable, as_params, textbook_dtype
+from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
 from ._gamma_tails import incomplete_gamma_tail
 
 __all__ = ["Gamma"]
@@ -39,6 +39,45 @@ _BD0_TERMS = 12  # v^3/3 + ... + v^25/25: |v| < 0.1 leaves < 1e-27
 # ~3 us (the Python number is wrapped into a tensor at each call). CPU eager paths only.
 ONE = {dtype: torch.ones((), dtype=dtype) for dtype in (torch.float32, torch.float64)}
 HALF = {dtype: torch.full((), 0.5, dtype=dtype) for dtype in (torch.float32, torch.float64)}
+# Up to this many entries, log_prob without a gradient runs in Python floats (Gamma, Beta,
+# Dirichlet), where each torch call costs more than the arithmetic.
+PYTHON_NUMEL = 32
+
+
+def python_wanted(*tensors: torch.Tensor) -> bool:
+    """Whether a small log_prob may run in Python floats: CPU eager (utils._readable), float32
+    (Python's double arithmetic rounded once; float64 keeps torch's lgamma, a little more
+    accurate than ``math.lgamma``), and no gradient wanted."""
+    if not _readable(tensors) or tensors[0].dtype != torch.float32:
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def python_limit(dtype: torch.dtype, limit: float) -> float:
+    """The largest parameter of the textbook tier (utils.textbook_dtype) evaluated in double
+    precision: ``limit`` for float64 parameters, ``1e8`` for float32 ones."""
+    return limit if dtype == torch.float64 else _WIDENED_LIMIT
+
+
+def from_floats(values: list[float], dtype: torch.dtype, shape: torch.Size) -> torch.Tensor:
+    """A tensor of ``shape`` from Python floats, rounded once to ``dtype``."""
+    out = torch.tensor(values, dtype=dtype)
+    return out if len(shape) == 1 else out.view(shape)
+
+
+def _python_log_prob(a: torch.Tensor, rate: torch.Tensor, value: torch.Tensor):
+    """``a log r - lgamma(a) + (a - 1) log x - r x`` entry by entry in Python floats (double
+    precision, the textbook tier) for a few entries; None (the tensor path) when the shapes
+    differ or an entry is not finite and positive or lies beyond the textbook range."""
+    if not (value.shape == a.shape == rate.shape) or not a.numel():
+        return None
+    limit = python_limit(a.dtype, _TEXTBOOK_LIMIT)
+    log, lgamma, out = math.log, math.lgamma, []
+    for c, r, x in zip(_flat_list(a), _flat_list(rate), _flat_list(value)):
+        if not (0.0 < c <= limit and 0.0 < r < math.inf and 0.0 < x < math.inf):
+            return None  # (NaN too)
+        out.append(c * log(r) - lgamma(c) + (c - 1.0) * log(x) - r * x)
+    return from_floats(out, a.dtype, a.shape)
 
 
 def _work(t: torch.Tensor) -> torch.Tensor:
@@ -342,6 +381,10 @@ class Gamma(ExponentialFamily):
         a, rate = self.concentration, self.rate
         # small: the textbook terms below without the caching (of no use at this size)
         small = a.numel() < self._cache_min_numel and a.dtype == rate.dtype == value.dtype in ONE
+        if small and a.numel() <= PYTHON_NUMEL and python_wanted(a, rate, value):
+            out = _python_log_prob(a, rate, value)
+            if out is not None:
+                return out
         work = small and textbook_dtype(_TEXTBOOK_LIMIT, a)
         if work:
             dtype, x = a.dtype, value
