@@ -224,13 +224,20 @@ class Distribution:
         event_shape: _Shape = torch.Size(),
         validate_args: bool | None = None,
     ) -> None:
-        self._batch_shape = torch.Size(batch_shape)
-        self._event_shape = torch.Size(event_shape)
-        if validate_args is not None:
+        # (the type tests skip a copy of the torch.Size that the families pass)
+        self._batch_shape = (
+            batch_shape if type(batch_shape) is torch.Size else torch.Size(batch_shape)
+        )
+        self._event_shape = (
+            event_shape if type(event_shape) is torch.Size else torch.Size(event_shape)
+        )
+        if validate_args is None:
+            validate_args = self._validate_args
+        else:
             self._validate_args = validate_args
         if self._half_in_float32 and self._dtype() in _HALF:
             self._run_in_float32 = True
-        if self._validate_args:
+        if validate_args:
             if type(self).arg_constraints is Distribution.arg_constraints:
                 # As torch: validation is on but the subclass never said what to check.
                 warnings.warn(
@@ -363,10 +370,11 @@ class Distribution:
             )
 
     def _check_value_shape(self, value: torch.Tensor, method: str) -> None:
-        if torch.jit.is_tracing():  # shapes are traced values there (Pyro jit-traces models)
-            return
         shape = value.shape
-        if shape == self._batch_shape + self._event_shape:
+        event = self._event_shape
+        if shape == (self._batch_shape + event if event else self._batch_shape):
+            return
+        if torch.jit.is_tracing():  # shapes are traced values there (Pyro jit-traces models)
             return
         event_ndim = len(self._event_shape)
         event_start = len(shape) - event_ndim

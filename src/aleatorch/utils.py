@@ -82,7 +82,10 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
     try:
         if torch.compiler.is_compiling():
             _broadcast_shapes_python(tuple(t.shape for t in tensors))
-        return tuple(torch.broadcast_tensors(*tensors))
+            return tuple(torch.broadcast_tensors(*tensors))
+        # The binding itself (~1.5 us less than torch's Python wrapper); it honours
+        # __torch_function__ overrides and modes as the wrapper does.
+        return tuple(_broadcast_tensors(tensors))
     except RuntimeError:
         shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
         raise ShapeError(
@@ -90,6 +93,9 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
             "to one batch_shape (each dim must be equal, or 1, or missing, counting from the "
             "right)"
         ) from None
+
+
+_broadcast_tensors = torch._C._VariableFunctions.broadcast_tensors
 
 
 def _same_float_tensors(values: tuple[Any, ...]) -> bool:
@@ -416,7 +422,13 @@ def _readable(tensors: tuple[torch.Tensor, ...]) -> bool:
     no torch.func wrapper (no device sync, no graph break, no data-dependent trace)."""
     if torch.compiler.is_compiling():
         return False
-    return all(t.is_cpu and not torch._C._functorch.is_functorch_wrapped_tensor(t) for t in tensors)
+    for t in tensors:  # a loop: cheaper than all() over a generator on one or two tensors
+        if not t.is_cpu or _is_functorch_wrapped(t):
+            return False
+    return True
+
+
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def _flat_list(t: torch.Tensor) -> list[float]:

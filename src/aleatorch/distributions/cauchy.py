@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _readable
+from ..utils import _SMALL_NUMEL, _flat_list, _readable
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Cauchy"]
@@ -85,15 +85,24 @@ class Cauchy(SymmetricLocationScale, Distribution):
     def _log_prob(self, value):
         # log p = -log(pi gamma) - log1p(z^2); log(pi gamma) is cached while the parameters
         # are unchanged.
-        z = self._standardize(value)
-        const = self._cached("log_normalizer", lambda: self.scale.log() + _LOG_PI)
+        z = (value - self.loc) / self.scale
         if _readable((z,)):
             # CPU eager: where no z^2 overflows (their sum is finite), log1p(z^2) itself.
             square = z * z
-            if math.isfinite(square.sum().item()):
-                return torch.log1p(square).add_(const).neg_()
+            if square.numel() <= _SMALL_NUMEL:
+                # Few entries (nothing to cache): the sum in Python floats, and
+                # (-log(pi) - log(gamma)) - log1p(z^2) in the fewest torch calls (the same
+                # roundings as the cached form).
+                if math.isfinite(sum(_flat_list(square))):
+                    const = torch.rsub(self.scale.log(), -_LOG_PI)
+                    return torch.sub(const, torch.log1p(square))
+            elif math.isfinite(square.sum().item()):
+                return torch.log1p(square).add_(self._log_normalizer()).neg_()
         # as 2 log hypot(1, z): no overflow of z^2 for large z.
-        return -const - 2 * torch.hypot(z, z.new_ones(())).log()
+        return -self._log_normalizer() - 2 * torch.hypot(z, z.new_ones(())).log()
+
+    def _log_normalizer(self):
+        return self._cached("log_normalizer", lambda: self.scale.log() + _LOG_PI)
 
     # cdf = atan2(1, -z) / pi and sf = atan2(1, z) / pi: both tails keep relative accuracy
     # (1/2 + atan(z)/pi would cancel for z << 0).
