@@ -14,7 +14,7 @@ from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
-from ..utils import _flat_list, as_params, textbook_dtype
+from ..utils import _WIDENED_LIMIT, _flat_list, as_params, textbook_dtype
 from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
 from .gamma import (
     _FLOAT32_LIMIT,
@@ -25,7 +25,6 @@ from .gamma import (
     blockwise,
     float32_within,
     from_floats,
-    python_limit,
     python_wanted,
     stirling_excess,
 )
@@ -72,7 +71,7 @@ def _python_log_prob(a: torch.Tensor, b: torch.Tensor, value: torch.Tensor):
     the textbook range (NaN too)."""
     if not (value.shape == a.shape == b.shape) or not a.numel():
         return None
-    limit = python_limit(a.dtype, _TEXTBOOK_LIMIT)
+    limit = _WIDENED_LIMIT  # float32 parameters: the double-precision textbook tier
     log, log1p, lgamma, out = math.log, math.log1p, math.lgamma, []
     for p, q, x in zip(_flat_list(a), _flat_list(b), _flat_list(value)):
         if not (0.0 < p <= limit and 0.0 < q <= limit and 0.0 < x < 1.0):

@@ -24,7 +24,6 @@ from .gamma import (
     blockwise,
     float32_within,
     from_floats,
-    python_limit,
     python_wanted,
     stirling_excess,
 )
@@ -71,7 +70,7 @@ def _python_log_prob(c: torch.Tensor, value: torch.Tensor) -> torch.Tensor | Non
     entry is not finite and positive (the faces of the simplex, out-of-support values)."""
     if c.shape != value.shape or not python_wanted(c, value):
         return None
-    limit = python_limit(c.dtype, _TEXTBOOK_TOTAL)
+    limit = _WIDENED_LIMIT  # float32 parameters: the double-precision textbook tier
     k = c.shape[-1]
     cs, xs = _flat_list(c), _flat_list(value)
     out = []

@@ -53,12 +53,6 @@ def python_wanted(*tensors: torch.Tensor) -> bool:
     return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
 
 
-def python_limit(dtype: torch.dtype, limit: float) -> float:
-    """The largest parameter of the textbook tier (utils.textbook_dtype) evaluated in double
-    precision: ``limit`` for float64 parameters, ``1e8`` for float32 ones."""
-    return limit if dtype == torch.float64 else _WIDENED_LIMIT
-
-
 def from_floats(values: list[float], dtype: torch.dtype, shape: torch.Size) -> torch.Tensor:
     """A tensor of ``shape`` from Python floats, rounded once to ``dtype``."""
     out = torch.tensor(values, dtype=dtype)
@@ -71,7 +65,7 @@ def _python_log_prob(a: torch.Tensor, rate: torch.Tensor, value: torch.Tensor):
     differ or an entry is not finite and positive or lies beyond the textbook range."""
     if not (value.shape == a.shape == rate.shape) or not a.numel():
         return None
-    limit = python_limit(a.dtype, _TEXTBOOK_LIMIT)
+    limit = _WIDENED_LIMIT  # float32 parameters: the double-precision textbook tier
     log, lgamma, out = math.log, math.lgamma, []
     for c, r, x in zip(_flat_list(a), _flat_list(rate), _flat_list(value)):
         if not (0.0 < c <= limit and 0.0 < r < math.inf and 0.0 < x < math.inf):
