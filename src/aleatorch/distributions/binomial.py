@@ -8,6 +8,13 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.counts import (
+    BINOMIAL_RANGE,
+    TABLE_FROM,
+    CdfTable,
+    binomial_inversion,
+    binomial_table,
+)
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
@@ -283,6 +290,8 @@ _ASYMPTOTIC_ENTROPY_VARIANCE = 3e5
 _TWO_PI_E = 2 * math.pi * math.e
 _LOG_2PI = math.log(2 * math.pi)
 _HALF = (torch.float16, torch.bfloat16)
+_WIDE = (torch.float32, torch.float64)
+_VECTORISED_FROM = 64  # entries from which sampling uses _samplers.counts (CPU eager)
 _MAX_ENUMERATED = 10**7  # values enumerate_support makes at most (80 MB in float64)
 _TEXTBOOK_COUNT = 20.0  # total counts up to which log_prob is the lgamma form
 _TEXTBOOK_WIDENED = 1e8  # ... and in float64, for float32 counts (utils.textbook_dtype)
@@ -380,6 +389,24 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
+        size = math.prod(shape)
+        if size >= TABLE_FROM and self._param.numel() == 1 and self.total_count.numel() == 1:
+            table = self._cached("cdf_table", self._cdf_table)
+            if table is not None:  # one law, many draws: inversion by table
+                cdf, flip = table
+                draws = cdf.draw(size, generator).to(self._param.dtype)
+                if flip:
+                    draws = torch.sub(self.total_count.detach(), draws).to(draws.dtype)
+                return draws.view(shape)
+        if size >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
+            with torch.no_grad():
+                draws = binomial_inversion(
+                    self.total_count.detach().expand(shape).reshape(-1),
+                    self._param.detach().expand(shape).reshape(-1),
+                    generator,
+                    logits=self._given == "logits",
+                )
+            return draws.view(shape)
         n, p = self.total_count.expand(shape), self.probs.expand(shape)
         # torch.binomial never returns for a NaN count (reachable with validation off): draw
         # with 0 there and give NaN. (Eagerly on CPU, only when some count is NaN.)
@@ -392,6 +419,39 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         else:
             draws = torch.binomial(n, p, generator=generator)
         return draws if unknown is None else draws.masked_fill_(unknown, math.nan)
+
+    def _cdf_table(self) -> tuple[CdfTable, bool] | None:
+        """For a single law: the cdf table of ``(n, q = min(p, 1 - p))`` and whether ``p >
+        1/2`` (draws are then ``n - X``), or None (not CPU eager, not float32/float64, or
+        outside :func:`_samplers.counts.binomial_table`'s range)."""
+        n, param = self.total_count.detach(), self._param.detach()
+        if n.dtype not in _WIDE or param.dtype not in _WIDE or not _readable((n, param)):
+            return None
+        n, t = float(n), float(param)
+        if self._given == "logits":
+            if t != t:
+                return None
+            flip, q = t > 0, 1.0 / (1.0 + math.exp(min(abs(t), 800.0)))
+        else:
+            flip, q = t > 0.5, min(t, 1.0 - t)
+        cdf = binomial_table(n, q)
+        return None if cdf is None else (CdfTable(cdf, param.device), flip)
+
+    def _inverts(self) -> bool:
+        """Whether sampling uses :func:`_samplers.counts.binomial_inversion` (vectorised,
+        cheaper than torch.binomial's per-entry loop for many draws): CPU eager, float32 or
+        float64, integer counts, and ``n min(p, 1 - p)`` in ``BINOMIAL_RANGE`` everywhere."""
+        n, param = self.total_count.detach(), self._param.detach()
+        if n.dtype not in _WIDE or param.dtype not in _WIDE or not _readable((n, param)):
+            return False
+        if not param.numel() or not torch.equal(n, n.floor()):
+            return False
+        if self._given == "logits":
+            q = torch.sigmoid(param.double().abs().neg_())
+        else:
+            q = torch.minimum(param.double(), 1.0 - param.double())
+        low, high = (float(x) for x in (q * n).aminmax())
+        return BINOMIAL_RANGE[0] <= low and high <= BINOMIAL_RANGE[1]
 
     def _has_nan_count(self) -> bool:
         return bool(self.total_count.isnan().any())

@@ -8,12 +8,26 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.counts import (
+    POISSON_RANGE,
+    TABLE_FROM,
+    CdfTable,
+    poisson_inversion,
+    poisson_table,
+)
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.bisection import bisect_integers
 from ..special.incomplete_gamma import _log_tails, gammainc, gammaincc, log_gammainc, log_gammaincc
 from ..special.stirling import stirlerr
-from ..utils import _flat_list, _readable, as_params, broadcast_shapes, textbook_dtype
+from ..utils import (
+    _flat_list,
+    _is_functorch_wrapped,
+    _readable,
+    as_params,
+    broadcast_shapes,
+    textbook_dtype,
+)
 from .binomial import (
     _LISTED,
     _LOG_FACTORIAL_MAX,
@@ -43,6 +57,8 @@ _LOG_2PI = math.log(2 * math.pi)
 # Rates up to which log_prob is the direct formula (utils.textbook_range, CPU eager).
 _TEXTBOOK_LIMIT = 10.0
 _LARGEST_COUNT = 2.0**53  # values up to which _listed_log_prob computes lgamma(k + 1)
+_VECTORISED_FROM = 64  # entries from which sampling uses _samplers.counts (CPU eager)
+_WIDE = (torch.float32, torch.float64)
 
 
 def poisson_log_pmf(rate: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
@@ -100,9 +116,39 @@ class Poisson(ExponentialFamily):
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         rate = self.rate.expand(shape)
-        if torch.compiler.is_compiling() or not self._cached("usual", self._usual_rates):
+        if (
+            torch.compiler.is_compiling()
+            or _is_functorch_wrapped(rate)  # vmap: no data-dependent check
+            or not self._cached("usual", self._usual_rates)
+        ):
             return self._sample_huge_rates(rate, generator)
+        if rate.numel() >= TABLE_FROM and self.rate.numel() == 1:
+            table = self._cached("cdf_table", self._cdf_table)
+            if table is not None:  # one rate, many draws: inversion by table
+                return table.draw(rate.numel(), generator).to(rate.dtype).view(shape)
+        if rate.numel() >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
+            with torch.no_grad():
+                return poisson_inversion(rate.detach().reshape(-1), generator).view(shape)
         return torch.poisson(rate, generator=generator)
+
+    def _cdf_table(self) -> CdfTable | None:
+        """The cdf table of the (single) rate for :class:`_samplers.counts.CdfTable`, or
+        None (not CPU eager, not float32/float64, or a rate outside ``[0.5, 500]``)."""
+        rate = self.rate.detach()
+        if rate.dtype not in _WIDE or not _readable((rate,)):
+            return None
+        cdf = poisson_table(float(rate))
+        return None if cdf is None else CdfTable(cdf, rate.device)
+
+    def _inverts(self) -> bool:
+        """Whether sampling uses :func:`_samplers.counts.poisson_inversion` (vectorised,
+        cheaper than torch.poisson's per-entry loop for many draws): CPU eager, float32 or
+        float64, every rate in ``POISSON_RANGE``."""
+        rate = self.rate
+        if rate.dtype not in _WIDE or not rate.numel() or not _readable((rate,)):
+            return False
+        low, high = (float(x) for x in rate.detach().aminmax())
+        return POISSON_RANGE[0] <= low and high < POISSON_RANGE[1]
 
     def _usual_rates(self) -> bool:
         """Whether every rate is in ``[0, 1e18]``, where torch.poisson is exact."""
