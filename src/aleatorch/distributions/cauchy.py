@@ -35,6 +35,17 @@ def _tan_pi_centered(q: torch.Tensor) -> torch.Tensor:
     return torch.where(mid, centre, torch.where(low, lower, upper))
 
 
+_NEG_LOG_PI: dict[torch.dtype, torch.Tensor] = {}
+
+
+def _neg_log_pi(dtype: torch.dtype) -> torch.Tensor:
+    """``-log(pi)`` as a 0-dim tensor of ``dtype``: cheaper than a Python scalar operand."""
+    const = _NEG_LOG_PI.get(dtype)
+    if const is None:
+        const = _NEG_LOG_PI[dtype] = torch.tensor(-_LOG_PI, dtype=dtype)
+    return const
+
+
 class Cauchy(SymmetricLocationScale, Distribution):
     r"""Cauchy distribution with location ``loc`` and half width ``scale``.
 
@@ -94,7 +105,7 @@ class Cauchy(SymmetricLocationScale, Distribution):
                 # (-log(pi) - log(gamma)) - log1p(z^2) in the fewest torch calls (the same
                 # roundings as the cached form).
                 if math.isfinite(sum(_flat_list(square))):
-                    const = torch.rsub(self.scale.log(), -_LOG_PI)
+                    const = torch.sub(_neg_log_pi(square.dtype), self.scale.log())
                     return torch.sub(const, torch.log1p(square))
             elif math.isfinite(square.sum().item()):
                 return torch.log1p(square).add_(self._log_normalizer()).neg_()

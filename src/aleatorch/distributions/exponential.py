@@ -85,7 +85,7 @@ class Exponential(ExponentialFamily):
         return -torch.log1p(-value) / self.rate
 
     def _entropy(self):
-        return 1 - self.rate.log()
+        return self.rate.log().neg_().add_(1)  # 1 - log rate, in log's buffer
 
     @property
     def _natural_params(self):

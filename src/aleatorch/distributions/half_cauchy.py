@@ -80,10 +80,17 @@ class HalfCauchy(TransformedDistribution):
 
     def _log_prob(self, value):
         # log(1 + z^2) as 2 log hypot(1, z): no overflow of z^2 for large z.
-        log_prob = (_LOG_2_OVER_PI - self.scale.log()) - 2 * torch.hypot(
-            value / self.scale, value.new_ones(())
-        ).log()
-        return torch.where(value >= 0, log_prob, -math.inf)
+        scale = self.scale
+        if torch.is_grad_enabled() and (value.requires_grad or scale.requires_grad):
+            log_prob = (_LOG_2_OVER_PI - scale.log()) - 2 * torch.hypot(
+                value / scale, value.new_ones(())
+            ).log()
+            return torch.where(value >= 0, log_prob, -math.inf)
+        # No gradient: the support enters as hypot(z, 1 / [y >= 0]), which is inf outside it
+        # (NaN included: hypot(NaN, inf) = inf), in place of a where (~1 ms per 1M).
+        ones = (value >= 0).to(value.dtype).reciprocal_()
+        log_h = torch.hypot(value / scale, ones).log_()
+        return log_h.mul_(-2).add_(scale.log().neg_().add_(_LOG_2_OVER_PI))
 
     # cdf = (2/pi) atan(y / sigma) and sf = (2/pi) atan(sigma / y): atan2 gives both without
     # dividing by y = 0, and sf keeps its relative accuracy in the far tail.

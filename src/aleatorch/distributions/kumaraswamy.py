@@ -163,8 +163,12 @@ class Kumaraswamy(TransformedDistribution):
         # H = (1 - 1/b) + (1 - 1/a) H_b - log(a b), with the harmonic number
         # H_b = digamma(b + 1) + Euler's constant.
         a, b = self.concentration1, self.concentration0
-        harmonic = torch.digamma(b + 1) + _EULER
-        return (1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic - a.log() - b.log()
+        if a.requires_grad or b.requires_grad:
+            harmonic = torch.digamma(b + 1) + _EULER
+            return (1 - b.reciprocal()) + (1 - a.reciprocal()) * harmonic - a.log() - b.log()
+        # the same values, in place: fewer fresh buffers
+        h = torch.digamma(b + 1).add_(_EULER).mul_(a.reciprocal().neg_().add_(1))
+        return h.add_(b.reciprocal().neg_().add_(1)).sub_(a.log()).sub_(b.log())
 
     def _wide_parameters(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The parameters in float64 where the device has it: the moments are differences

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import lazy_property
+from ..utils import _readable, lazy_property
 from ._params import rsample_hint
 from .categorical import (
     Categorical,
@@ -81,8 +81,16 @@ class OneHotCategorical(CategoricalParameter, Distribution):
         return self.probs * (1 - self.probs)
 
     def _sample(self, sample_shape, generator):
-        labels = self._categorical._sample(sample_shape, generator)
-        return F.one_hot(labels, self._num_events).to(self._param)
+        labels = self._categorical._labels(sample_shape, generator)
+        p, k = self._param, self._num_events
+        if labels.dtype != torch.uint8:
+            return F.one_hot(labels, k).to(p)
+        # x_j = [label == j], compared straight into the output where out= is allowed.
+        ks = torch.arange(k, dtype=torch.uint8, device=p.device)
+        if not _readable((labels,)):
+            return torch.eq(labels.unsqueeze(-1), ks).to(p.dtype)
+        out = torch.empty(labels.shape + (k,), dtype=p.dtype, device=p.device)
+        return torch.eq(labels.unsqueeze(-1), ks, out=out)
 
     def _log_prob(self, value):
         return self._categorical._log_prob(value.argmax(-1))
@@ -123,6 +131,8 @@ class OneHotCategoricalStraightThrough(OneHotCategorical):
         with torch.no_grad():
             sample = self._sample(sample_shape, generator)
         probs = self.probs
+        if not (probs.requires_grad and torch.is_grad_enabled()):
+            return sample  # p - p = 0 exactly: the sample itself, without two passes
         return sample + (probs - probs.detach())
 
 

@@ -96,7 +96,11 @@ class Pareto(TransformedDistribution):
 
     def _entropy(self):
         # H = log(x_m / alpha) + 1 + 1 / alpha
-        return (self.scale / self.alpha).log() + (1 + self.alpha.reciprocal())
+        alpha = self.alpha
+        if alpha.requires_grad or self.scale.requires_grad:
+            return (self.scale / alpha).log() + (1 + alpha.reciprocal())
+        # the same values, in place: fewer fresh buffers
+        return torch.div(self.scale, alpha).log_().add_(alpha.reciprocal().add_(1))
 
     @property
     def mean(self) -> torch.Tensor:

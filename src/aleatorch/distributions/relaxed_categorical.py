@@ -10,12 +10,47 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..errors import ShapeError
-from ..utils import as_params, broadcast_shapes, softmax_last
+from ..utils import _readable, as_params, broadcast_shapes
 from ..wrappers.transformed import TransformedDistribution
-from .categorical import CategoricalParameter, normalized_probs_or_logits
+from .categorical import (
+    _SHORT_SUM,
+    _WRITTEN_OUT_FROM,
+    CategoricalParameter,
+    normalized_probs_or_logits,
+    sum_last,
+)
 from .relaxed_bernoulli import TemperatureParameter
 
 __all__ = ["ExpRelaxedCategorical", "RelaxedOneHotCategorical"]
+
+
+def _min_last(x: torch.Tensor) -> torch.Tensor:
+    """``x.amin(-1, keepdim=True)``, written out over a short last dim of a large tensor."""
+    k = x.shape[-1]
+    if k < 2 or k > _SHORT_SUM or x.numel() < _WRITTEN_OUT_FROM:
+        return x.amin(-1, keepdim=True)
+    cols = x.unbind(-1)
+    low = torch.minimum(cols[0], cols[1])
+    for col in cols[2:]:
+        low = torch.minimum(low, col)
+    return low.unsqueeze(-1)
+
+
+def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:
+    """Whether ``exp(-d / t)`` and its row sums stay normal floats without the row shift
+    (CPU eager, short rows): ``-d = logits + G`` lies between ``-log K - G_min`` for the
+    row's largest logit (normalized logits: it is at least ``-log K``) and ``G_max``, with
+    ``|G| <= 37`` in float64 and ``<= 17`` in float32 (the uniforms' range), so
+    ``tau >= (G_max + log K) / 80`` keeps every row's exponents within ``[-80, 80]``."""
+    k = d.shape[-1]
+    if k > _SHORT_SUM or d.numel() < _WRITTEN_OUT_FROM or not _readable((t,)):
+        return False
+    g_max = 37.0 if d.dtype == torch.float64 else 17.0
+    bound = (g_max + math.log(k)) / 80.0
+    if d.dtype not in (torch.float32, torch.float64):
+        return False
+    low = t.min() if t.numel() > 1 else t
+    return float(low) >= bound
 
 
 class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
@@ -61,13 +96,26 @@ class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
         k = self._num_events
         return math.lgamma(k) + (k - 1) * t.log()
 
-    def _gumbel_scores(self, sample_shape, generator) -> torch.Tensor:
-        """``(logits + G) / tau`` with standard Gumbel noise ``G``, kept finite."""
+    def _gumbel_scores(self, sample_shape, generator, scale_free=False) -> torch.Tensor:
+        """``(logits + G) / tau`` with standard Gumbel noise ``G``, less its row max (detached:
+        the results do not depend on it): at most 0 with a 0 in each row, so finite at any
+        temperature (``(logits + G) / tau`` itself overflows for ``tau < 1e-37``).
+
+        ``G = -log(-log u)``; with ``d = log(-log u) - logits = -(logits + G)`` the scores
+        are ``(d - min_k d_k) / (-tau)``, computed in the uniforms' buffer on CPU eager.
+        ``scale_free``: the caller only needs them up to a shift per row (a softmax), so
+        the shift is left out where no exponent can overflow (``_no_shift_needed``)."""
         shape = self._extended_shape(sample_shape)
-        logits = self.logits
+        logits, t = self.logits, self.temperature
         u = torch.rand(shape, dtype=logits.dtype, device=logits.device, generator=generator)
-        gumbel = u.clamp_(min=torch.finfo(u.dtype).tiny).log_().neg_().log_().neg_()
-        return (logits + gumbel) / self.temperature
+        w = u.clamp_(min=torch.finfo(u.dtype).tiny).log_().neg_().log_()
+        if not _readable((logits, t)):  # torch.func: no in-place update by a batched operand
+            d = w - logits
+            return (d - _min_last(d.detach())) / t.neg()
+        d = w.sub_(logits)
+        if scale_free and _no_shift_needed(d, t):
+            return d.div_(t.neg())
+        return d.sub_(_min_last(d.detach())).div_(t.neg())
 
     def _log_density_of_log(self, log_x: torch.Tensor) -> torch.Tensor:
         """The density of ``log X``: ``log((K-1)!) + (K-1) log tau + sum_k s_k - K logsumexp(s)``
@@ -117,8 +165,9 @@ class ExpRelaxedCategorical(_RelaxedCategoricalParameter, Distribution):
         super().__init__(batch_shape, event_shape, validate_args=validate_args)
 
     def _rsample(self, sample_shape, generator):
-        scores = self._gumbel_scores(sample_shape, generator)
-        return scores - scores.logsumexp(-1, keepdim=True)
+        z = self._gumbel_scores(sample_shape, generator)
+        log_total = sum_last(z.exp()).log_().unsqueeze(-1)
+        return z - log_total if z.requires_grad else z.sub_(log_total)
 
     def _log_prob(self, value):
         return self._log_density_of_log(value)
@@ -182,8 +231,14 @@ class RelaxedOneHotCategorical(_RelaxedCategoricalParameter, TransformedDistribu
         return base, [ExpTransform()]
 
     def _rsample(self, sample_shape, generator):
-        x = softmax_last(self._gumbel_scores(sample_shape, generator))
-        return x.clamp(min=torch.finfo(x.dtype).tiny)
+        e = self._gumbel_scores(
+            sample_shape, generator, scale_free=True
+        ).exp_()  # exp in place: no grad needs z
+        total = sum_last(e).unsqueeze(-1)
+        tiny = torch.finfo(e.dtype).tiny
+        if e.requires_grad:
+            return (e / total).clamp(min=tiny)
+        return e.div_(total).clamp_(min=tiny)
 
     def _sample(self, sample_shape, generator):
         return self._rsample(sample_shape, generator)

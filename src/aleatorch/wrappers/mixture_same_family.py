@@ -9,9 +9,22 @@ import torch
 from .. import constraints
 from ..distribution import Distribution, _shape_str
 from ..distributions.categorical import Categorical
+from ..distributions.cauchy import Cauchy
+from ..distributions.exponential import Exponential
+from ..distributions.laplace import Laplace
+from ..distributions.normal import Normal
 from ..errors import ParameterError, ShapeError, foreign_hint
 
 __all__ = ["MixtureSameFamily"]
+
+# Univariate families whose parameters (all of the component batch shape, in this order in
+# the constructor) are gathered at the chosen labels before sampling (see _picked_component).
+_PICKED: dict[type, tuple[str, ...]] = {
+    Normal: ("loc", "scale"),
+    Laplace: ("loc", "scale"),
+    Cauchy: ("loc", "scale"),
+    Exponential: ("rate",),
+}
 
 _CDF_SOURCES = frozenset({"_cdf", "_log_cdf"})
 _CDF_FAMILY = frozenset({"_cdf", "_log_cdf", "_survival_function", "_log_survival_function"})
@@ -217,17 +230,36 @@ class MixtureSameFamily(Distribution):
     def _sample(self, sample_shape, generator):
         kwargs = {} if generator is None else {"generator": generator}
         index = self._mixture_distribution.sample(sample_shape, **kwargs)
-        values = self._component_distribution.sample(sample_shape, **kwargs)
         # Align the labels (sample_shape + mixture batch) with sample_shape + batch_shape,
         # then pick one component per draw along the component dim.
         batch = self._batch_shape
         aligned = sample_shape + (1,) * (len(batch) - len(index.shape[len(sample_shape) :]))
         index = index.reshape(aligned + index.shape[len(sample_shape) :])
         index = index.expand(sample_shape + batch)
+        picked = self._picked_component(index)
+        if picked is not None:
+            return picked.sample(**kwargs)
+        values = self._component_distribution.sample(sample_shape, **kwargs)
         index = index.reshape(index.shape + (1,) * (1 + self._event_ndims))
         index = index.expand(sample_shape + batch + (1,) + self._event_shape)
         dim = len(sample_shape) + len(batch)
         return values.gather(dim, index).squeeze(dim)
+
+    def _picked_component(self, index: torch.Tensor) -> Distribution | None:
+        """For the families of ``_PICKED``: the component each draw chose, as one
+        distribution of the labels' shape (its parameters gathered at the labels), so that
+        each draw costs one component draw rather than one per component; else None."""
+        comp = self._component_distribution
+        names = _PICKED.get(type(comp))
+        if names is None:
+            return None
+        params = [getattr(comp, name) for name in names]
+        if any(p.shape != comp.batch_shape for p in params):
+            return None
+        full = index.shape + comp.batch_shape[-1:]
+        at = index.unsqueeze(-1)
+        chosen = [p.expand(full).gather(-1, at).squeeze(-1) for p in params]
+        return type(comp)(*chosen, validate_args=False)
 
     def _rsample(self, sample_shape, generator):
         with torch.no_grad():
