@@ -103,7 +103,7 @@ class HalfNormal(TransformedDistribution):
 
     def _entropy(self):
         # H = log(sigma) + (1 + log(pi / 2)) / 2
-        return self.scale.log() + 0.5 * (1 + math.log(math.pi / 2))
+        return self.scale.log().add_(0.5 * (1 + math.log(math.pi / 2)))
 
     @property
     def mean(self) -> torch.Tensor:

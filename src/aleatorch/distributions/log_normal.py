@@ -13,7 +13,7 @@ from ..special.double_float import div_residual, two_prod, two_sum
 from ..special.extra_precision import log_pair
 from ..special.normal import log_ndtr
 from ..transforms import ExpTransform
-from ..utils import as_params
+from ..utils import _readable, as_params
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
 
@@ -110,7 +110,16 @@ class LogNormal(TransformedDistribution):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
-        return torch.addcmul(self.loc, eps, self.scale).exp()
+        # (exp_ in place on addcmul's fresh output: addcmul's backward keeps its inputs)
+        return torch.addcmul(self.loc, eps, self.scale).exp_()
+
+    def _sample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
+        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        if not torch.is_grad_enabled() and _readable((eps, self.loc, self.scale)):
+            # no graph (sample runs under no_grad): written over the draws
+            return torch.addcmul(self.loc, eps, self.scale, out=eps).exp_()
+        return torch.addcmul(self.loc, eps, self.scale).exp_()
 
     def _log_prob(self, value):
         # -z^2/2 - log(sigma) - log(2 pi)/2 - log x. Below float64, z = (log x - mu) / sigma
@@ -170,7 +179,7 @@ class LogNormal(TransformedDistribution):
 
     def _entropy(self):
         # H = mu + log(sigma) + (1 + log(2 pi)) / 2
-        return self.loc + self.scale.log() + (0.5 + _HALF_LOG_2PI)
+        return torch.add(self.loc, self.scale.log()).add_(0.5 + _HALF_LOG_2PI)
 
     @property
     def mean(self) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .. import constraints
 from ..distribution import Distribution
-from ..utils import as_params
+from ..utils import _readable, as_params
 from ..wrappers.independent import Independent
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
@@ -18,6 +18,12 @@ from .normal import Normal
 __all__ = ["LogisticNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _log_tiny(dtype: torch.dtype) -> float:
+    """A bound whose exp is at least the smallest normal float of ``dtype``."""
+    finfo = torch.finfo(dtype)
+    return math.log(finfo.tiny) * (1 - 4 * finfo.eps)
 
 
 class LogisticNormal(TransformedDistribution):
@@ -88,19 +94,38 @@ class LogisticNormal(TransformedDistribution):
         return torch.arange(k, 0, -1, dtype=self.loc.dtype, device=self.loc.device).log()
 
     def _rsample(self, sample_shape, generator):
-        loc, scale = self.loc, self.scale
+        loc = self.loc
         shape = self._extended_shape(sample_shape)[:-1] + loc.shape[-1:]
         eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
+        return self._rsample_from(eps)
+
+    def _rsample_from(self, eps: torch.Tensor) -> torch.Tensor:
+        loc, scale = self.loc, self.scale
         # minus_x = -x, x = loc + scale eps - log(K - k), in one pass over the draws.
-        minus_x = torch.addcmul(self._log_offsets() - loc, eps, scale, value=-1.0)
+        shifted = self._cached("_shifted_loc", lambda: self._log_offsets() - loc)
+        minus_x = torch.addcmul(shifted, eps, scale, value=-1.0)
         # In log space: log y_k = log z_k + sum_{j<k} log(1 - z_j) = x_k + sum_{j<=k}
         # log(1 - z_j) (log z = x + log(1 - z)), then the last stick: one logsigmoid.
         log_kept = F.logsigmoid(minus_x).cumsum(-1)
         log_y = torch.cat([log_kept - minus_x, log_kept[..., -1:]], dim=-1)
-        return log_y.exp_().clamp(min=torch.finfo(loc.dtype).tiny)  # (exp_: cat keeps nothing)
+        # No stick underflows to 0: clamped in log space just above log(tiny), in place on
+        # cat's fresh output (cat's backward keeps nothing; exp_ keeps its own result).
+        return log_y.clamp_min_(_log_tiny(loc.dtype)).exp_()
 
     def _sample(self, sample_shape, generator):
-        return self._rsample(sample_shape, generator)
+        loc, scale = self.loc, self.scale
+        shape = self._extended_shape(sample_shape)[:-1] + loc.shape[-1:]
+        eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
+        if torch.is_grad_enabled() or not _readable((eps, loc, scale)):
+            return self._rsample_from(eps)
+        # _rsample's steps with no graph, written over the draws and into one output buffer.
+        shifted = self._cached("_shifted_loc", lambda: self._log_offsets() - loc)
+        minus_x = torch.addcmul(shifted, eps, scale, value=-1.0, out=eps)
+        log_kept = F.logsigmoid(minus_x).cumsum_(-1)
+        log_y = torch.empty(shape[:-1] + (shape[-1] + 1,), dtype=loc.dtype, device=loc.device)
+        torch.sub(log_kept, minus_x, out=log_y[..., :-1])
+        log_y[..., -1:] = log_kept[..., -1:]
+        return log_y.clamp_min_(_log_tiny(loc.dtype)).exp_()
 
     def _log_prob(self, value):
         # On the boundary of the simplex (a coordinate 0) the density is 0: the normal term

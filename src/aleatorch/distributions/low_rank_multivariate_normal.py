@@ -11,12 +11,15 @@ from .. import constraints
 from ..distribution import Distribution
 from ..errors import ShapeError
 from ..kl import register_kl
-from ..utils import as_params, broadcast_shapes, lazy_property
+from ..utils import _readable, as_params, broadcast_shapes, lazy_property
 from .multivariate_normal import MultivariateNormal
 
 __all__ = ["LowRankMultivariateNormal"]
 
 _LOG_2PI = math.log(2 * math.pi)
+#: up to this rank ``rsample`` adds ``W eps`` column by column (measured at rank 2, d = 3,
+#: 167k batch entries: 4.5 ms against 5.7 ms with the batched matmul).
+_COLUMNS_MAX_RANK = 4
 
 
 def _shape_str(shape: tuple[int, ...]) -> str:
@@ -113,7 +116,8 @@ class LowRankMultivariateNormal(Distribution):
         capacitance = scaled.mT @ scaled
         capacitance.diagonal(dim1=-2, dim2=-1).add_(1)  # + I, in place on a fresh product
         tril = torch.linalg.cholesky(capacitance)
-        half_log_det = tril.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * diag.log().sum(-1)
+        log_diag_c = tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+        half_log_det = torch.add(log_diag_c, diag.log().sum(-1), alpha=0.5)
         return tril, half_log_det
 
     @property
@@ -172,11 +176,30 @@ class LowRankMultivariateNormal(Distribution):
         eps_w = torch.randn(shape[:-1] + w.shape[-1:], **opts)
         eps_d = torch.randn(shape, **opts)
         # x = mu + W eps_w + sqrt(D) eps_d.
-        return loc + (w @ eps_w.unsqueeze(-1)).squeeze(-1) + diag.sqrt() * eps_d
+        rank = w.shape[-1]
+        if rank > _COLUMNS_MAX_RANK:
+            return loc + (w @ eps_w.unsqueeze(-1)).squeeze(-1) + diag.sqrt() * eps_d
+        # A low rank: W eps_w column by column (a few elementwise passes cost less than a
+        # matmul of tiny matrices; unbind's backward is one stack), in place on the fresh
+        # sum outside torch.func (no batching rule for addcmul_; x may be unbatched while a
+        # column is batched).
+        x = torch.addcmul(loc, diag.sqrt(), eps_d)
+        add = torch.Tensor.addcmul_ if _readable((x, w, eps_w)) else torch.addcmul
+        for column, draw in zip(w.unbind(-1), eps_w.unsqueeze(-1).unbind(-2)):
+            x = add(x, column, draw)
+        return x
 
     def _mahalanobis(self, diff: torch.Tensor, tril: torch.Tensor) -> torch.Tensor:
-        """``diff^T Sigma^{-1} diff`` by Woodbury: ``|D^{-1/2} diff|^2 - |L_C^{-1} W^T D^{-1}
-        diff|^2``, with ``tril`` the Cholesky factor ``L_C`` of the capacitance."""
+        """``diff^T Sigma^{-1} diff``."""
+        square, form = self._scaled_form(diff, tril)
+        return square * form
+
+    def _scaled_form(
+        self, diff: torch.Tensor, tril: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(s^2, form)`` with ``s^2 form = diff^T Sigma^{-1} diff``, by Woodbury: ``form =
+        |D^{-1/2} u|^2 - |L_C^{-1} W^T D^{-1} u|^2`` for ``u = diff / s``, with ``tril`` the
+        Cholesky factor ``L_C`` of the capacitance."""
         w, diag = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag
         # A value of another dtype (float64 against float32 parameters) is promoted as
         # torch's elementwise ops promote it; matmul and solve_triangular do not promote.
@@ -196,14 +219,17 @@ class LowRankMultivariateNormal(Distribution):
             batch = broadcast_shapes(tril.shape[:-2], proj.shape[:-2])
             tril = tril.expand(batch + tril.shape[-2:])
         y = torch.linalg.solve_triangular(tril, proj, upper=False)
-        form = ((diff * z).sum(-1) - y.pow(2).sum((-2, -1))).clamp(min=0)
-        return s.squeeze(-1).square() * form
+        form = (torch.linalg.vecdot(diff, z) - y.pow(2).sum((-2, -1))).clamp(min=0)
+        return s.squeeze(-1).square(), form
 
     def _log_prob(self, value):
         n = self._event_shape[0]
         tril, half_log_det = self._capacitance_terms
-        maha = self._mahalanobis(value - self.loc, tril)
-        return -0.5 * (n * _LOG_2PI + maha) - half_log_det
+        square, form = self._scaled_form(value - self.loc, tril)
+        # -(n log(2 pi) + s^2 form) / 2 - log det(Sigma) / 2
+        return torch.addcmul(
+            torch.rsub(half_log_det, -0.5 * n * _LOG_2PI), square, form, value=-0.5
+        )
 
 
 # ------------------------------------------------------------------------------ KL

@@ -12,6 +12,7 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
 from ..special.logspace import expm1mx, log_ratio
+from ..utils import _readable
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Normal"]
@@ -57,6 +58,14 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
         eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         return torch.addcmul(self.loc, eps, self.scale)
 
+    def _sample(self, sample_shape, generator):
+        shape = self._extended_shape(sample_shape)
+        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
+        if not torch.is_grad_enabled() and _readable((eps, self.loc, self.scale)):
+            # no graph (sample runs under no_grad): written over the draws
+            return torch.addcmul(self.loc, eps, self.scale, out=eps)
+        return torch.addcmul(self.loc, eps, self.scale)
+
     def _standardize(self, value):
         return (value - self.loc) / self.scale
 
@@ -81,7 +90,8 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
         return self.loc + self.scale * torch.special.ndtri(value)
 
     def _entropy(self):
-        return 0.5 + _HALF_LOG_2PI + torch.log(self.scale)
+        # (in place on log's fresh output: log's backward reads its input)
+        return torch.log(self.scale).add_(0.5 + _HALF_LOG_2PI)
 
     @property
     def _natural_params(self):

@@ -124,6 +124,8 @@ class AffineTransform(Transform):
         return self.scale.sign()
 
     def _call(self, x):
+        if isinstance(self.loc, int | float) and x.is_floating_point():
+            return torch.mul(x, self.scale).add_(self.loc)  # in place on a fresh product
         return self.loc + self.scale * x
 
     def _inverse(self, y):
