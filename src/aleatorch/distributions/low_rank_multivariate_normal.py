@@ -211,7 +211,7 @@ class LowRankMultivariateNormal(Distribution):
         # and gradient), clamped rather than guarded by a where: s = 0 divides zeros by
         # `tiny`, and an infinite diff gives inf or NaN either way.
         finfo = torch.finfo(diff.dtype)
-        s = diff.detach().abs().amax(-1, keepdim=True).clamp_(min=finfo.tiny, max=finfo.max)
+        s = diff.detach().abs().amax(-1, keepdim=True).clamp_min_(finfo.tiny).clamp_max_(finfo.max)
         diff = diff / s
         z = diff / diag
         proj = (z.unsqueeze(-2) @ w).mT  # W^T D^{-1} diff, as a column
