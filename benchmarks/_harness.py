@@ -6,7 +6,10 @@ least work any implementation must do (draw the random numbers a sampler needs, 
 inputs and write the output once). Measurements are interleaved (ours, torch, floor, ours, ...)
 so that drifts of the machine hit every side alike, and each side's time is the median over
 the repeats. ``speedup = torch time / aleatorch time``: above 1 means aleatorch is faster;
-``/floor = aleatorch time / floor time``: 1 would be as fast as possible.
+``/floor = aleatorch time / floor time``: 1 would be as fast as possible. Optionally (a
+case's ``compiled``, ``bench_large.py --compiled``) the same method compiled by
+``torch.compile``: ``/compiled = eager time / compiled time`` (issue 11's target: at most
+``COMPILED_TARGET``), the compile time excluded.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import math
 import os
 import platform
+import re
 import resource
 import signal
 import statistics
@@ -65,6 +69,11 @@ GROUPS = [
 ]
 #: groups whose cases are samplers (held to ``FLOOR_TARGET``).
 SAMPLER_GROUPS = {"large sample", "large rsample"}
+#: the target for eager log_prob and entropy: at most this many times the compiled time.
+COMPILED_TARGET = 1.5
+#: warm-up calls of a compiled side at most (the first compiles; one more may recompile
+#: once a lazily computed attribute is cached), its compile time being their wall time.
+COMPILE_CALLS = 4
 
 _SYNC: Callable[[], None] | None = None
 _DEVICE = "cpu"
@@ -88,6 +97,11 @@ class Case:
         group: the summary group (see ``GROUPS``).
         reference: ``() -> (ours, torch)``, the same values computed in float64 (consulted
             only when both sides disagree, to tell float32 rounding from a benchmark bug).
+        compiled: ``() -> callable``, building the compiled side (called after
+            ``torch._dynamo.reset()``; warmed up before timing, its compile time excluded);
+            None: no compiled side.
+        compiled_eager: the same operation as the compiled side run eagerly (e.g. on a
+            distribution with validation off), the numerator of ``/compiled``; None: ``ours``.
     """
 
     name: str
@@ -98,6 +112,8 @@ class Case:
     floor_note: str = ""
     group: str = ""
     reference: Callable[[], object] | None = None
+    compiled: Callable[[], Callable[[], object]] | None = None
+    compiled_eager: Callable[[], object] | None = None
 
 
 @dataclass
@@ -110,6 +126,11 @@ class Row:
     floor_note: str = ""
     group: str = ""
     error: str = ""
+    #: the compiled side (None: not run, or the compile failed, as the note says), the eager
+    #: time it is compared with, and the compile time (wall time of the warm-up calls).
+    compiled_s: float | None = None
+    compiled_eager_s: float | None = None
+    compile_s: float | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -123,9 +144,25 @@ class Row:
             return None
         return self.ours_s / self.floor_s
 
+    @property
+    def compiled_ratio(self) -> float | None:
+        """Eager time / compiled time (the eager side without validation when timed)."""
+        eager = self.compiled_eager_s or self.ours_s
+        if not eager or not self.compiled_s:
+            return None
+        return eager / self.compiled_s
 
-def parse_args(description: str) -> argparse.Namespace:
+
+def parse_args(description: str, *, compiled: bool = False) -> argparse.Namespace:
+    """The common options; with ``compiled``, also ``--compiled`` (``bench_large.py``)."""
     parser = argparse.ArgumentParser(description=description)
+    if compiled:
+        parser.add_argument(
+            "--compiled",
+            action="store_true",
+            help="also time log_prob and entropy compiled by torch.compile (inductor, "
+            "fullgraph, validation off); compile time excluded",
+        )
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -347,7 +384,10 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
         if f_exc is not None:
             note += f" (floor raises {_short(f_exc)})"
             floor = None
-    sides = [fn for fn in (case.ours, theirs, floor) if fn is not None]
+    compiled, eager, compile_s, c_note = _compiled_side(case, a)
+    note = f"{note} {c_note}".strip()
+    graphs = _compiled_graphs() if compiled is not None else 0
+    sides = [fn for fn in (case.ours, theirs, floor, eager, compiled) if fn is not None]
     firsts = [_FIRST_S.pop(id(fn), 0.0) for fn in sides]
     _FIRST_S.clear()
     # A side whose call takes seconds (e.g. an entropy summing over a large support): its
@@ -375,6 +415,10 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
     ours_s = next(medians)
     theirs_s = next(medians) if theirs is not None else None
     floor_s = next(medians) if floor is not None else None
+    eager_s = next(medians) if eager is not None else None
+    compiled_s = next(medians) if compiled is not None else None
+    if compiled is not None and _compiled_graphs() != graphs:
+        note += " (recompiled while timed)"
     return Row(
         case.name,
         ours_s,
@@ -383,15 +427,74 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
         floor_s=floor_s,
         floor_note=case.floor_note,
         group=case.group,
+        compiled_s=compiled_s,
+        compiled_eager_s=eager_s,
+        compile_s=compile_s,
     )
+
+
+def _compile_error(exc: BaseException) -> str:
+    """The exception, and for a C++ (or other) compiler failure its first ``error:`` line,
+    which the head of the message (the command line) does not show."""
+    found = re.search(r"\berror: (.{1,200})", str(exc))
+    return _short(exc) + (f" [error: {found.group(1).strip()}]" if found else "")
+
+
+def _compiled_graphs() -> int:
+    """Graphs compiled by dynamo so far in this process."""
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
+def _compiled_side(
+    case: Case, eager_out: object
+) -> tuple[Callable[[], object] | None, Callable[[], object] | None, float | None, str]:
+    """``(compiled, eager, compile_s, note)`` for ``case.compiled``: the compiled callable
+    after its warm-up calls (up to ``COMPILE_CALLS``, until one compiles nothing new),
+    whose wall time is the compile time; the eager callable it is compared with (None:
+    ``case.ours``). A failure is a note, with no compiled side."""
+    if case.compiled is None:
+        return None, None, None, ""
+    eager = case.compiled_eager
+    if eager is not None:
+        _, exc = _first(eager)
+        if exc is not None:
+            return None, None, None, f"compiled: not timed, eager raises {_short(exc)}"
+    torch._dynamo.reset()
+    wall = time.perf_counter()
+    try:
+        fn = case.compiled()
+        for i in range(COMPILE_CALLS):
+            before = _compiled_graphs()
+            out = fn()
+            if i and _compiled_graphs() == before:
+                break
+        if _SYNC:
+            _SYNC()
+    except Exception as exc:  # noqa: BLE001  (a compile failure is a note, not a crash)
+        return None, None, None, f"compile failed: {_compile_error(exc)}"
+    compile_s = time.perf_counter() - wall
+    note = f"compile {compile_s:.1f} s"
+    if isinstance(out, torch.Tensor) and isinstance(eager_out, torch.Tensor):
+        a, b = eager_out.detach().double(), out.detach().double()
+        if a.shape != b.shape:
+            note += f", compiled shape {tuple(b.shape)} != {tuple(a.shape)}"
+        elif not _close(a, b):
+            note += f", compiled differs from eager by {_max_diff(b, a):.3g}"
+    _first(fn)  # a warm call: calibrates the number of calls per measurement
+    return fn, eager, compile_s, f"({note})"
 
 
 def _ratio(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}x"
 
 
-def print_table(title: str, rows: list[Row], *, quick: bool = False) -> None:
-    """The table (case | aleatorch | torch | speedup [| floor | /floor]) and a summary line."""
+def print_table(
+    title: str, rows: list[Row], *, quick: bool = False, compiled: bool = False
+) -> None:
+    """The table (case | aleatorch | torch | speedup [| floor | /floor] [| eager off |
+    compiled | /compiled]) and a summary line."""
     width = max([len("case")] + [len(r.name) for r in rows])
     floors = any(r.floor_s is not None for r in rows)
     print(f"\n{title}")
@@ -405,6 +508,12 @@ def print_table(title: str, rows: list[Row], *, quick: bool = False) -> None:
     header = f"{'case':<{width}} | {'aleatorch':>10} | {'torch':>10} | {'speedup':>7}"
     if floors:
         header += f" | {'floor':>10} | {'/floor':>7}"
+    if compiled:
+        header += f" | {'eager off':>10} | {'compiled':>10} | {'/compiled':>9}"
+        print(
+            "eager off: our method on a distribution built with validation off (the numerator "
+            "of /compiled); compiled: the same, torch.compile(inductor, fullgraph)"
+        )
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -417,6 +526,12 @@ def print_table(title: str, rows: list[Row], *, quick: bool = False) -> None:
         )
         if floors:
             line += f" | {fmt_time(r.floor_s):>10} | {_ratio(r.floor_ratio):>7}"
+        if compiled:
+            eager = r.compiled_eager_s or (r.ours_s if r.compiled_s else None)
+            line += (
+                f" | {fmt_time(eager):>10} | {fmt_time(r.compiled_s):>10} | "
+                f"{_ratio(r.compiled_ratio):>9}"
+            )
         print(line + (f"   {r.note}" if r.note else ""))
     if not rows:
         print("(no case selected)")
@@ -434,6 +549,23 @@ def print_table(title: str, rows: list[Row], *, quick: bool = False) -> None:
     errors = [r.name for r in rows if r.error]
     if errors:
         print(f"errors on aleatorch's side: {', '.join(errors)}")
+    if compiled:
+        _print_compiled_line(rows)
+
+
+def _print_compiled_line(rows: list[Row]) -> None:
+    ratios = [r.compiled_ratio for r in rows if r.compiled_ratio is not None]
+    over = [r.name for r in rows if (r.compiled_ratio or 0) > COMPILED_TARGET]
+    failed = [r.name for r in rows if "compile failed" in r.note]
+    total = sum(r.compile_s or 0 for r in rows)
+    if ratios:
+        print(
+            f"/compiled: geometric mean {_geomean(ratios):.2f}x over {len(ratios)} cases "
+            f"(max {max(ratios):.2f}x); compile time {total:.0f} s in all, not counted"
+        )
+    print(f"over {COMPILED_TARGET:g}x the compiled time: {', '.join(over) if over else 'none'}")
+    if failed:
+        print(f"compile failed: {', '.join(failed)}")
 
 
 def available(module: object, *names: str) -> bool:
@@ -539,4 +671,38 @@ def print_summary(rows: list[Row]) -> None:
     if flagged:
         print(f"\nrows whose two sides disagree (!!): {len(flagged)}")
         for r in flagged:
+            print(f"  {r.name}: {r.note}")
+    _print_compiled_summary(rows)
+
+
+def _print_compiled_summary(rows: list[Row]) -> None:
+    """Where rows have a compiled side: the geometric mean of ``/compiled`` per group, the
+    cases over ``COMPILED_TARGET``, and the compile failures."""
+    timed = [r for r in rows if r.compiled_ratio is not None]
+    failed = [r for r in rows if "compile failed" in r.note]
+    if not timed and not failed:
+        return
+    print(f"\neager / compiled (torch.compile, inductor; target <= {COMPILED_TARGET:g}x):")
+    by_group: dict[str, list[float]] = {}
+    for r in timed:
+        by_group.setdefault(r.group or "other", []).append(r.compiled_ratio)
+    width = max([len("group")] + [len(g) for g in by_group])
+    print(f"{'group':<{width}} | {'cases':>5} | {'/compiled':>9} | {'max':>7}")
+    for name, ratios in by_group.items():
+        print(
+            f"{name:<{width}} | {len(ratios):>5} | {_ratio(_geomean(ratios)):>9} | "
+            f"{_ratio(max(ratios)):>7}"
+        )
+    over = sorted(
+        (r for r in timed if r.compiled_ratio > COMPILED_TARGET), key=lambda r: -r.compiled_ratio
+    )
+    print(f"\nover {COMPILED_TARGET:g}x the compiled time: {len(over)}")
+    for r in over:
+        print(
+            f"  {r.compiled_ratio:.2f}x  {r.name}  "
+            f"({fmt_time(r.compiled_eager_s or r.ours_s)} eager, {fmt_time(r.compiled_s)} compiled)"
+        )
+    if failed:
+        print(f"\ncompile failures: {len(failed)}")
+        for r in failed:
             print(f"  {r.name}: {r.note}")

@@ -9,8 +9,14 @@ call from fresh leaves with validation off, since a new graph is needed each tim
 Beside each case, the floor: for ``log_prob`` and ``entropy`` one read of every input
 (parameters, and the value) and one write of the output; for the samplers the uniforms and
 normals the family needs at least (``_registry.FLOORS``, listed in ``README.md``).
+
+With ``--compiled``, ``log_prob`` and ``entropy`` are also timed compiled by
+``torch.compile`` (inductor, ``fullgraph=True``, static shapes) on a distribution built with
+validation off, beside the same method run eagerly on it: ``/compiled = eager / compiled``
+(issue 11: at most 1.5). Each compile comes after ``torch._dynamo.reset()``; its time
+(the warm-up calls' wall time) is in the note, not in the timings.
 Run: ``python benchmarks/bench_large.py [--quick] [-k NAME] [--repeats N] [--device D]
-[--json PATH]``.
+[--json PATH] [--compiled]``.
 """
 
 from __future__ import annotations
@@ -67,9 +73,21 @@ def _rsample_backward_torch(spec: Spec) -> None:
     fresh.build("torch", validate_args=False).rsample().sum().backward()
 
 
-def _family_cases(label: str, spec: Spec, n: int) -> list[Case]:
+def _compiled(d, method: str, *args: torch.Tensor) -> Callable[[], Callable[[], object]]:
+    """Builds ``d.<method>(*args)`` compiled by inductor, in one graph."""
+
+    def build() -> Callable[[], object]:
+        fn = torch.compile(getattr(d, method), backend="inductor", fullgraph=True, dynamic=False)
+        return lambda: fn(*args)
+
+    return build
+
+
+def _family_cases(label: str, spec: Spec, n: int, compiled: bool = False) -> list[Case]:
     big = batched(spec, n)
     ours = big.build("ours", validate_args=True)
+    # --compiled: the same distribution without validation, eager and compiled
+    off = big.build("ours", validate_args=False) if compiled else None
     torch_error = None
     try:
         theirs = big.build("torch", validate_args=True)
@@ -106,6 +124,8 @@ def _family_cases(label: str, spec: Spec, n: int) -> list[Case]:
             floor_note="read the parameters and the value, write the output",
             group="large log_prob",
             reference=lambda: float64_pair(big, "log_prob", value),
+            compiled=_compiled(off, "log_prob", value) if compiled else None,
+            compiled_eager=(lambda: off.log_prob(value)) if compiled else None,
         ),
         Case(
             f"{name} entropy",
@@ -115,6 +135,8 @@ def _family_cases(label: str, spec: Spec, n: int) -> list[Case]:
             floor_note="read the parameters, write the output",
             group="large entropy",
             reference=lambda: float64_pair(big, "entropy"),
+            compiled=_compiled(off, "entropy") if compiled else None,
+            compiled_eager=off.entropy if compiled else None,
         ),
         Case(
             f"{name} sample",
@@ -167,29 +189,32 @@ def _failing(label: str, exc: Exception) -> list[Case]:
     return [Case(f"{label} setup", _raise(exc), None, group="large log_prob")]
 
 
-def cases(n: int) -> list[Case]:
+def cases(n: int, compiled: bool = False) -> list[Case]:
     out = []
     for family in families():
         try:
-            out += _family_cases(family.label, family.spec, n)
+            out += _family_cases(family.label, family.spec, n, compiled)
         except Exception as exc:  # noqa: BLE001  (an error row, not a crash)
             out += _failing(family.label, exc)
     return out
 
 
 def main() -> None:
-    opts = parse_args(__doc__.splitlines()[0])
+    opts = parse_args(__doc__.splitlines()[0], compiled=True)
     setup(opts.device, opts.max_memory_gb)
+    if opts.compiled:
+        # compile in this process: a pool of compile workers only competes for the cores
+        torch._inductor.config.compile_threads = 1
     n = 1_000 if opts.quick else 1_000_000
     repeats = opts.repeats or (1 if opts.quick else 5)
     rows = run_cases(
-        cases(n),
+        cases(n, opts.compiled),
         repeats=repeats,
         target_s=0.0 if opts.quick else 0.03,
         name_filter=opts.filter,
     )
     title = f"large tensors: every registry family batched to about {n} entries"
-    print_table(title, rows, quick=opts.quick)
+    print_table(title, rows, quick=opts.quick, compiled=opts.compiled)
     if opts.json:
         save_json(opts.json, "bench_large.py", title, rows, quick=opts.quick)
 

@@ -4,10 +4,13 @@ The summary gives, per group (small construct + log_prob with validation on and 
 log_prob, entropy, sample, rsample, rsample + backward, and the groups of the other scripts),
 the geometric mean of the speedup over torch.distributions and of the ratio to the floor; it
 lists every case slower than torch, every sampler above 3x its floor, and every case that
-failed on aleatorch's side.
+failed on aleatorch's side. With ``--compiled`` (passed to ``bench_large.py``), or rows that
+have a compiled side, also the geometric mean of ``/compiled`` (eager / torch.compile) per
+group and every case over 1.5x.
 
 Run: ``python benchmarks/summary.py [--quick] [-k NAME] [--repeats N] [--device D]
-[--json PATH]`` (the options go to every script; ``--json`` saves all rows in one file), or
+[--json PATH] [--compiled]`` (the options go to every script, ``--compiled`` to
+``bench_large.py`` only; ``--json`` saves all rows in one file), or
 ``python benchmarks/summary.py --from A.json B.json ...`` to summarise saved results.
 """
 
@@ -35,6 +38,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--json", default=None, metavar="PATH", help="save every row here")
     parser.add_argument("--max-memory-gb", type=float, default=None, help="passed on")
     parser.add_argument(
+        "--compiled",
+        action="store_true",
+        help="passed to bench_large.py: also time log_prob and entropy under torch.compile",
+    )
+    parser.add_argument(
         "--from",
         dest="saved",
         nargs="+",
@@ -61,6 +69,8 @@ def _run(opts: argparse.Namespace, out_dir: pathlib.Path) -> list[pathlib.Path]:
             cmd += ["--repeats", str(opts.repeats)]
         if opts.max_memory_gb is not None:
             cmd += ["--max-memory-gb", str(opts.max_memory_gb)]
+        if opts.compiled and script == "bench_large.py":
+            cmd.append("--compiled")
         print(f"\n$ {' '.join(cmd[1:])}", flush=True)
         result = subprocess.run(cmd, cwd=HERE)
         if result.returncode != 0:

@@ -1,5 +1,7 @@
 """The benchmark scripts still run (``--quick``: one call per side on tiny inputs, numbers
-unread), cover every registry family, and ``benchmarks/summary.py`` summarises their rows.
+unread), cover every registry family, and ``benchmarks/summary.py`` summarises their rows;
+``bench_large.py --compiled`` (inductor) still runs on one cheap family, and the harness
+reports a compiled side, or its failure, in the rows.
 
 Timings are never asserted: timed tests stay out of the suite.
 """
@@ -9,6 +11,9 @@ import pathlib
 import re
 import subprocess
 import sys
+
+import pytest
+import torch
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 ALL_SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("bench_*.py"))
@@ -80,6 +85,7 @@ def _script_runs_and_prints_its_table(quick_runs, script):
     returncode, stdout, stderr, path = quick_runs[script]
     assert returncode == 0, f"{script}: {stderr}"
     assert re.search(r"^case\s+\|\s+aleatorch \|\s+torch \|\s+speedup", stdout, re.M)
+    assert "compiled" not in stdout, "without --compiled nothing is compiled"
     assert "median speedup" in stdout
     # A benchmark comparing different things is a bug, whatever the speed.
     assert "!!" not in stdout, stdout
@@ -117,6 +123,7 @@ def _large_cases_have_floors_and_groups(quick_runs):
         if not row["error"]:
             assert row["floor_s"] is not None and row["floor_s"] > 0, row
             assert row["floor_note"], row
+        assert row["compiled_s"] is None and row["compile_s"] is None, row
 
 
 def test_every_registry_class_has_a_documented_floor():
@@ -153,3 +160,84 @@ def _summary_of_the_saved_rows(quick_runs):
     assert "slower than torch (speedup < 1.0):" in out
     assert "samplers above 3x their floor:" in out
     assert "errors on aleatorch's side:" in out
+
+
+def _harness():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import _harness
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return _harness
+
+
+def test_harness_times_a_compiled_side_and_reports_a_failed_compile():
+    """In process, with the eager backend (no C++ compile): the row gains the compiled and
+    eager times and their ratio; a compile that raises is a note, not a crash."""
+    h = _harness()
+    x = torch.linspace(0.1, 1.0, 1000)
+
+    def f():
+        return x.log() * 2
+
+    def broken():
+        raise RuntimeError("no such backend")
+
+    ok = h._run_one(
+        h.Case("f", f, None, compiled=lambda: torch.compile(f, backend="eager")),
+        repeats=1,
+        target_s=0.0,
+    )
+    assert ok.compiled_s > 0 and ok.compiled_ratio == ok.ours_s / ok.compiled_s
+    assert ok.compiled_eager_s is None and ok.compile_s > 0 and "compile " in ok.note
+    eager = h._run_one(
+        h.Case("f", f, None, compiled=lambda: torch.compile(f, backend="eager"), compiled_eager=f),
+        repeats=1,
+        target_s=0.0,
+    )
+    assert eager.compiled_eager_s > 0
+    assert eager.compiled_ratio == eager.compiled_eager_s / eager.compiled_s
+    failed = h._run_one(h.Case("f", f, None, compiled=broken), repeats=1, target_s=0.0)
+    assert failed.ours_s > 0 and failed.compiled_s is None and failed.compiled_ratio is None
+    assert "compile failed: RuntimeError: no such backend" in failed.note
+    error = RuntimeError("C++ compile error\nCommand: g++ " + "-D X " * 50 + "\nk.cpp:9: error: no")
+    assert h._compile_error(error).endswith("[error: no]")
+
+
+@pytest.mark.slow
+def test_compiled_flag_on_one_family(tmp_path):
+    """``bench_large.py --quick --compiled`` on Exponential (two inductor compiles of a few
+    seconds): log_prob and entropy get compiled times, the samplers none, and the summary
+    gives the /compiled means per group."""
+    path = tmp_path / "large.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_large.py"), "--quick", "--compiled"]
+        + ["-k", "Exponential ", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=BENCHMARKS,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert re.search(r"^case\s+\|.*\|\s+eager off \|\s+compiled \|\s+/compiled$", out, re.M)
+    assert "over 1.5x the compiled time:" in out
+    rows = {r["name"].rsplit(" ", 1)[1]: r for r in _rows(path)}
+    assert {"log_prob", "entropy", "sample"} <= rows.keys()
+    for op in ("log_prob", "entropy"):
+        row = rows[op]
+        assert row["compiled_s"] > 0 and row["compiled_eager_s"] > 0, row
+        assert row["compile_s"] > 0 and "compile failed" not in row["note"], row
+        assert "differs" not in row["note"], row
+    assert rows["sample"]["compiled_s"] is None
+    summary = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "summary.py"), "--from", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=BENCHMARKS,
+    )
+    assert summary.returncode == 0, summary.stderr
+    for group in ("large log_prob", "large entropy"):
+        assert re.search(rf"^{group}\s+\|\s+1 \|\s+[\d.]+x \|\s+[\d.]+x$", summary.stdout, re.M)
+    assert "over 1.5x the compiled time:" in summary.stdout
