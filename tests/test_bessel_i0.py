@@ -56,13 +56,20 @@ def reference():
     return xs, log_i0e_ref, variance_ref
 
 
+def _tiled(fn, x: torch.Tensor, **kwargs) -> torch.Tensor:
+    """``fn`` of ``x`` through the polynomials: ``x`` tiled past ``POLYNOMIAL_FROM`` entries
+    (smaller tensors take torch's kernels), then cut back."""
+    copies = -(-bessel_i0.POLYNOMIAL_FROM // x.numel())
+    return fn(x.repeat(copies), **kwargs)[: x.numel()]
+
+
 def _relative_eps(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:
     return (got.double() - want).abs() / (EPS32 * want.abs())
 
 
 def test_log_i0e_float32_is_within_two_ulps(reference):
     xs, want, _ = reference
-    got = log_i0e(xs.float())
+    got = _tiled(log_i0e, xs.float())
     nonzero = want != 0
     assert got[~nonzero].eq(0).all()
     assert _relative_eps(got[nonzero], want[nonzero]).max() < 2
@@ -71,9 +78,9 @@ def test_log_i0e_float32_is_within_two_ulps(reference):
 def test_circular_variance_float32_is_within_one_ulp(reference):
     xs, _, want = reference
     normal = want > TINY32  # V ~ 1 / (2x) is subnormal in float32 past ~4e37
-    got = circular_variance(xs.float())
+    got = _tiled(circular_variance, xs.float())
     assert _relative_eps(got[normal], want[normal]).max() < 1.5
-    scaled = circular_variance(xs.float(), scaled=True)
+    scaled = _tiled(circular_variance, xs.float(), scaled=True)
     positive = xs > 0
     assert _relative_eps(scaled[positive], (xs * want)[positive]).max() < 1.5
     # Far out the scaled form is W(6/x)/2 ~ 1/2, never x times an underflowed V.
@@ -85,7 +92,7 @@ def test_log_i0e_gradient_is_minus_the_circular_variance(reference):
     # dozen ulps of V (the near series' derivative ~0.9 minus 1 loses a factor ~10 at x ~ 5).
     xs, _, variance = reference
     x = xs.float().requires_grad_()
-    (grad,) = torch.autograd.grad(log_i0e(x).sum(), x)
+    (grad,) = torch.autograd.grad(_tiled(log_i0e, x).sum(), x)
     normal = variance > TINY32
     assert torch.isfinite(grad).all()
     assert _relative_eps(-grad[normal], variance[normal]).max() < 32
@@ -121,9 +128,11 @@ def test_taylor_coefficients_are_the_series_of_i0_and_i1():
         assert c == pytest.approx(1 / (math.factorial(k) * math.factorial(k + 1)), rel=1e-15)
 
 
-def test_float64_keeps_torchs_kernels():
-    x = torch.logspace(-5, 5, 50, dtype=torch.float64)
+def test_float64_and_small_tensors_keep_torchs_kernels():
+    x = torch.logspace(-5, 5, 5000, dtype=torch.float64)
     assert torch.equal(log_i0e(x), torch.special.i0e(x).log())
+    small = x[:100].float()
+    assert torch.equal(log_i0e(small), torch.special.i0e(small).log())
     with pytest.raises(TypeError, match="float32"):
         circular_variance(x)
 
@@ -131,10 +140,11 @@ def test_float64_keeps_torchs_kernels():
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_rounds_the_float32_value(dtype):
     x = torch.tensor([0.0, 0.01, 1.0, 5.5, 6.5, 100.0, 6e4], dtype=dtype)
-    assert log_i0e(x).dtype == dtype
+    got = _tiled(log_i0e, x)
+    assert got.dtype == dtype
     want = torch.special.i0e(x.double()).log().to(dtype)
-    assert torch.allclose(log_i0e(x).double(), want.double(), rtol=torch.finfo(dtype).eps, atol=0)
-    v = circular_variance(x)
+    assert torch.allclose(got.double(), want.double(), rtol=torch.finfo(dtype).eps, atol=0)
+    v = _tiled(circular_variance, x)
     want_v = 1 - torch.special.i1e(x.double()) / torch.special.i0e(x.double())
     assert torch.allclose(v.double(), want_v.to(dtype).double(), rtol=torch.finfo(dtype).eps)
 
@@ -152,3 +162,23 @@ def test_von_mises_float32_entropy_and_log_prob_match_mpmath(kappa):
     assert d.entropy().item() == pytest.approx(entropy, rel=4 * EPS32, abs=4 * EPS32)
     got = d.log_prob(torch.tensor(value)).item()
     assert got == pytest.approx(log_prob, rel=4 * EPS32, abs=4 * EPS32)
+
+
+def test_von_mises_float32_batch_through_the_polynomials_matches_float64():
+    # A batch large enough for the polynomials, against the same law in float64 (torch's
+    # float64 kernels, a few ulps of float64): float32 rounding of the inputs aside, a few ulps.
+    g = torch.Generator().manual_seed(5)
+    n = 2 * bessel_i0.POLYNOMIAL_FROM
+    kappa = torch.cat(
+        [torch.rand(n // 2, generator=g) * 12, torch.rand(n // 2, generator=g).mul(60).exp()]
+    )
+    loc = torch.rand(n, generator=g) - 0.5
+    value = torch.rand(n, generator=g) * 6 - 3
+    d32 = D.VonMises(loc, kappa)
+    d64 = D.VonMises(loc.double(), kappa.double())
+    for got, want in (
+        (d32.entropy(), d64.entropy()),
+        (d32.log_prob(value), d64.log_prob(value.double())),
+    ):
+        scale = want.abs().clamp(min=1)
+        assert ((got.double() - want).abs() / scale).max() < 4 * EPS32

@@ -11,7 +11,7 @@ from torch._higher_order_ops.while_loop import while_loop
 from .. import constraints
 from .._generic_icdf import _with_implicit_gradient
 from ..distribution import Distribution
-from ..special.bessel_i0 import circular_variance, log_i0e
+from ..special.bessel_i0 import circular_variance, log_i0e, polynomial_wanted
 from ..special.bisection import bisect_floats
 from ..special.von_mises import log_arc_mass
 from ..utils import _readable, as_params
@@ -117,17 +117,18 @@ def _circular_variance(kappa: torch.Tensor) -> torch.Tensor:
     ``1 - A`` cancels for large kappa (relative error ~ 2 kappa eps), so above 300 it is the
     asymptotic series ``1/(2k) + 1/(8k^2) + 1/(8k^3) + 25/(128k^4) + 13/(32k^5) +
     1073/(1024k^6)`` (checked against 50-digit mpmath: 1e-14 relative at 300), and below it
-    the direct form (error < 1e-13). Float32 and half: ``special.bessel_i0``."""
-    if kappa.dtype != torch.float64:
+    the direct form in float64 (error < 1e-13). Large float32 and half tensors:
+    ``special.bessel_i0``."""
+    if polynomial_wanted(kappa):
         return circular_variance(kappa)
-    k = kappa
+    k = kappa.to(torch.float64)
     big = k > _SERIES_FROM
     direct = 1 - torch.special.i1e(k) / torch.special.i0e(k)
     t = 1 / torch.where(big, k, _SERIES_FROM)  # safe where: no 1/k of small k in the graph
     series = t * (
         0.5 + t * (0.125 + t * (0.125 + t * (25 / 128 + t * (13 / 32 + t * 1073 / 1024))))
     )
-    return torch.where(big, series, direct)
+    return torch.where(big, series, direct).to(kappa.dtype)
 
 
 def _envelope(kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -254,9 +255,10 @@ class VonMises(Distribution):
     def _entropy(self):
         # H = log(2 pi I_0(k)) - k I_1(k) / I_0(k), with log I_0(k) = log i0e(k) + k.
         kappa = self.concentration
-        if kappa.dtype == torch.float64:
-            return _LOG_2PI + log_i0e(kappa) + kappa * _circular_variance(kappa)
-        return _LOG_2PI + log_i0e(kappa) + circular_variance(kappa, scaled=True)
+        if polynomial_wanted(kappa):
+            return _LOG_2PI + log_i0e(kappa) + circular_variance(kappa, scaled=True)
+        k = kappa.to(torch.float64)  # float64 throughout: k V(k) never meets a subnormal V
+        return (_LOG_2PI + torch.special.i0e(k).log() + k * _circular_variance(k)).to(kappa.dtype)
 
     def _cdf_parts(self, value):
         """``value - loc`` reduced to ``[-pi, pi]`` (float64), its number of turns, the
