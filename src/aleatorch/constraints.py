@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
+from operator import le, lt
 from typing import Any
 
 import torch
@@ -70,6 +72,101 @@ def _fmt(bound: Any) -> str:
     if isinstance(bound, torch.Tensor) and bound.numel() == 1:
         return f"{bound.item():g}"
     return "the distribution's bound"
+
+
+#: Tensors of at most this many entries are checked in Python: reading a few dozen entries
+#: back (``tolist``, ~0.3 us) and a Python ``min``/``sum`` cost less than one torch reduction
+#: with its ``.item()`` (~1.5-3 us each).
+_PY_NUMEL = 32
+
+_is_compiling = torch.compiler.is_compiling
+_is_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_ZERO_ONE = frozenset((0, 1))
+
+
+def _entries(value: torch.Tensor, limit: int = _PY_NUMEL) -> list | None:
+    """The entries of ``value`` as a flat Python list when reading them is free and cheap: at
+    most ``limit`` entries of a CPU tensor, in eager mode (no compile, no torch.func
+    wrapper; as ``utils._readable``). None otherwise: the caller uses torch reductions."""
+    if value.numel() > limit or not value.is_cpu or _is_compiling() or _is_wrapped(value):
+        return None
+    try:
+        flat = value.tolist()
+    except RuntimeError:  # a sparse tensor (no strided storage)
+        return None
+    if type(flat) is not list:  # a 0-dim tensor
+        return [flat]
+    while flat and type(flat[0]) is list:
+        flat = sum(flat, [])  # one level of nesting (quadratic, but a few dozen entries)
+    return flat
+
+
+def _aligned(value: torch.Tensor, bounds: tuple[Any, ...]) -> list | None:
+    """``[entries of value, bound, ...]`` broadcast to one shape, as flat lists (a number
+    bound becomes an endless ``repeat``), for a small CPU value and tensor bounds; or None
+    where ``_entries`` would give None."""
+    shape = value.shape
+    tensors = [b for b in bounds if isinstance(b, torch.Tensor)]
+    if any(b.shape != shape for b in tensors):
+        try:
+            shape = torch.Size(_broadcast_shapes(shape, *(b.shape for b in tensors)))
+        except RuntimeError:
+            return None
+    out = []
+    for t in (value, *bounds):
+        if isinstance(t, torch.Tensor):
+            if t.shape != shape:
+                t = t.expand(shape)
+            flat = _entries(t)
+            if flat is None:
+                return None
+            out.append(flat)
+        else:
+            out.append(repeat(t))
+    return out
+
+
+def _broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """``torch.broadcast_shapes`` in plain Python (the torch function costs ~10 us)."""
+    ndim = max(len(s) for s in shapes)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1:
+                if out[i] != 1 and out[i] != n:
+                    raise RuntimeError(f"shapes {shapes} do not broadcast")
+                out[i] = n
+    return tuple(out)
+
+
+_TRIANGLES: dict[tuple[int, ...], tuple[list[int], list[int]]] = {}
+
+
+def _triangle_indices(shape: torch.Size) -> tuple[list[int], list[int]]:
+    """Flat indices of the entries above the diagonal, and of the diagonal, of every matrix
+    of a tensor of ``shape`` (computed once per shape)."""
+    key = tuple(shape)
+    found = _TRIANGLES.get(key)
+    if found is None:
+        rows, cols = key[-2:]
+        size = rows * cols
+        count = math.prod(key[:-2])
+        upper = [
+            k * size + i * cols + j
+            for k in range(count)
+            for i in range(rows)
+            for j in range(i + 1, cols)
+        ]
+        diagonal = [k * size + i * cols + i for k in range(count) for i in range(min(rows, cols))]
+        found = (upper, diagonal)
+        if len(_TRIANGLES) < 256:
+            _TRIANGLES[key] = found
+    return found
+
+
+def _rows(flat: list, n: int) -> list[list]:
+    """``flat`` cut into consecutive rows of ``n`` entries (the last dim of the tensor)."""
+    return [flat[i : i + n] for i in range(0, len(flat), n)]
 
 
 class Constraint:
@@ -253,6 +350,11 @@ class MixtureSameFamilyConstraint(Constraint):
     def description(self) -> str:  # type: ignore[override]
         return self.base_constraint.description
 
+    def all_ok(self, value: torch.Tensor) -> bool:
+        if value.dim() < self.event_dim:
+            return bool(self.check(value).all())  # raises the check's error
+        return self.base_constraint.all_ok(value.unsqueeze(-1 - self.event_dim))
+
     def check(self, value: torch.Tensor) -> torch.Tensor:
         if value.dim() < self.event_dim:
             raise ValueError(f"Expected value.dim() >= {self.event_dim} but got {value.dim()}")
@@ -274,11 +376,16 @@ class _Boolean(_Univariate):
         return (value == 0) | (value == 1)
 
     def all_ok(self, value):
+        flat = _entries(value)
+        if flat is not None:
+            return _ZERO_ONE.issuperset(flat)  # NaN is neither (bools equal 0 and 1)
         # In [0, 1] (NaN fails the comparisons) and integral: 0 or 1, with one temporary.
         if value.numel() == 0:
             return True
         low, high = torch.aminmax(value)
-        return low.item() >= 0 and high.item() <= 1 and torch.equal(value, value.round())
+        if low.item() < 0 or high.item() > 1:  # (False at NaN: the next test fails it)
+            return False
+        return not value.is_floating_point() or torch.equal(value, value.round())
 
 
 class _OneHot(Constraint):
@@ -289,6 +396,30 @@ class _OneHot(Constraint):
     def check(self, value):
         is_boolean = (value == 0) | (value == 1)
         return is_boolean.all(-1) & value.sum(-1).eq(1)
+
+    def all_ok(self, value):
+        flat = _entries(value) if value.dim() else None
+        if not flat:  # (an empty row sums to 0: the check says so)
+            return bool(self.check(value).all())
+        # 0s and 1s (sums of them are exact), each row summing to 1.
+        return _ZERO_ONE.issuperset(flat) and all(
+            sum(row) == 1 for row in _rows(flat, value.shape[-1])
+        )
+
+
+def _no_nan(flat: list) -> bool:
+    """Whether a flat list has no NaN: its sum is NaN if it has (or if +inf meets -inf, a
+    false alarm that sends the caller to the exact elementwise check)."""
+    total = sum(flat)
+    return total == total
+
+
+def _integral(flat: list) -> bool:
+    """Whether every entry of a flat list is a finite integer (``float.is_integer`` is False
+    at inf and NaN; ints and bools are integers)."""
+    if flat and isinstance(flat[0], float):  # a tensor's entries share one Python type
+        return all(map(float.is_integer, flat))
+    return True
 
 
 def _all_integral(value: torch.Tensor) -> bool:
@@ -317,7 +448,18 @@ class _IntegerInterval(_Univariate):
         if value.numel() == 0:
             return True
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.lower_bound, self.upper_bound))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, low, high = lists
+            return all(map(le, low, flat)) and all(map(le, flat, high)) and _integral(flat)
+        flat = _entries(value)
+        if flat is not None:  # NaN fails is_integer
+            return (
+                self.lower_bound <= min(flat)
+                and max(flat) <= self.upper_bound
+                and (_integral(flat))
+            )
         low, high = torch.aminmax(value)
         return (
             low.item() >= self.lower_bound
@@ -367,7 +509,14 @@ class _IntegerGreaterThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.lower_bound,))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, low = lists
+            return all(map(le, low, flat)) and _integral(flat)
+        flat = _entries(value)
+        if flat is not None:  # NaN fails is_integer
+            return min(flat) >= self.lower_bound and _integral(flat)
         if not value.is_floating_point():
             return bool(value.min() >= self.lower_bound)
         return value.min().item() >= self.lower_bound and _all_integral(value)
@@ -387,7 +536,8 @@ class _Real(_Univariate):
         # case the exact elementwise check decides).
         if not value.is_floating_point():
             return True
-        total = value.sum().item()
+        flat = _entries(value)
+        total = sum(flat) if flat is not None else value.sum().item()
         if total == total:
             return True
         return bool(self.check(value).all())
@@ -413,7 +563,14 @@ class _GreaterThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.lower_bound,))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, low = lists
+            return all(map(lt, low, flat))  # NaN fails the comparison
+        flat = _entries(value)
+        if flat is not None:  # Python's min skips a NaN after the first entry; sum does not
+            return min(flat) > self.lower_bound and _no_nan(flat)
         # min() propagates NaN, and NaN > bound is False: one reduction covers both.
         return value.min().item() > self.lower_bound
 
@@ -438,7 +595,14 @@ class _GreaterThanEq(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.lower_bound,))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, low = lists
+            return all(map(le, low, flat))
+        flat = _entries(value)
+        if flat is not None:
+            return min(flat) >= self.lower_bound and _no_nan(flat)
         return value.min().item() >= self.lower_bound
 
     def __repr__(self):
@@ -460,7 +624,14 @@ class _LessThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.upper_bound):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.upper_bound,))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, high = lists
+            return all(map(lt, flat, high))
+        flat = _entries(value)
+        if flat is not None:
+            return max(flat) < self.upper_bound and _no_nan(flat)
         return value.max().item() < self.upper_bound
 
     def __repr__(self):
@@ -494,7 +665,18 @@ class _Bounded(_Univariate):
         if value.numel() == 0:
             return True
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            return bool(self.check(value).all())
+            lists = _aligned(value, (self.lower_bound, self.upper_bound))
+            if lists is None:
+                return bool(self.check(value).all())
+            flat, low, high = lists
+            return all(map(le, low, flat)) and all(map(self._below_upper_op, flat, high))
+        flat = _entries(value)
+        if flat is not None:
+            return (
+                min(flat) >= self.lower_bound
+                and bool(self._below_upper(max(flat)))
+                and _no_nan(flat)
+            )
         low, high = torch.aminmax(value)
         return low.item() >= self.lower_bound and bool(self._below_upper(high.item()))
 
@@ -504,15 +686,29 @@ class _Bounded(_Univariate):
 
 
 class _Interval(_Bounded):
+    _below_upper_op = staticmethod(le)
+
     def _below_upper(self, value):
         return value <= self.upper_bound
 
 
 class _HalfOpenInterval(_Bounded):
     _closing = ")"
+    _below_upper_op = staticmethod(lt)
 
     def _below_upper(self, value):
         return value < self.upper_bound
+
+
+_EPS: dict[torch.dtype, float] = {}
+
+
+def _eps(dtype: torch.dtype) -> float:
+    """``torch.finfo(dtype).eps`` (0 for integer dtypes), looked up once per dtype."""
+    eps = _EPS.get(dtype)
+    if eps is None:
+        eps = _EPS[dtype] = torch.finfo(dtype).eps if dtype.is_floating_point else 0.0
+    return eps
 
 
 def _sum_tolerance(value: torch.Tensor) -> float:
@@ -520,7 +716,7 @@ def _sum_tolerance(value: torch.Tensor) -> float:
 
     A fixed 1e-6 rejects half-precision vectors that were normalized in that precision.
     """
-    eps = torch.finfo(value.dtype).eps if value.is_floating_point() else 0.0
+    eps = _eps(value.dtype)
     n = value.shape[-1] if value.dim() else 1
     return max(1e-6, 2.0 * n * eps)
 
@@ -535,6 +731,16 @@ class _Simplex(Constraint):
     def all_ok(self, value):
         if value.numel() == 0:
             return True
+        flat = _entries(value) if value.dim() else None
+        if flat is not None:
+            # Sums in double are more exact than torch's: half the tolerance keeps this
+            # test no looser than the elementwise check. A NaN makes its row's sum NaN.
+            n = value.shape[-1]
+            tol = 0.5 * _sum_tolerance(value)
+            low, high = 1.0 - tol, 1.0 + tol
+            return min(flat) >= 0 and all(
+                [low <= sum(flat[i : i + n]) <= high for i in range(0, len(flat), n)]
+            )
         return bool((value.min() >= 0) & ((value.sum(-1) - 1).abs().max() <= _sum_tolerance(value)))
 
 
@@ -552,6 +758,13 @@ class _Multinomial(Constraint):
     def check(self, x):
         return (x >= 0).all(dim=-1) & (x.sum(dim=-1) <= self.upper_bound)
 
+    def all_ok(self, value):
+        flat = _entries(value) if value.dim() and _is_number(self.upper_bound) else None
+        # Integer counts: Python's sums equal torch's (a fraction, NaN or inf: the check).
+        if not flat or not (min(flat) >= 0 and _integral(flat)):
+            return bool(self.check(value).all())
+        return all(sum(row) <= self.upper_bound for row in _rows(flat, value.shape[-1]))
+
 
 class _LowerTriangular(Constraint):
     event_dim = 2
@@ -561,6 +774,10 @@ class _LowerTriangular(Constraint):
         return (value.tril() == value).view(value.shape[:-2] + (-1,)).min(-1)[0]
 
     def all_ok(self, value):
+        flat = _entries(value) if value.dim() >= 2 else None
+        if flat is not None:  # torch.equal fails at a NaN
+            upper, _ = _triangle_indices(value.shape)
+            return not any([flat[i] for i in upper]) and _no_nan(flat)
         return torch.equal(value.tril(), value)
 
 
@@ -576,6 +793,14 @@ class _LowerCholesky(Constraint):
     def all_ok(self, value):
         if value.numel() == 0:
             return True
+        flat = _entries(value) if value.dim() >= 2 else None
+        if flat is not None:
+            upper, diagonal = _triangle_indices(value.shape)
+            return (
+                not any([flat[i] for i in upper])
+                and min([flat[i] for i in diagonal]) > 0
+                and _no_nan(flat)
+            )
         return torch.equal(value.tril(), value) and bool(value.diagonal(dim1=-2, dim2=-1).min() > 0)
 
 
@@ -590,6 +815,19 @@ class _CorrCholesky(Constraint):
         row_norm = torch.linalg.norm(value.detach(), dim=-1)
         unit_row_norm = (row_norm - 1.0).abs().le(tol).all(dim=-1)
         return _LowerCholesky().check(value) & unit_row_norm
+
+    def all_ok(self, value):
+        flat = _entries(value) if value.dim() >= 2 and value.numel() else None
+        if flat is None:
+            return bool(self.check(value).all())
+        if not lower_cholesky.all_ok(value):
+            return False
+        # Norms in double: half the tolerance keeps this no looser than the check.
+        tol = 0.5 * _eps(value.dtype) * value.size(-1) * 10
+        return all(
+            abs(math.sqrt(sum([x * x for x in row])) - 1.0) <= tol
+            for row in _rows(flat, value.size(-1))
+        )
 
 
 class _Square(Constraint):

@@ -137,6 +137,30 @@ def _devices_clash(param: torch.Tensor, value: torch.Tensor) -> bool:
     return all(t.dim() or t.device.type != "cpu" for t in (param, value))
 
 
+def _all_true(ok: torch.Tensor | bool) -> bool:
+    """Whether a boolean tensor (or a bool) is True everywhere: read back in Python when
+    small on CPU (cheaper than ``all()`` and ``bool()``)."""
+    if not isinstance(ok, torch.Tensor):
+        return bool(ok)
+    flat = constraints._entries(ok)
+    return all(flat) if flat is not None else bool(ok.all())
+
+
+_LAZY: dict[tuple[type, str], bool] = {}
+
+
+def _is_lazy(cls: type, name: str) -> bool:
+    """Whether ``cls.name`` is a ``lazy_property`` (a derived parametrization), looked up once
+    per class and name (reading it on the class builds a new property object each time)."""
+    key = (cls, name)
+    found = _LAZY.get(key)
+    if found is None:
+        if len(_LAZY) > 4096:  # classes made on the fly: keep the table bounded
+            _LAZY.clear()
+        found = _LAZY[key] = isinstance(getattr(cls, name, None), lazy_property)
+    return found
+
+
 #: The default of ``validate_args`` inside a ``with validation(...)`` block (None outside):
 #: a context variable, so that the scope is per thread and per asyncio task.
 _SCOPED_VALIDATION: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
@@ -292,7 +316,14 @@ class Distribution:
             yield name, constraint
 
     def _validate_parameters(self) -> None:
-        for name, constraint in self._parameters_to_check():
+        state = self.__dict__
+        cls = type(self)
+        for name, constraint in self.arg_constraints.items():
+            # (_parameters_to_check inlined: this runs at every construction)
+            if isinstance(constraint, constraints._Dependent):
+                continue
+            if name not in state and _is_lazy(cls, name):
+                continue  # the other parametrization was given
             value = getattr(self, name)
             if not isinstance(value, torch.Tensor) or constraint.all_ok(value):
                 continue
@@ -310,7 +341,7 @@ class Distribution:
                     )
                 )
         for name, rule, ok, others in self._parameter_relations():
-            if not bool(ok.all()):
+            if not _all_true(ok):
                 raise ParameterError(self._describe_relation(name, rule, ok, others))
 
     def _parameter_relations(
@@ -322,7 +353,9 @@ class Distribution:
         where ``parameter`` satisfies the rule, and ``others`` names the tensors the rule
         involves, shown at the offending entries (``Uniform``: ``"high"``, ``"greater than
         'low'"``, ``low < high``, ``{"low": low}``). Evaluated only when validating, after
-        each parameter passed its own constraint.
+        each parameter passed its own constraint. ``ok`` may also be ``True``, for a rule a
+        cheaper test has already passed (``positive.all_ok(t) or t > 0``: the elementwise
+        comparison is then only computed to explain a failure).
         """
         return ()
 
@@ -345,7 +378,11 @@ class Distribution:
         if not isinstance(value, torch.Tensor):
             raise ValueError(f"{self._where(method)}: the value must be a torch.Tensor")
         param = self._first_param()
-        if param is not None and _devices_clash(param, value):
+        if (
+            param is not None
+            and not (value.is_cpu and param.is_cpu)
+            and _devices_clash(param, value)
+        ):
             device = param.device
             raise DeviceError(
                 f"{self._where(method)}: the value is on {value.device}, but the parameters "
