@@ -27,8 +27,9 @@ INF = math.inf
         ({"probs": torch.tensor([INF, 1.0, 1.0])}, ["probs[0]", "infinite"]),
         ({"logits": torch.tensor([INF, 0.0, 0.0])}, ["logits[0]", "+inf"]),
         ({"logits": torch.full((3,), -INF)}, ["logits", "all -inf"]),
+        ({"logits": torch.tensor([[0.0, -INF], [-INF, -INF]])}, ["logits[1]", "all -inf"]),
     ],
-    ids=["zero-row", "zero-second-row", "inf-prob", "inf-logit", "all-minus-inf"],
+    ids=["zero-row", "zero-second-row", "inf-prob", "inf-logit", "all-minus-inf", "second-row"],
 )
 @pytest.mark.parametrize("cls", [D.Categorical, D.OneHotCategorical])
 def test_categorical_rows_that_cannot_be_normalized_say_why(cls, kwargs, words):

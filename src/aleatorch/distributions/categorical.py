@@ -75,7 +75,7 @@ def _normalized_given(
     # where subtracting a rounded logsumexp would cost the ulp of 1e4.
     # The max is detached: the result does not depend on it.
     top = max_last(param.detach()).unsqueeze(-1)
-    if will_validate(validate_args):
+    if will_validate(validate_args) and not _logits_normalizable(param):
         _check_normalizable(owner, name, param, top != -math.inf, param == math.inf)
     shifted = param - top
     return name, shifted - sum_last(shifted.exp()).log().unsqueeze(-1), False
@@ -98,6 +98,17 @@ def _normalized_probs(
         return probs, True
     _check_normalizable(owner, "probs", param, total != 0, param.isinf())
     return probs, False
+
+
+def _logits_normalizable(logits: torch.Tensor) -> bool:
+    """True when a Python look at a few CPU entries shows no +inf and a finite maximum in
+    every row (~2 us against ~16 us for the tensor check); False (run the tensor check,
+    which raises if need be) otherwise, or when the entries cannot be read for free."""
+    flat = constraints._entries(logits)
+    if flat is None or math.inf in flat:
+        return False
+    k = logits.shape[-1]
+    return all(max(flat[i : i + k]) > -math.inf for i in range(0, len(flat), k))
 
 
 def _check_normalizable(
