@@ -265,7 +265,7 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
 
     def _log_prob(self, value):
         eta = self.logits
-        return eta * value - log_normalizer(eta)
+        return eta * value - self._cached("log_normalizer", lambda: log_normalizer(eta))
 
     def _log_cdf(self, value):
         # F(x) = (e^{eta x} - 1) / (e^eta - 1) = x Z(eta x) / Z(eta).

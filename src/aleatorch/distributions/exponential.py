@@ -67,7 +67,7 @@ class Exponential(ExponentialFamily):
         return standard_exponential(self.rate, shape, generator) / self.rate
 
     def _log_prob(self, value):
-        return self.rate.log() - self.rate * value
+        return self._cached("log_rate", self.rate.log) - self.rate * value
 
     def _cdf(self, value):
         return -torch.expm1(-self.rate * value)

@@ -84,7 +84,7 @@ class Gumbel(TransformedDistribution):
         # Below -log(finfo.max) exp(-z) is inf anyway: the clamp keeps z = -inf (a value far
         # left of a loc near finfo.max) from giving -(-inf + inf) = NaN instead of -inf.
         z = z.clamp(min=-math.log(torch.finfo(z.dtype).max) - 1)
-        return -(z + torch.exp(-z)) - self.scale.log()
+        return -(z + torch.exp(-z)) - self._cached("log_scale", self.scale.log)
 
     # With t = exp(-z): cdf = exp(-t), log cdf = -t, sf = -expm1(-t), log sf = log1mexp(-t).
     def _cdf(self, value):

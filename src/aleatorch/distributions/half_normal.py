@@ -70,7 +70,7 @@ class HalfNormal(TransformedDistribution):
 
     def _log_prob(self, value):
         z = value / self.scale
-        log_prob = (_LOG_NORMALIZER - 0.5 * z * z) - self.scale.log()
+        log_prob = (_LOG_NORMALIZER - 0.5 * z * z) - self._cached("log_scale", self.scale.log)
         return torch.where(value >= 0, log_prob, -math.inf)
 
     def _scaled(self, value):

@@ -72,7 +72,10 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
     def _log_prob(self, value):
         z = self._standardize(value)
         # -z^2/2 - log(scale) - log(2 pi)/2, in as few tensor ops as possible.
-        return torch.addcmul(torch.rsub(self.scale.log(), -_HALF_LOG_2PI), z, z, value=-0.5)
+        log_normalizer = self._cached(
+            "log_normalizer", lambda: torch.rsub(self.scale.log(), -_HALF_LOG_2PI)
+        )
+        return torch.addcmul(log_normalizer, z, z, value=-0.5)
 
     def _cdf(self, value):
         return ndtr_accurate(self._standardize(value))

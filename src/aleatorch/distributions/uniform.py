@@ -80,7 +80,8 @@ class Uniform(Distribution):
 
     def _log_prob(self, value):
         inside = (self.low <= value) & (value <= self.high)
-        return torch.where(inside, -(self.high - self.low).log(), -math.inf)
+        log_density = self._cached("log_density", lambda: -(self.high - self.low).log())
+        return torch.where(inside, log_density, -math.inf)
 
     def _cdf(self, value):
         return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
