@@ -15,23 +15,53 @@ from __future__ import annotations
 
 import torch
 
-from ..utils import _readable
+from .marsaglia_tsang import (
+    _below_one,
+    _compact,
+    _eager_ok,
+    marsaglia_tsang,
+    marsaglia_tsang_with_uniform,
+)
 
 __all__ = ["log_standard_gamma", "standard_gamma"]
 
 _HALF = (torch.float16, torch.bfloat16)
 
 
+class _ImplicitGamma(torch.autograd.Function):
+    """Identity on the draw ``x``; backward multiplies by torch's implicit gradient
+    ``_standard_gamma_grad(a, x)`` (``dx/da = -(dF/da)/f`` at fixed ``F(x; a)``), as the
+    autograd of ``torch._standard_gamma`` does."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(a, x):
+        return x.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        a, x = ctx.saved_tensors
+        return grad * torch._standard_gamma_grad(a, x), None
+
+
 def standard_gamma(
     concentration: torch.Tensor, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Draws of Gamma(a, 1), one per entry of ``concentration``, reparameterized (torch's
-    implicit gradient). Half-precision concentrations are drawn in float32 (torch has no
-    half kernel) and returned in their own dtype."""
+    """Draws of Gamma(a, 1), one per entry of ``concentration``, reparameterized with torch's
+    implicit gradient (``_standard_gamma_grad``). Half-precision concentrations are drawn in
+    float32 and returned in their own dtype."""
     if concentration.dtype in _HALF:
-        draws = torch._standard_gamma(concentration.float(), generator=generator)
-        return draws.to(concentration.dtype)
-    return torch._standard_gamma(concentration, generator=generator)
+        return standard_gamma(concentration.float(), generator).to(concentration.dtype)
+    x = marsaglia_tsang(concentration, generator)
+    if torch.is_grad_enabled() and concentration.requires_grad:
+        return _ImplicitGamma.apply(concentration, x)
+    return x
 
 
 def log_standard_gamma(
@@ -49,21 +79,24 @@ def log_standard_gamma(
         :math:`a` are pathwise: through torch's implicit gradient of ``_standard_gamma`` at
         :math:`a + 1` (or :math:`a` when :math:`a \ge 1`) and through :math:`-E / a`.
     """
-    small = concentration < 1
-    if _readable((concentration,)) and not bool(small.any()):
+    if _eager_ok(concentration) and (
+        not concentration.numel() or not float(_compact(concentration).detach().amin()) < 1
+    ):
         # CPU eager with no a < 1: nothing to boost, no uniforms to draw (the traced path
         # below draws them and adds 0 / inf = 0: the same law).
         return standard_gamma(concentration.expand(shape), generator=generator).log()
-    # Boost every a < 1 to a + 1; the U^(1/a) factor is added back in log space below.
-    boosted = torch.where(small, concentration + 1, concentration)
-    log_g = standard_gamma(boosted.expand(shape), generator=generator).log()
-    # log U = log(1 - u) with u uniform on [0, 1): never -inf, and ~5x cheaper than drawing
-    # E = -log U with exponential_. Its lower tail stops at log(eps / 2) (-16.6 in float32,
-    # -36.7 in float64), a probability of eps / 2 that no test at that precision can see.
-    log_u = torch.rand(
-        shape, dtype=concentration.dtype, device=concentration.device, generator=generator
-    )
-    log_u = log_u.neg_().log1p_()
-    # 1/a where a < 1 and 1/inf = 0 elsewhere: no stray inf or NaN, in values or gradients.
-    inv_small = torch.where(small, concentration, float("inf")).reciprocal()
-    return torch.addcmul(log_g, log_u, inv_small)
+    if concentration.dtype in _HALF:  # drawn in float32
+        out = log_standard_gamma(concentration.float(), shape, generator)
+        return out.to(concentration.dtype)
+    # 1 where a < 1, else 0 (arithmetic: a where on a mask that splits the entries costs more)
+    small = _below_one(concentration.detach())
+    # Boost every a < 1 to a + 1; the U^(1/a) factor is added back in log space below. U
+    # comes from the accepted Marsaglia–Tsang pair itself (independent of the draw; its log
+    # is finite: at least log(eps / 2) - 0 as 1 - u >= eps / 2 and the bound h <= 0).
+    boosted = (concentration + small).expand(shape)
+    g, log_u = marsaglia_tsang_with_uniform(boosted, generator)
+    if torch.is_grad_enabled() and boosted.requires_grad:
+        g = _ImplicitGamma.apply(boosted, g)
+    # 1/a where a < 1 and 0/a = 0 elsewhere: no stray inf or NaN, in values or gradients.
+    inv_small = small / concentration
+    return torch.addcmul(g.log(), log_u, inv_small)

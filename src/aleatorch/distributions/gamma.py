@@ -369,7 +369,10 @@ class Gamma(ExponentialFamily):
         g = standard_gamma(self.concentration.expand(shape), generator)
         # Draws below the smallest normal float would make log_prob infinite; the gradient
         # (torch's implicit reparameterization of _standard_gamma) flows through the rest.
-        return (g / self.rate).clamp(min=torch.finfo(g.dtype).tiny)
+        tiny = torch.finfo(g.dtype).tiny
+        if g.requires_grad or self.rate.requires_grad or not _readable((g, self.rate)):
+            return (g / self.rate).clamp(min=tiny)
+        return g.div_(self.rate).clamp_(min=tiny)  # a fresh tensor (CPU eager): in place
 
     def _log_prob(self, value):
         a, rate = self.concentration, self.rate
