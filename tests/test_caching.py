@@ -159,11 +159,19 @@ def test_in_place_parameter_updates_are_seen(case):
         assert _shares_memory(d, tensors), "a parameter was copied: is it in NORMALIZING?"
     calls = _methods(d)
     before = _outputs(d, calls)  # fills every cache
-    with torch.no_grad():
-        for t in tensors:
-            t.mul_(0.8)  # keeps positive, (0, 1), ordered and positive-definite values
-    after = _outputs(d, calls)
-    expected = _outputs(ex.cls(**params, validate_args=False), calls)
+    # The tensors may be the registry's own (float64 ones come back from to_tensors as the
+    # same objects, and nested bases keep them): restore them for the tests that follow.
+    saved = [t.detach().clone() for t in tensors]
+    try:
+        with torch.no_grad():
+            for t in tensors:
+                t.mul_(0.8)  # keeps positive, (0, 1), ordered and positive-definite values
+        after = _outputs(d, calls)
+        expected = _outputs(ex.cls(**params, validate_args=False), calls)
+    finally:
+        with torch.no_grad():
+            for t, value in zip(tensors, saved):
+                t.copy_(value)
     for name, value in after.items():
         if expected[name] is not None:
             torch.testing.assert_close(value, expected[name], equal_nan=True, msg=name)
