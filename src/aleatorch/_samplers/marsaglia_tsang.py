@@ -238,7 +238,9 @@ def marsaglia_tsang(
     fixed-round path with this many rounds (tests)."""
     a = a.detach()
     if rounds is None and _eager_ok(a):
-        return _eager(a, generator, False) if a.numel() else torch.empty_like(a)
+        if a.numel() <= _TORCH_UP_TO:  # first: the small-tensor case is all call overhead
+            return torch._standard_gamma(a, generator=generator)
+        return _eager(a, generator, False)
     return _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, False)
 
 

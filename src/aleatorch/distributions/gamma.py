@@ -366,7 +366,8 @@ class Gamma(ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        g = standard_gamma(self.concentration.expand(shape), generator)
+        a = self.concentration
+        g = standard_gamma(a if a.shape == shape else a.expand(shape), generator)
         # Draws below the smallest normal float would make log_prob infinite; the gradient
         # (torch's implicit reparameterization of _standard_gamma) flows through the rest.
         tiny = torch.finfo(g.dtype).tiny
