@@ -215,6 +215,14 @@ class _Univariate(Constraint):
     missing bound is infinite in ``bounds``.
     """
 
+    def _tensor_bounds_ok(self, value, bounds, entries_ok) -> bool:
+        """``all_ok`` against tensor bounds: ``entries_ok(flat value, *flat bounds)`` on the
+        broadcast entries of a small CPU value (``_aligned``), else the elementwise check."""
+        lists = _aligned(value, bounds)
+        if lists is None:
+            return bool(self.check(value).all())
+        return entries_ok(*lists)
+
     @property
     def bounds(self) -> tuple[Any, Any]:
         return getattr(self, "lower_bound", -math.inf), getattr(self, "upper_bound", math.inf)
@@ -448,11 +456,13 @@ class _IntegerInterval(_Univariate):
         if value.numel() == 0:
             return True
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            lists = _aligned(value, (self.lower_bound, self.upper_bound))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, low, high = lists
-            return all(map(le, low, flat)) and all(map(le, flat, high)) and _integral(flat)
+            return self._tensor_bounds_ok(
+                value,
+                (self.lower_bound, self.upper_bound),
+                lambda flat, low, high: (
+                    all(map(le, low, flat)) and all(map(le, flat, high)) and _integral(flat)
+                ),
+            )
         flat = _entries(value)
         if flat is not None:  # NaN fails is_integer
             return (
@@ -509,11 +519,11 @@ class _IntegerGreaterThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            lists = _aligned(value, (self.lower_bound,))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, low = lists
-            return all(map(le, low, flat)) and _integral(flat)
+            return self._tensor_bounds_ok(
+                value,
+                (self.lower_bound,),
+                lambda flat, low: all(map(le, low, flat)) and _integral(flat),
+            )
         flat = _entries(value)
         if flat is not None:  # NaN fails is_integer
             return min(flat) >= self.lower_bound and _integral(flat)
@@ -563,11 +573,10 @@ class _GreaterThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            lists = _aligned(value, (self.lower_bound,))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, low = lists
-            return all(map(lt, low, flat))  # NaN fails the comparison
+            # (NaN fails the comparison)
+            return self._tensor_bounds_ok(
+                value, (self.lower_bound,), lambda flat, low: all(map(lt, low, flat))
+            )
         flat = _entries(value)
         if flat is not None:  # Python's min skips a NaN after the first entry; sum does not
             return min(flat) > self.lower_bound and _no_nan(flat)
@@ -595,11 +604,9 @@ class _GreaterThanEq(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.lower_bound):
-            lists = _aligned(value, (self.lower_bound,))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, low = lists
-            return all(map(le, low, flat))
+            return self._tensor_bounds_ok(
+                value, (self.lower_bound,), lambda flat, low: all(map(le, low, flat))
+            )
         flat = _entries(value)
         if flat is not None:
             return min(flat) >= self.lower_bound and _no_nan(flat)
@@ -624,11 +631,9 @@ class _LessThan(_Univariate):
         if value.numel() == 0:
             return True
         if not _is_number(self.upper_bound):
-            lists = _aligned(value, (self.upper_bound,))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, high = lists
-            return all(map(lt, flat, high))
+            return self._tensor_bounds_ok(
+                value, (self.upper_bound,), lambda flat, high: all(map(lt, flat, high))
+            )
         flat = _entries(value)
         if flat is not None:
             return max(flat) < self.upper_bound and _no_nan(flat)
@@ -665,11 +670,13 @@ class _Bounded(_Univariate):
         if value.numel() == 0:
             return True
         if not (_is_number(self.lower_bound) and _is_number(self.upper_bound)):
-            lists = _aligned(value, (self.lower_bound, self.upper_bound))
-            if lists is None:
-                return bool(self.check(value).all())
-            flat, low, high = lists
-            return all(map(le, low, flat)) and all(map(self._below_upper_op, flat, high))
+            return self._tensor_bounds_ok(
+                value,
+                (self.lower_bound, self.upper_bound),
+                lambda flat, low, high: (
+                    all(map(le, low, flat)) and all(map(self._below_upper_op, flat, high))
+                ),
+            )
         flat = _entries(value)
         if flat is not None:
             return (
