@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from .implicit import IdentityOnSample
 from .marsaglia_tsang import (
     _below_one,
     _compact,
@@ -28,20 +29,10 @@ __all__ = ["log_standard_gamma", "standard_gamma"]
 _HALF = (torch.float16, torch.bfloat16)
 
 
-class _ImplicitGamma(torch.autograd.Function):
+class _ImplicitGamma(IdentityOnSample):
     """Identity on the draw ``x``; backward multiplies by torch's implicit gradient
     ``_standard_gamma_grad(a, x)`` (``dx/da = -(dF/da)/f`` at fixed ``F(x; a)``), as the
     autograd of ``torch._standard_gamma`` does."""
-
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(a, x):
-        return x.clone()
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        ctx.save_for_backward(inputs[0], output)
 
     @staticmethod
     @torch.autograd.function.once_differentiable

@@ -643,18 +643,23 @@ def _exclusive_sum(t: torch.Tensor) -> torch.Tensor:
     return before + after
 
 
-class _ImplicitDirichlet(torch.autograd.Function):
-    """Identity on the sample ``x``; backward gives the implicit gradient in ``alpha``."""
+class IdentityOnSample(torch.autograd.Function):
+    """``forward(param, x)``: identity on the sample ``x``, saving ``(param, x)``; a subclass
+    gives the backward, the implicit gradient of ``x`` in ``param``."""
 
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(alpha, x):
+    def forward(param, x):
         return x.clone()
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.save_for_backward(inputs[0], output)
+
+
+class _ImplicitDirichlet(IdentityOnSample):
+    """Identity on the sample ``x``; backward gives the implicit gradient in ``alpha``."""
 
     @staticmethod
     @torch.autograd.function.once_differentiable
