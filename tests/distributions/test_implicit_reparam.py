@@ -8,12 +8,10 @@ extrapolated, steps 1e-4 and 2e-4 relative to the parameter) and f from scipy.st
 so float64 is checked at rtol 1e-6; float32 results are rounded float64 computations, so 1e-5.
 """
 
-import functools
-
-import mpmath
 import numpy as np
 import pytest
 import torch
+from mp_beta_gradients import beta_sample_gradients as mp_oracle
 from scipy import special, stats
 
 import aleatorch as D
@@ -50,41 +48,6 @@ def oracle(a, b, x, wrt):
     fine, coarse = (_tail_derivative(a, b, x, wrt, rel) for rel in (1e-4, 2e-4))
     with np.errstate(invalid="ignore", divide="ignore"):  # NaN where scipy cannot: skipped
         return -(4 * fine - coarse) / 3 / stats.beta.pdf(x, a, b)
-
-
-def _mp_smaller_tail(a, b, x):
-    # I_x(a, b) below the switch point x < (a+1)/(a+b+2), by the continued fraction of
-    # Numerical Recipes (6.4.5) in 40-digit arithmetic, evaluated backward from a depth
-    # past convergence, O(sqrt(a + b)) (mpmath's own betainc fails for a, b ~ 1e4).
-    t = mpmath.mpf(1)
-    for k in range(int(120 + 4 * mpmath.sqrt(a + b)), 0, -1):
-        m = k // 2
-        if k % 2:
-            d = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))
-        else:
-            d = m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m))
-        t = 1 + d / t
-    log_kernel = a * mpmath.log(x) + b * mpmath.log1p(-x) - mpmath.log(a)
-    log_kernel -= mpmath.loggamma(a) + mpmath.loggamma(b) - mpmath.loggamma(a + b)
-    return mpmath.exp(log_kernel) / t
-
-
-@functools.cache
-def mp_oracle(a, b, x):
-    """(dx/da, dx/db) of Beta(a, b) at x by 40-digit central differences, for extreme points."""
-    with mpmath.workdps(40):
-        a, b, x = mpmath.mpf(a), mpmath.mpf(b), mpmath.mpf(x)
-        lower = x < (a + 1) / (a + b + 2)
-
-        def cdf(aa, bb):  # I_x, or minus its complement: same derivative
-            return _mp_smaller_tail(aa, bb, x) if lower else -_mp_smaller_tail(bb, aa, 1 - x)
-
-        log_pdf = (a - 1) * mpmath.log(x) + (b - 1) * mpmath.log1p(-x)
-        log_pdf -= mpmath.loggamma(a) + mpmath.loggamma(b) - mpmath.loggamma(a + b)
-        ha, hb = a * mpmath.mpf(10) ** -15, b * mpmath.mpf(10) ** -15
-        da = (cdf(a + ha, b) - cdf(a - ha, b)) / (2 * ha)
-        db = (cdf(a, b + hb) - cdf(a, b - hb)) / (2 * hb)
-        return float(-da / mpmath.exp(log_pdf)), float(-db / mpmath.exp(log_pdf))
 
 
 def assert_close_to_oracle(got, a, b, x, wrt, rtol, coverage=0.9):
