@@ -563,8 +563,9 @@ def beta_implicit_gradients(
         y: :math:`1 - x`, when known more accurately than by subtraction (defaults to it).
 
     Returns:
-        Both gradients in the dtype of ``x``, of ``x``'s shape; relative error below 1e-10 in
-        float64 for parameters from 1e-3 to 1e4 (against mpmath).
+        Both gradients in the dtype of ``x``, of ``x``'s shape; relative error below 1e-9 in
+        float64 for parameters from 1e-3 to 1e4 (against mpmath; the worst measured, 7e-10,
+        is the derivative in a for a ~ 5e3, b ~ 1e-3 and x near 1).
     """
     return _scaled_gradients(a, b, x, y, x.dtype, scaled=True)
 
