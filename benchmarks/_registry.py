@@ -279,7 +279,9 @@ def _materialise(spec: Spec, big: Any) -> Spec:
 
 # A floor is a list of draws, (kind, count) with kind "rand" or "randn", for ``draws``
 # samples of a distribution ``d`` (each sample has d.event_shape entries); plus, for the
-# families that must read a whole probability vector per draw, one read of it ("read").
+# families that must read a whole probability vector per draw, one read of it ("read", the
+# tensor), and for those whose output is much larger than their draws, one write of it
+# ("write", the number of entries).
 Draws = list[tuple[str, Any]]
 
 
@@ -296,6 +298,11 @@ _GAMMA = ("randn", "rand")  # Marsaglia-Tsang: one normal and one uniform per ro
 
 def _categorical(d: Any, draws: int) -> Draws:
     return [("rand", draws), ("read", d.probs)]
+
+
+def _one_hot(d: Any, draws: int) -> Draws:
+    """A categorical draw, and writing its one-hot vector (K entries per draw)."""
+    return _categorical(d, draws) + [("write", _entries(d, draws))]
 
 
 def _multinomial(d: Any, draws: int) -> Draws:
@@ -364,10 +371,11 @@ _register("Beta FisherSnedecor", _per_entry(*_GAMMA, *_GAMMA), "two gammas per e
 _register("StudentT", _per_entry("randn", *_GAMMA), "one normal and one gamma per entry")
 _register("NegativeBinomial", _per_entry(*_GAMMA, "rand"), "one gamma and one uniform per entry")
 _register("VonMises", _per_entry("rand", "rand", "rand"), "three uniforms per entry")
+_register("Categorical", _categorical, "one uniform per draw and one read of the probabilities")
 _register(
-    "Categorical OneHotCategorical OneHotCategoricalStraightThrough",
-    _categorical,
-    "one uniform per draw and one read of the probabilities",
+    "OneHotCategorical OneHotCategoricalStraightThrough",
+    _one_hot,
+    "one uniform per draw, one read of the probabilities, one write of the one-hot output",
 )
 _register("Multinomial", _multinomial, "k-1 uniforms per draw and one read of the probabilities")
 _register("Wishart", _wishart, "p(p+1)/2 normals and p uniforms per matrix (Bartlett)")

@@ -53,6 +53,8 @@ def _draws(d, dtype: torch.dtype) -> Callable[[], object]:
     for kind, x in rng_floor(d):
         if kind == "read":
             ops.append(lambda t=x: t.sum())
+        elif kind == "write":
+            ops.append(lambda n=x: torch.zeros(n, dtype=dtype))
         else:
             ops.append(lambda n=x, f=getattr(torch, kind): f(n, dtype=dtype))
 

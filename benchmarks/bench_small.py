@@ -1,8 +1,12 @@
-"""Construct + log_prob on small tensors, every registry family, validation on and off.
+"""Construct + log_prob (validation on and off), construct + sample, construct + rsample,
+on small tensors, every registry family.
 
 The parameters are those of each registry Example (``tests/examples_*.py``: the parameter set
 with the most entries, a few to a few dozen, as float32); the value is one sample. This
 measures per-call overhead: what a training loop pays for each distribution it builds.
+The sampling groups build the distribution with validation off (its cost is in the
+``log_prob`` groups) and draw one sample of its batch shape (``sample()``, ``rsample()``);
+``rsample`` only for the families that have it.
 Run: ``python benchmarks/bench_small.py [--quick] [-k NAME] [--repeats N] [--device D]
 [--json PATH]``.
 """
@@ -42,6 +46,33 @@ def _builders(family: Family) -> tuple[Callable, Callable | None]:
     return ours, theirs
 
 
+def _sampling_cases(family: Family, ours_b: Callable, theirs_b: Callable | None) -> list[Case]:
+    """Construct (validation off) + ``sample()``, and + ``rsample()`` where ours has it."""
+    out = []
+    try:
+        has_rsample = ours_b(False).has_rsample
+    except Exception:  # noqa: BLE001  (the sample row shows the failure)
+        has_rsample = False
+    for method in ("sample", "rsample") if has_rsample else ("sample",):
+
+        def ours(b=ours_b, m=method):
+            return getattr(b(False), m)()
+
+        def theirs(b=theirs_b, m=method):
+            return getattr(b(False), m)()
+
+        out.append(
+            Case(
+                f"{family.label} {method}",
+                ours,
+                theirs if theirs_b is not None else None,
+                check="shape",
+                group=f"small {method}",
+            )
+        )
+    return out
+
+
 def cases() -> list[Case]:
     out = []
     for family in families():
@@ -68,6 +99,7 @@ def cases() -> list[Case]:
                     reference=lambda s=family.spec, x=value: float64_pair(s, "log_prob", x),
                 )
             )
+        out += _sampling_cases(family, ours_b, theirs_b)
     return out
 
 
@@ -78,11 +110,16 @@ def main() -> None:
     rows = run_cases(
         cases(), repeats=repeats, target_s=0.0 if opts.quick else 0.02, name_filter=opts.filter
     )
-    title = "construct + log_prob on the registry's small parameters"
+    title = "construct + log_prob, sample, rsample on the registry's small parameters"
     print_table(title, rows, quick=opts.quick)
-    on = [r.speedup for r in rows if r.name.endswith("validate=on") and r.speedup is not None]
-    if on:
-        print(f"median speedup with validation on: {median(on):.2f}x over {len(on)} families")
+    for group, words in (
+        ("small validate on", "construct + log_prob with validation on"),
+        ("small sample", "construct + sample"),
+        ("small rsample", "construct + rsample"),
+    ):
+        speedups = [r.speedup for r in rows if r.group == group and r.speedup is not None]
+        if speedups:
+            print(f"median speedup, {words}: {median(speedups):.2f}x over {len(speedups)} families")
     if opts.json:
         save_json(opts.json, "bench_small.py", title, rows, quick=opts.quick)
 

@@ -1,12 +1,13 @@
 """``make bench``: every benchmark script, then one summary over all of them.
 
-The summary gives, per group (small construct + log_prob with validation on and off, large
-log_prob, entropy, sample, rsample, rsample + backward, and the groups of the other scripts),
-the geometric mean of the speedup over torch.distributions and of the ratio to the floor; it
-lists every case slower than torch, every sampler above 3x its floor, and every case that
-failed on aleatorch's side. With ``--compiled`` (passed to ``bench_large.py``), or rows that
-have a compiled side, also the geometric mean of ``/compiled`` (eager / torch.compile) per
-group and every case over 1.5x.
+The summary gives, per group (small construct + log_prob with validation on and off, small
+construct + sample and construct + rsample, large log_prob, entropy, sample, rsample,
+rsample + backward, and the groups of the other scripts), the geometric mean of the speedup
+over torch.distributions and of the ratio to the floor; it lists every case slower than
+torch, every sampler above 3x its floor, and every case that failed on aleatorch's side.
+With ``--compiled`` (passed to ``bench_large.py``), or rows that have a compiled side, also
+the geometric mean of ``/compiled`` (eager / torch.compile) per group and every case over
+1.5x.
 
 Run: ``python benchmarks/summary.py [--quick] [-k NAME] [--repeats N] [--device D]
 [--json PATH] [--compiled]`` (the options go to every script, ``--compiled`` to

@@ -24,6 +24,8 @@ OTHER_SCRIPTS = [s for s in ALL_SCRIPTS if s not in SCRIPTS]
 REQUIRED_GROUPS = [
     "small validate on",
     "small validate off",
+    "small sample",
+    "small rsample",
     "large log_prob",
     "large entropy",
     "large sample",
@@ -109,12 +111,15 @@ def _every_registry_family_is_benchmarked(quick_runs):
     assert len(labels) == len(set(labels)) == len(EXAMPLES)
     for ex, label in zip(EXAMPLES, labels, strict=True):
         assert label.startswith(ex.cls.__name__), (label, ex.cls)
-    small = {r["name"] for r in _rows(quick_runs["bench_small.py"][3])}
+    small = {r["name"]: r for r in _rows(quick_runs["bench_small.py"][3])}
     large = _rows(quick_runs["bench_large.py"][3])
     for label in labels:
         assert f"{label} validate=on" in small and f"{label} validate=off" in small, label
+        assert small[f"{label} sample"]["group"] == "small sample", label
         ops = {r["name"].rsplit(" ", 1)[1] for r in large if r["name"].startswith(f"{label} ")}
         assert {"log_prob", "sample"} <= ops or "setup" in ops, (label, ops)
+        if "setup" not in ops:  # rsample in both scripts, or in neither
+            assert (f"{label} rsample" in small) == ("rsample" in ops), (label, ops)
 
 
 def _large_cases_have_floors_and_groups(quick_runs):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
+from itertools import accumulate
 from typing import Any
 
 import torch
@@ -12,7 +14,7 @@ from .. import constraints
 from ..distribution import Distribution, _no_caching, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
-from ..utils import broadcast_shapes, lazy_property, softmax_last
+from ..utils import _flat_list, _readable, broadcast_shapes, lazy_property, softmax_last
 from ._params import GivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Categorical"]
@@ -27,6 +29,11 @@ _BLOCK_ENTRIES = 1 << 20
 _SHORT_SUM = 8
 _SHORT_SEARCH = 16
 _WRITTEN_OUT_FROM = 4096
+# Up to this many labels (batch rows x draws), from at most this many probabilities, the
+# sampler's inverse cdf runs on Python floats (CPU eager): its ~8 torch calls on a few
+# entries cost more than the Python (3 x 3 logits, one draw each: sample 31 -> 21 us).
+_PYTHON_LABELS = 64
+_PYTHON_PROBS = 256
 
 
 def sum_last(x: torch.Tensor) -> torch.Tensor:
@@ -74,11 +81,14 @@ def _normalized_given(
     # Shifting by the max first is exact for nearby large logits (1e4 and 1e4 - 1 in float32),
     # where subtracting a rounded logsumexp would cost the ulp of 1e4.
     # The max is detached: the result does not depend on it.
-    top = max_last(param.detach()).unsqueeze(-1)
+    # (keepdim reductions on small tensors: two unsqueeze calls fewer)
+    small = param.numel() < _WRITTEN_OUT_FROM
+    top = param.detach().amax(-1, keepdim=True) if small else max_last(param.detach()).unsqueeze(-1)
     if will_validate(validate_args) and not _logits_normalizable(param):
         _check_normalizable(owner, name, param, top != -math.inf, param == math.inf)
     shifted = param - top
-    return name, shifted - sum_last(shifted.exp()).log().unsqueeze(-1), False
+    total = shifted.exp().sum(-1, keepdim=True) if small else sum_last(shifted.exp()).unsqueeze(-1)
+    return name, shifted - total.log(), False
 
 
 def _normalized_probs(
@@ -167,6 +177,43 @@ def _count_below(rows: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     for c in running[1:-1]:
         count += torch.lt(c.unsqueeze(-1), target)
     return count
+
+
+def python_labels(d: Any, sample_shape: torch.Size, generator: Any) -> list[int] | None:
+    """The labels of ``Categorical._labels`` computed on Python floats (float64) from the
+    same uniforms, as a flat list (``sample_shape + batch_shape`` order), for ``d``
+    (normalized ``probs`` or ``logits``) with few labels on CPU in eager mode; else None.
+
+    For each row of running sums ``c`` of the probabilities (normalized logits are
+    exponentiated here), the smallest label ``j`` with ``c_j >= (1 - u) c_{k-1}``. As in
+    the tensor path, the target lies in ``(0, c_{k-1}]``, so no zero-probability label is
+    returned and none past the last. Rows that validation would have rejected raise a
+    RuntimeError (the ``min`` is a second guard).
+    """
+    param = d._param
+    k = param.shape[-1]
+    n = math.prod(sample_shape)
+    rows = param.numel() // k
+    if rows * n > _PYTHON_LABELS or param.numel() > _PYTHON_PROBS or not _readable((param,)):
+        return None
+    if torch._C._are_functorch_transforms_active():  # vmap: the uniforms would be batched
+        return None
+    dtype = torch.float32 if param.dtype in _LOW_PRECISION else param.dtype
+    u = torch.rand((rows, n), dtype=dtype, device=param.device, generator=generator)
+    weights = _flat_list(param)
+    if d._given == "logits":  # normalized logits are <= 0 (up to rounding): no overflow
+        weights = [math.exp(min(w, 0.0)) for w in weights]
+    cdfs = [list(accumulate(weights[i : i + k])) for i in range(0, len(weights), k)]
+    if (weights and min(weights) < 0) or not all(0 < cdf[-1] < math.inf for cdf in cdfs):
+        # as torch's kernels do; the base class then names the parameter (validation off)
+        raise RuntimeError("categorical sampling: probabilities negative, NaN, or not summable")
+    draws = _flat_list(u)
+    last = k - 1
+    return [
+        min(bisect_left(cdf, (1.0 - draws[r * n + j]) * cdf[-1]), last)
+        for j in range(n)
+        for r, cdf in enumerate(cdfs)
+    ]
 
 
 def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
@@ -276,6 +323,9 @@ class Categorical(CategoricalParameter, Distribution):
         categories (a cheaper array to build on, see ``OneHotCategorical``), else int64."""
         # Inverse cdf: the smallest label whose cdf reaches (1 - u) times the total, much
         # cheaper than torch.multinomial.
+        labels = python_labels(self, sample_shape, generator)
+        if labels is not None:
+            return torch.tensor(labels).reshape(self._extended_shape(sample_shape))
         probs = self.probs
         if probs.dtype in _LOW_PRECISION:
             probs = probs.float()

@@ -17,6 +17,7 @@ from .categorical import (
     CategoricalParameter,
     _kl_categorical_categorical,
     normalized_probs_or_logits,
+    python_labels,
 )
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
@@ -81,8 +82,14 @@ class OneHotCategorical(CategoricalParameter, Distribution):
         return self.probs * (1 - self.probs)
 
     def _sample(self, sample_shape, generator):
-        labels = self._categorical._labels(sample_shape, generator)
         p, k = self._param, self._num_events
+        few = python_labels(self, sample_shape, generator)
+        if few is not None:  # few labels (CPU eager): the one-hot rows written in Python
+            rows = [[0.0] * k for _ in few]
+            for row, label in zip(rows, few, strict=True):
+                row[label] = 1.0
+            return torch.tensor(rows, dtype=p.dtype).reshape(self._extended_shape(sample_shape))
+        labels = self._categorical._labels(sample_shape, generator)
         if labels.dtype != torch.uint8:
             return F.one_hot(labels, k).to(p)
         # x_j = [label == j], compared straight into the output where out= is allowed.
