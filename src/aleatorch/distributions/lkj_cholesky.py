@@ -8,11 +8,11 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers import standard_gamma
 from ..distribution import Distribution
 from ..errors import ParameterError
 from ..special.incomplete_beta import _lgamma_ratio
 from ..utils import _readable, as_params
-from .beta import Beta
 
 __all__ = ["LKJCholesky"]
 
@@ -59,23 +59,44 @@ class LKJCholesky(Distribution):
         super().__init__(shape, torch.Size((dim, dim)), validate_args=validate_args)
 
     def _sample(self, sample_shape, generator):
+        # The onion method with one gamma per row: for row i (i = 1..d-1) with i standard
+        # normals z, |z|^2 / 2 ~ Gamma(i/2) is independent of the direction z / |z|, so with
+        # chi ~ chi^2(2 b_i), b_i = eta + (d - 2)/2 - (i - 1)/2, y = |z|^2 / (|z|^2 + chi) is
+        # the Beta(i/2, b_i) draw and the row is sqrt(y) z / |z| = z / sqrt(|z|^2 + chi),
+        # with sqrt(1 - y) = sqrt(chi / (|z|^2 + chi)) on the diagonal (no cancellation).
         shape = self._extended_shape(sample_shape)
         d, eta = self.dim, self.concentration
-        rows = torch.arange(d, dtype=eta.dtype, device=eta.device)
-        # Row 0 has no off-diagonal entry: its Beta(0, .) draw is replaced by 0 below, so
-        # give it any valid parameter (1/2).
-        conc1 = (0.5 * rows).clamp(min=0.5)
-        conc0 = (eta + 0.5 * (d - 2)).unsqueeze(-1) - 0.5 * (rows - 1).clamp(min=0)
-        y = Beta(conc1, conc0, validate_args=False).sample(sample_shape, generator=generator)
-        y = torch.where(rows == 0, 0.0, y).unsqueeze(-1)
-        normal = torch.randn(shape, dtype=eta.dtype, device=eta.device, generator=generator)
-        normal = normal.tril(-1)
-        # Row 0 is all zeros: divide by 1 there instead of 0.
-        norm = normal.norm(dim=-1, keepdim=True)
-        direction = normal / torch.where(norm > 0, norm, 1.0)
-        w = y.sqrt() * direction
-        diag = (1 - y.squeeze(-1)).clamp(min=torch.finfo(eta.dtype).tiny).sqrt()
-        return w + torch.diag_embed(diag)
+        dtype, device = eta.dtype, eta.device
+        batch = shape[:-2]
+        rows = torch.arange(1, d, dtype=dtype, device=device)
+        b = (eta + 0.5 * (d - 2)).unsqueeze(-1) - 0.5 * (rows - 1)
+        chi = 2 * standard_gamma(b.expand(batch + (d - 1,)), generator)
+        z = torch.randn(
+            batch + (d * (d - 1) // 2,), dtype=dtype, device=device, generator=generator
+        )
+        tiny = torch.finfo(dtype).tiny
+        parts = []  # (row i's off-diagonal entries, its diagonal entry)
+        start = 0
+        for i in range(1, d):
+            zi = z[..., start : start + i]
+            start += i
+            total = zi.square().sum(-1) + chi[..., i - 1]
+            diag = (chi[..., i - 1] / total).clamp(min=tiny).sqrt()
+            parts.append((zi * total.rsqrt().unsqueeze(-1), diag))
+        if torch._C._functorch.maybe_current_level() is None:
+            # written in place into one buffer (not under torch.func: a batched row cannot
+            # be copied into an unbatched buffer)
+            out = torch.zeros(shape, dtype=dtype, device=device)
+            out[..., 0, 0] = 1.0
+            for i, (w, diag) in enumerate(parts, 1):
+                out[..., i, :i] = w
+                out[..., i, i] = diag
+            return out
+        one = torch.ones_like(z[..., :1])
+        rows = [torch.cat([one, one.new_zeros(batch + (d - 1,))], -1)]
+        for i, (w, diag) in enumerate(parts, 1):
+            rows.append(torch.cat([w, diag.unsqueeze(-1), one.new_zeros(batch + (d - 1 - i,))], -1))
+        return torch.stack(rows, -2)
 
     def _log_prob(self, value):
         d, eta = self.dim, self.concentration

@@ -33,20 +33,113 @@ def _multidigamma(a: torch.Tensor, p: int) -> torch.Tensor:
     return torch.digamma(a.unsqueeze(-1) - halves).sum(-1)
 
 
+#: Bartlett products of at most this size are written out in elementwise ops when there are
+#: at least ``_ELEMENTWISE_MIN_BATCH`` matrices: two batched matmuls of tiny matrices cost
+#: more than the 10-40 elementwise passes (p = 3, 111k matrices, 1 thread, normals included:
+#: tril + diag_embed + two bmm ~17 ms against ~4 ms).
+_ELEMENTWISE_MAX_P = 4
+_ELEMENTWISE_MIN_BATCH = 4096
+
+
 def _bartlett(
-    df: torch.Tensor, scale_tril: torch.Tensor, shape: torch.Size, generator
-) -> torch.Tensor:
+    df: torch.Tensor,
+    scale_tril: torch.Tensor,
+    shape: torch.Size,
+    generator,
+    suspects=False,
+    tril_by_entry=None,
+):
     """Bartlett's draw ``(L A)(L A)^T`` of shape ``shape`` (``... + (p, p)``): ``A`` lower
-    triangular with standard normals below the diagonal and ``A_ii^2 ~ chi^2(df - i)``."""
+    triangular with standard normals below the diagonal and ``A_ii^2 ~ chi^2(df - i)``.
+
+    With ``suspects``, also a mask of the matrices that may have rounded to a singular one
+    (see ``_suspects``), or None where every matrix must be checked. ``tril_by_entry``: the
+    factor with its two matrix dims first, contiguous (a cached copy), if at hand."""
     p = shape[-1]
     # A_ii^2 = 2 Gamma((df - i) / 2), drawn in log space (exact for small df - i, where the
     # gamma draw itself can underflow).
     steps = torch.arange(p, dtype=df.dtype, device=df.device)
-    log_g = log_standard_gamma(0.5 * (df.unsqueeze(-1) - steps), shape[:-1], generator)
+    a = 0.5 * (df.unsqueeze(-1) - steps)
+    if p <= _ELEMENTWISE_MAX_P and math.prod(shape[:-2]) >= _ELEMENTWISE_MIN_BATCH:
+        # entry-major: every entry of A, L, M and X a contiguous tensor of the batch shape
+        a = a.movedim(-1, 0)
+        a = a.reshape(a.shape[:1] + (1,) * (len(shape) - 2 - df.dim()) + a.shape[1:])
+        log_g = log_standard_gamma(a, shape[-1:] + shape[:-2], generator)
+        diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
+        if tril_by_entry is None:
+            tril_by_entry = scale_tril.movedim((-2, -1), (0, 1))
+        return _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects)
+    log_g = log_standard_gamma(a, shape[:-1], generator)
     diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
     noise = torch.randn(shape, dtype=df.dtype, device=df.device, generator=generator)
     m = scale_tril @ (noise.tril(-1) + torch.diag_embed(diag))
-    return m @ m.mT
+    x = m @ m.mT
+    return (x, None) if suspects else x
+
+
+def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects):
+    """``_bartlett`` for small ``p``, entry by entry: ``M = L A`` with ``M_ij = sum_{j<=k<=i}
+    L_ik A_kj`` and ``X_ij = sum_{k<=j} M_ik M_jk`` (``j <= i``), mirrored. Only the
+    ``p(p-1)/2`` normals below the diagonal are drawn. ``diag`` and ``tril_by_entry`` have
+    their entry dims first."""
+    p = shape[-1]
+    noise = torch.randn(
+        (p * (p - 1) // 2,) + shape[:-2],
+        dtype=diag.dtype,
+        device=diag.device,
+        generator=generator,
+    ).unbind(0)
+    a_diag = diag.unbind(0)
+    below = iter(noise)
+    a = [[a_diag[i] if i == j else next(below) for j in range(i + 1)] for i in range(p)]
+    el = [[tril_by_entry[i, k] for k in range(i + 1)] for i in range(p)]
+    m = [[None] * (i + 1) for i in range(p)]
+    for i in range(p):
+        for j in range(i + 1):
+            acc = el[i][i] * a[i][j]
+            for k in range(j, i):
+                acc = torch.addcmul(acc, el[i][k], a[k][j])
+            m[i][j] = acc
+    x = [[None] * (i + 1) for i in range(p)]
+    for i in range(p):
+        for j in range(i + 1):
+            acc = m[i][0] * m[j][0]
+            for k in range(1, j + 1):
+                acc = torch.addcmul(acc, m[i][k], m[j][k])
+            x[i][j] = acc
+    entries = [x[i][j] if j <= i else x[j][i] for i in range(p) for j in range(p)]
+    out = torch.stack(torch.broadcast_tensors(*entries), dim=-1).unflatten(-1, (p, p))
+    if not suspects:
+        return out
+    with torch.no_grad():
+        return out, _suspects(m, [x[k][k] for k in range(p)], p)
+
+
+def _suspects(m, x_diag, p: int) -> torch.Tensor:
+    """The matrices ``X = M M^T`` (``M`` lower triangular, as nested rows) whose Cholesky
+    factorization may fail in floating point. With ``D = diag(X)^(1/2)`` and the correlation
+    ``C = D^-1 X D^-1``, the factorization is backward stable: it succeeds while the smallest
+    eigenvalue of ``C`` exceeds the scaled rounding of forming and factoring ``X``, at most
+    ``2 p (p + 1) eps``; and ``lambda_min(C) >= 1 / tr(C^-1)`` with ``tr(C^-1) = sum_j X_jj
+    |(M^-1)_{:j}|^2``. A matrix is a suspect unless ``tr(C^-1) tau < 1`` with ``tau`` 16
+    times that bound (NaN and inf included); the suspects are then checked exactly."""
+    tau = 32 * p * (p + 1) * torch.finfo(x_diag[0].dtype).eps
+    inv = [[None] * (i + 1) for i in range(p)]  # (M^-1)_ij, by forward substitution
+    for i in range(p):
+        inv[i][i] = m[i][i].reciprocal()
+        for j in range(i):
+            acc = m[i][j] * inv[j][j]
+            for k in range(j + 1, i):
+                acc = torch.addcmul(acc, m[i][k], inv[k][j])
+            inv[i][j] = -acc * inv[i][i]
+    trace = None
+    for j in range(p):
+        norm = inv[j][j] * inv[j][j]
+        for i in range(j + 1, p):
+            norm = torch.addcmul(norm, inv[i][j], inv[i][j])
+        term = x_diag[j] * norm
+        trace = term if trace is None else trace + term
+    return ~(trace * tau < 1)
 
 
 #: Above this ``df / 2 - (p - 1) / 2`` (the smallest lgamma argument), Stirling's series to
@@ -280,28 +373,41 @@ class Wishart(ExponentialFamily):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)  # sample + batch + (p, p)
-        x = _bartlett(self.df, self._unbroadcasted_scale_tril, shape, generator)
-        return self._redraw_singular(x, shape, generator)
+        df, tril = self.df, self._unbroadcasted_scale_tril
+        if not _readable((df, tril)) or not math.prod(shape):
+            return _bartlett(df, tril, shape, generator)
+        by_entry = None
+        if shape[-1] <= _ELEMENTWISE_MAX_P:
+            by_entry = self._cached(
+                "tril_by_entry", lambda: tril.movedim((-2, -1), (0, 1)).contiguous()
+            )
+        x, suspects = _bartlett(df, tril, shape, generator, True, by_entry)
+        return self._redraw_singular(x, shape, generator, suspects)
 
-    def _redraw_singular(self, x, shape, generator):
+    def _redraw_singular(self, x, shape, generator, suspects=None):
         """Redraw, up to ``_max_redraws`` times, the samples that rounded to a matrix without
         a Cholesky factor (df near p - 1 in float32: the smallest Bartlett factor can be
         1e-20 of the largest), so that ``log_prob`` of a sample never fails the support
         check; torch does the same. Only on CPU in eager mode, where the check is free of a
-        device sync; elsewhere the sample is returned as drawn."""
-        if not _readable((x,)) or x.numel() == 0:
-            return x
+        device sync; elsewhere the sample is returned as drawn. ``suspects`` (a mask of the
+        batch, or None for all) says which matrices need the exact check."""
         p = shape[-1]
+        flat = x.reshape(-1, p, p)
+        rows = None if suspects is None else suspects.reshape(-1).nonzero().squeeze(-1)
         for _ in range(self._max_redraws):
-            singular = torch.linalg.cholesky_ex(x.detach()).info.ne(0).reshape(-1)
-            if not singular.any():
+            if rows is None:
+                singular = torch.linalg.cholesky_ex(flat.detach()).info.ne(0)
+                rows = singular.nonzero().squeeze(-1)
+            elif rows.numel():
+                singular = torch.linalg.cholesky_ex(flat.detach()[rows]).info.ne(0)
+                rows = rows[singular]
+            if not rows.numel():
                 break
-            rows = singular.nonzero().squeeze(-1)
             df = self.df.expand(shape[:-2]).reshape(-1)[rows]
             tril = self._unbroadcasted_scale_tril.expand(shape).reshape(-1, p, p)[rows]
             fresh = _bartlett(df, tril, torch.Size((rows.numel(), p, p)), generator)
-            x = x.reshape(-1, p, p).index_put((rows,), fresh).reshape(shape)
-        return x
+            flat = flat.index_put((rows,), fresh)
+        return flat.reshape(shape)
 
     def _log_prob(self, value):
         p = self._event_shape[-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import weakref
 from typing import Any
 
 import torch
@@ -12,8 +14,10 @@ from ..distributions.categorical import Categorical
 from ..distributions.cauchy import Cauchy
 from ..distributions.exponential import Exponential
 from ..distributions.laplace import Laplace
+from ..distributions.multivariate_normal import MultivariateNormal
 from ..distributions.normal import Normal
 from ..errors import ParameterError, ShapeError, foreign_hint
+from ..transforms import Transform
 
 __all__ = ["MixtureSameFamily"]
 
@@ -246,10 +250,13 @@ class MixtureSameFamily(Distribution):
         return values.gather(dim, index).squeeze(dim)
 
     def _picked_component(self, index: torch.Tensor) -> Distribution | None:
-        """For the families of ``_PICKED``: the component each draw chose, as one
-        distribution of the labels' shape (its parameters gathered at the labels), so that
-        each draw costs one component draw rather than one per component; else None."""
+        """For the families of ``_PICKED`` and MultivariateNormal: the component each draw
+        chose, as one distribution of the labels' shape (its parameters gathered at the
+        labels), so that each draw costs one component draw rather than one per component;
+        else None."""
         comp = self._component_distribution
+        if type(comp) is MultivariateNormal:
+            return _picked_normal(comp, index)
         names = _PICKED.get(type(comp))
         if names is None:
             return None
@@ -264,7 +271,7 @@ class MixtureSameFamily(Distribution):
     def _rsample(self, sample_shape, generator):
         with torch.no_grad():
             x = self._sample(sample_shape, generator)
-        if not torch.is_grad_enabled():
+        if not torch.is_grad_enabled() or not _may_carry_grad(self):
             return x
         # Implicit reparameterization: x = F^{-1}(u; theta) for a fixed uniform u, so
         # dx/dtheta = -(dF(x)/dtheta) / p(x) = (dS(x)/dtheta) / p(x). The added term is
@@ -321,3 +328,46 @@ class MixtureSameFamily(Distribution):
             f"{self._name}(mixture_distribution={self._mixture_distribution!r}, "
             f"component_distribution={self._component_distribution!r})"
         )
+
+
+def _picked_normal(comp: MultivariateNormal, index: torch.Tensor) -> MultivariateNormal:
+    """The MultivariateNormal of the labels' shape whose mean and Cholesky factor are those
+    of the chosen components: rows picked by ``index_select`` from the parameters flattened
+    to ``(batch * K, ...)`` (a gather along the component dim where the factor is shared
+    across the batch)."""
+    d = comp.event_shape[0]
+    k = comp.batch_shape[-1]
+    batch = math.prod(comp.batch_shape[:-1])
+    rows = torch.arange(index.numel(), device=index.device).remainder_(batch).mul_(k)
+    rows = rows + index.reshape(-1)  # not in place: under vmap the labels are batched
+    loc = comp.loc.reshape(-1, d).index_select(0, rows).reshape(index.shape + (d,))
+    tril = comp._unbroadcasted_scale_tril
+    if tril.shape[:-2] == comp.batch_shape:
+        tril = tril.reshape(-1, d, d).index_select(0, rows).reshape(index.shape + (d, d))
+    else:
+        at = index[..., None, None, None].expand(index.shape + (1, d, d))
+        tril = tril.expand(index.shape + (k, d, d)).gather(-3, at).squeeze(-3)
+    return MultivariateNormal(loc, scale_tril=tril, validate_args=False)
+
+
+_INERT = (type(None), bool, int, float, complex, str, torch.Size, torch.dtype, torch.device)
+
+
+def _may_carry_grad(obj: Any, depth: int = 0) -> bool:
+    """Whether a tensor that requires grad may be reached from ``obj``: the attributes of
+    distributions, transforms and constraints, and containers, are searched; anything else
+    (or a structure nested deeper than 8) counts as yes. Under torch.func transforms always
+    yes (wrapped tensors)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.requires_grad
+    if isinstance(obj, _INERT) or isinstance(obj, type) or isinstance(obj, weakref.ref):
+        return False
+    if depth > 8 or torch._C._functorch.maybe_current_level() is not None:
+        return True
+    if isinstance(obj, list | tuple | set | frozenset):
+        return any(_may_carry_grad(v, depth + 1) for v in obj)
+    if isinstance(obj, dict):
+        return any(_may_carry_grad(v, depth + 1) for v in obj.values())
+    if isinstance(obj, Distribution | Transform | constraints.Constraint):
+        return any(_may_carry_grad(v, depth + 1) for v in vars(obj).values())
+    return True
