@@ -18,8 +18,8 @@ import torch
 from .implicit import IdentityOnSample
 from .marsaglia_tsang import (
     _below_one,
-    _compact,
     _eager_ok,
+    log_marsaglia_tsang,
     marsaglia_tsang,
     marsaglia_tsang_with_uniform,
 )
@@ -39,6 +39,36 @@ class _ImplicitGamma(IdentityOnSample):
     def backward(ctx, grad):
         a, x = ctx.saved_tensors
         return grad * torch._standard_gamma_grad(a, x), None
+
+
+class _ImplicitLogGamma(torch.autograd.Function):
+    r"""Identity on the draws :math:`\ell = \log G_a` (``forward(a, log_g, log_u)``);
+    backward gives their pathwise gradient: where the boost was used (``log_u`` given and
+    :math:`a < 1`), :math:`\ell = \log G_{a+1} + \log(U)/a`, so :math:`d\ell/da = g'(a + 1,
+    G_{a+1}) / G_{a+1} - \log(U)/a^2` with :math:`g'` torch's implicit gradient
+    (``_standard_gamma_grad``); elsewhere :math:`g'(a, G_a) / G_a`."""
+
+    @staticmethod
+    def forward(a, log_g, log_u):
+        return log_g.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output, inputs[2])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        a, log_g, log_u = ctx.saved_tensors
+        if log_u is None:
+            g = log_g.exp()
+            return grad * torch._standard_gamma_grad(a, g) / g, None, None
+        small = _below_one(a)
+        inv = small / a
+        boost = log_u * inv  # log(U) / a where a < 1, else 0
+        g = (log_g - boost).exp()  # G_{a+1} where a < 1, else G_a
+        slope = torch._standard_gamma_grad(a + small, g) / g - boost / a
+        return grad * slope, None, None
 
 
 def standard_gamma(
@@ -68,14 +98,20 @@ def log_standard_gamma(
     Returns:
         A tensor of ``shape`` and the concentration's dtype. Gradients with respect to
         :math:`a` are pathwise: through torch's implicit gradient of ``_standard_gamma`` at
-        :math:`a + 1` (or :math:`a` when :math:`a \ge 1`) and through :math:`-E / a`.
+        :math:`a + 1` and through :math:`-E / a` where the draw was boosted, else at
+        :math:`a` (``a >= 1``, or a few draws all from torch's kernel).
     """
-    if _eager_ok(concentration) and (
-        not concentration.numel() or not float(_compact(concentration).detach().amin()) < 1
-    ):
-        # CPU eager with no a < 1: nothing to boost, no uniforms to draw (the traced path
-        # below draws them and adds 0 / inf = 0: the same law).
-        return standard_gamma(concentration.expand(shape), generator=generator).log()
+    if _eager_ok(concentration):
+        # CPU eager: the logs straight from the rounds (boost included); with a graph, the
+        # same numbers (sample and rsample agree) and their pathwise gradient attached
+        if concentration.dtype in _HALF:  # drawn in float32
+            out = log_standard_gamma(concentration.float(), shape, generator)
+            return out.to(concentration.dtype)
+        a = concentration if concentration.shape == shape else concentration.expand(shape)
+        log_g, log_u = log_marsaglia_tsang(a, generator)
+        if torch.is_grad_enabled() and concentration.requires_grad:
+            return _ImplicitLogGamma.apply(a, log_g, log_u)
+        return log_g
     if concentration.dtype in _HALF:  # drawn in float32
         out = log_standard_gamma(concentration.float(), shape, generator)
         return out.to(concentration.dtype)

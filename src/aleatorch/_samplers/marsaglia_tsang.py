@@ -25,13 +25,14 @@ Concentrations below 1 are boosted: :math:`G_a = G_{a+1} U^{1/a}` (ibid., §6). 
 
 from __future__ import annotations
 
+import array
 import math
 
 import torch
 
-from ..utils import _readable
+from ..utils import _flat_list, _readable
 
-__all__ = ["marsaglia_tsang", "marsaglia_tsang_with_uniform"]
+__all__ = ["log_marsaglia_tsang", "marsaglia_tsang", "marsaglia_tsang_with_uniform"]
 
 # From this d on, 3 d R(t) is evaluated by its series (float32: the direct form's rounding,
 # about 2 sqrt(d) eps |x|, exceeds 5e-6 beyond; the series' truncation, 3 d t^10 / 10, is
@@ -45,12 +46,18 @@ _BLOCK = 1 << 16
 # Up to this many entries (CPU eager) torch's kernel, entry by entry, costs less than the
 # fixed overhead of the vectorised rounds (~40 ns per entry against ~60 us).
 _TORCH_UP_TO = 1024
+# Up to this many entries (CPU eager, no graph) log draws are finished in Python floats.
+_PYTHON_UP_TO = 64
+# From this concentration on, ``log`` of torch's kernel (which boosts a < 1 itself, in double
+# precision, and clamps the result to ``tiny``) is exact in law but for the clamp, whose
+# probability ``P(G_a < tiny) <= tiny^a / Gamma(1 + a)`` is below 2^-64 (tiny = 2^-126 or
+# 2^-1022): no boost, no uniforms of our own.
+_KERNEL_LOG_FROM = {torch.float32: 0.52, torch.float64: 0.063}
 
 
 def _direct(t: torch.Tensor) -> torch.Tensor:
-    """``3 R(t) = 3 log1p(t) - t (3 - t (3/2 - t))`` (NaN or -inf for ``t <= -1``)."""
-    poly = (1.5 - t).mul_(t).neg_().add_(3).mul_(t)
-    return torch.log1p(t).mul_(3).sub_(poly)
+    """``3 R(t) = 3 log1p(t) + t (t (3/2 - t) - 3)`` (NaN or -inf for ``t <= -1``)."""
+    return (1.5 - t).mul_(t).sub_(3).mul_(t).add_(torch.log1p(t), alpha=3)
 
 
 def _series(t: torch.Tensor) -> torch.Tensor:
@@ -63,15 +70,19 @@ def _series(t: torch.Tensor) -> torch.Tensor:
     return acc.mul_(t2).mul_(t2)
 
 
-def _bound(t: torch.Tensor, d: torch.Tensor, regime: str) -> torch.Tensor:
-    """``3 d R(t)``: the log of the acceptance probability of the pair."""
+def _bound3(t: torch.Tensor, d: torch.Tensor, regime: str) -> torch.Tensor:
+    """``3 R(t)``, a fresh tensor (the regime chosen by ``d``)."""
     if regime == "direct":
-        return _direct(t).mul_(d)
+        return _direct(t)
     series = _series(t).masked_fill_(t <= -1, -float("inf"))
     if regime == "series":
-        return series.mul_(d)
-    direct = _direct(t)
-    return torch.where(d < _SERIES_FROM[t.dtype], direct, series).mul_(d)
+        return series
+    return torch.where(d < _SERIES_FROM[t.dtype], _direct(t), series)
+
+
+def _bound(t: torch.Tensor, d: torch.Tensor, regime: str) -> torch.Tensor:
+    """``3 d R(t)``: the log of the acceptance probability of the pair."""
+    return _bound3(t, d, regime).mul_(d)
 
 
 def _eager_ok(t: torch.Tensor) -> bool:
@@ -80,16 +91,22 @@ def _eager_ok(t: torch.Tensor) -> bool:
     return _readable((t,)) and torch._C._functorch.maybe_current_level() is None
 
 
-def _normals(like: torch.Tensor, generator) -> torch.Tensor:
-    """Standard normals shaped like ``like``. float64 on CPU eager: Box–Muller from float64
-    uniforms, ``sqrt(-2 log(1 - u1)) (cos, sin)(2 pi u2)`` (torch's own method, written as
-    vectorised torch ops: ~1.7x cheaper than ``normal_``, whose float64 CPU loop is scalar)."""
+def _normals(like: torch.Tensor, generator, std: float = 1.0) -> torch.Tensor:
+    """Normals of standard deviation ``std`` shaped like ``like``. float64 on CPU eager:
+    Box–Muller from float64 uniforms, ``sqrt(-2 log(1 - u1)) (cos, sin)(2 pi u2)`` (torch's
+    own method, written as vectorised torch ops: ~1.7x cheaper than ``normal_``, whose float64
+    CPU loop is scalar)."""
     if like.dtype != torch.float64 or not _eager_ok(like) or like.dim() != 1:
-        return torch.randn(like.shape, dtype=like.dtype, device=like.device, generator=generator)
+        if std == 1.0:
+            return torch.randn(
+                like.shape, dtype=like.dtype, device=like.device, generator=generator
+            )
+        out = torch.empty(like.shape, dtype=like.dtype, device=like.device)
+        return out.normal_(0.0, std, generator=generator)
     m = like.numel()
     half = (m + 1) // 2
     u = torch.empty(2 * half, dtype=like.dtype).uniform_(generator=generator)
-    radius = u[:half].neg_().log1p_().mul_(-2).sqrt_()
+    radius = u[:half].neg_().log1p_().mul_(-2 * std * std).sqrt_()
     theta = u[half:].mul_(2 * math.pi)
     out = torch.empty(2 * half, dtype=like.dtype)
     torch.cos(theta, out=out[:half]).mul_(radius)
@@ -97,34 +114,77 @@ def _normals(like: torch.Tensor, generator) -> torch.Tensor:
     return out[:m]
 
 
-def _round_into(out, a, regime, generator, inv=None, uniform=False):
-    """One round for the entries of ``out`` (concentration ``a >= 1``): the candidates
-    ``d (1 + cx)^3`` and which are accepted. With ``out`` a buffer (CPU eager) the candidates
-    are written into it; else a tensor like ``out`` (vmap has no ``out=`` rule).
+def _log_complement_uniforms(m: int, dtype: torch.dtype, generator) -> torch.Tensor:
+    """``log(1 - u)`` for ``m`` uniforms ``u`` on torch's grid (CPU eager). float32: ``u`` is
+    ``k 2^-24`` with ``k`` the low 24 bits of a random word, as ``torch.rand`` makes it, but
+    two words come from each int64 of ``random_`` (~0.8 ms less per 1M than ``rand``)."""
+    if dtype != torch.float32:
+        return torch.rand(m, dtype=dtype, generator=generator).neg_().log1p_()
+    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
+    low = words.view(torch.int32)[:m].bitwise_and(0xFFFFFF)
+    return low.to(dtype).mul_(-(2.0**-24)).log1p_()
 
-    With ``inv`` (``1/a'`` where the concentration ``a' = a - 1 < 1`` was boosted, else 0)
-    the candidates are multiplied by ``U^inv``. ``U`` comes from the pair itself: given
-    acceptance, ``v = 1 - u`` is uniform on ``(0, e^h)`` whatever ``x``, so ``v e^(-h)`` is a
-    uniform independent of the draw (no third random number). With ``uniform`` its log is
-    returned too (else None)."""
+
+def _eager_round(out, d, regime, generator, inv, mode, log_u=None):
+    """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
+    fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
+    ``random_`` words, and in the direct regime ``log(d v) = log d + 3 log1p(t)`` with the
+    ``log1p(t)`` of the bound. Writes the draws (or their logs) into ``out``, and ``log U``
+    into ``log_u`` when given; returns which pairs are accepted."""
+    m = out.numel()
+    t = _normals(out, generator, 1 / 3).mul_(d.rsqrt())
+    log_v = _log_complement_uniforms(m, out.dtype, generator)
+    if regime == "direct":
+        l1p = torch.log1p(t)
+        h = (1.5 - t).mul_(t).sub_(3).mul_(t).add_(l1p, alpha=3)
+    else:
+        l1p, h = None, _bound3(t, d, regime)
+    # log(1 - u) - 3 d R(t): negative exactly on acceptance, and then log U
+    if log_u is None:
+        log_uniform = torch.addcmul(log_v, d, h, value=-1)
+    else:
+        log_uniform = torch.addcmul(log_v, d, h, value=-1, out=log_u)
+    accepted = log_uniform < 0
+    if mode == "log" and l1p is not None:
+        torch.add(d.log(), l1p, alpha=3, out=out)
+    else:
+        w = (t + 3).mul_(t).add_(3).mul_(t)
+        torch.addcmul(d, d, w, out=out)
+        if mode == "log":
+            out.log_()
+    if inv is not None:
+        if mode == "log":
+            out.addcmul_(log_uniform, inv)
+        else:
+            out.mul_(log_uniform.mul_(inv).exp_())
+    return accepted
+
+
+def _round_into(out, a, regime, generator, inv=None, mode="value"):
+    """One round for the entries of ``out`` (concentration ``a >= 1``), traced (compile,
+    vmap, accelerators): the candidates ``d (1 + cx)^3`` and which are accepted, as a tensor
+    like ``out`` (vmap has no ``out=`` rule).
+
+    ``h = 3 d R(t)`` is the log of the acceptance probability and ``log v - h`` (``v = 1 - u``)
+    is negative exactly on acceptance. Given acceptance, ``v`` is uniform on ``(0, e^h)``
+    whatever ``x``, so ``v e^(-h)`` is a uniform independent of the draw (no third random
+    number). With ``inv`` (``1/a'`` where the concentration ``a' = a - 1 < 1`` was boosted,
+    else 0) the candidates are multiplied by ``U^inv``. ``mode``: ``"value"`` (the draws) or
+    ``"uniform"`` (the draws, and ``log U`` is returned; else None)."""
     d = a - 1 / 3
     c = (d * 9).rsqrt_()
     x = _normals(out, generator)
     # factories, not in-place fills: under vmap an unbatched ``out`` gets batched draws
     u = torch.rand(out.shape, dtype=out.dtype, device=out.device, generator=generator)
     t = x * c  # (out of place: under vmap x may be unbatched and c batched)
-    log_v = u.neg_().log1p_()  # log(1 - u), u on [0, 1): finite
-    bound = _bound(t, d, regime)
-    accepted = log_v < bound
+    # log(1 - u) - 3 d R(t), u on [0, 1): +inf or NaN where t <= -1 (rejected)
+    log_uniform = torch.addcmul(u.neg_().log1p_(), d, _bound3(t, d, regime), value=-1)
+    accepted = log_uniform < 0
     w = (t + 3).mul_(t).add_(3).mul_(t)
-    if _eager_ok(out):
-        out = torch.addcmul(d, d, w, out=out)
-    else:
-        out = torch.addcmul(d, d, w)
-    log_uniform = log_v - bound if inv is not None or uniform else None
-    if inv is not None:  # U^inv = exp((log v - h) inv): exp(0) = 1 where inv = 0
-        out.mul_((log_uniform * inv if uniform else log_uniform.mul_(inv)).exp_())
-    return out, accepted, log_uniform
+    out = torch.addcmul(d, d, w)
+    if inv is not None:  # U^inv = exp(log U inv): exp(0) = 1 where inv = 0
+        out = out.mul_(log_uniform.mul_(inv).exp_())
+    return out, accepted, log_uniform if mode == "uniform" else None
 
 
 def _regime(lowest: float, highest: float, dtype: torch.dtype) -> str:
@@ -146,62 +206,85 @@ def _below_one(a: torch.Tensor) -> torch.Tensor:
     return (1 - a).clamp_(0, 1).ceil_()
 
 
-def _inverse_below_one(a: torch.Tensor) -> torch.Tensor:
-    """``1/a`` where ``a < 1``, else 0 (clamped: ``a = 0`` gives a finite factor)."""
-    return _below_one(a).div_(a).clamp_(max=torch.finfo(a.dtype).max)
-
-
 def _fresh_log_uniform(like: torch.Tensor, generator) -> torch.Tensor:
     u = torch.rand(like.shape, dtype=like.dtype, device=like.device, generator=generator)
     return u.neg_().log1p_()
 
 
-def _eager(a: torch.Tensor, generator, uniform: bool):
+def _torch_kernel(a: torch.Tensor, generator, mode: str):
+    """``torch._standard_gamma`` (the same method, entry by entry): for few entries, and odd
+    ones (NaN, 0, inf). In log mode ``log G_a = log G_{a+1} + log(U) / a`` where ``a < 1``
+    (``-inf`` at ``a = 0``)."""
+    if mode == "log":  # (the logs, and log U where the boost was used, else None)
+        if a.numel() and float(a.min()) >= _KERNEL_LOG_FROM.get(a.dtype, 1.0):
+            return torch._standard_gamma(a, generator=generator).log_(), None
+        small = _below_one(a)
+        g = torch._standard_gamma(a + small, generator=generator)
+        log_u = _fresh_log_uniform(g, generator)
+        return torch.addcmul(g.log_(), log_u, small.div_(a)), log_u
+    out = torch._standard_gamma(a, generator=generator)
+    return (out, _fresh_log_uniform(out, generator)) if mode == "uniform" else out
+
+
+def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False):
     base = _compact(a)
     few = a.numel() <= _TORCH_UP_TO
     lowest, highest = (0.0, 0.0) if few else (float(v) for v in torch.aminmax(base))
     if few or not 0 < lowest <= highest < float("inf"):
         # few entries, or odd ones (NaN too): torch's kernel (the same method), as before
-        out = torch._standard_gamma(a, generator=generator)
-        return (out, _fresh_log_uniform(out, generator)) if uniform else out
-    boost = lowest < 1 and not uniform
+        return _torch_kernel(a, generator, mode)
+    boost = lowest < 1 and mode != "uniform"
     regime = _regime(lowest, highest + 1 if highest < 1 else highest, a.dtype)
     n, dtype = a.numel(), a.dtype
     flat = base.reshape(()) if base.numel() == 1 else a.reshape(-1)
     out = torch.empty(n, dtype=dtype)
-    log_u = torch.empty(n, dtype=dtype) if uniform else None
+    keep_u = mode == "uniform" or (keep_u and boost)
+    log_u = torch.empty(n, dtype=dtype) if keep_u else None
     rejected = torch.empty(n, dtype=torch.bool)
+    # 1/a overflows below 1 / max (a subnormal float32 a)
+    clamp_inv = lowest * torch.finfo(dtype).max < 1
+
+    def setup(a_part):
+        """``d = a' - 1/3`` for the boosted ``a' = a + [a < 1]``, and ``1/a`` where ``a < 1``
+        (else 0): ``G_a = G_{a+1} U^(1/a)``."""
+        if not boost:
+            return a_part - 1 / 3, None
+        below = _below_one(a_part)
+        inv = below.div(a_part)
+        if clamp_inv:
+            inv = inv.clamp_(max=torch.finfo(dtype).max)
+        return below.add_(a_part).sub_(1 / 3), inv
+
     # Blocks of _BLOCK entries: the temporaries stay in cache and are reused by the
     # allocator (1M-entry temporaries cost more in page faults than in arithmetic).
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        a_block = flat if flat.dim() == 0 else flat[start : start + m]
-        out_block = out[start : start + m]
-        # G_a = G_{a+1} U^(1/a) where a < 1
-        boosted = _below_one(a_block).add_(a_block) if boost else a_block
-        inv = _inverse_below_one(a_block) if boost else None
-        _, accepted, log_v = _round_into(
-            out_block, boosted.expand(m), regime, generator, inv, uniform
+        d, inv = setup(flat if flat.dim() == 0 else flat[start : start + m])
+        log_u_block = None if log_u is None else log_u[start : start + m]
+        accepted = _eager_round(
+            out[start : start + m], d, regime, generator, inv, mode, log_u_block
         )
-        if uniform:
-            log_u[start : start + m] = log_v
         torch.logical_not(accepted, out=rejected[start : start + m])
     pending = rejected.nonzero().squeeze(1)  # one call: ~1% to 5% of the entries
     while pending.numel():
-        a_pending = (flat if flat.dim() == 0 else flat[pending]).expand(pending.shape)
-        boosted = _below_one(a_pending).add_(a_pending) if boost else a_pending
+        d, inv = setup(flat if flat.dim() == 0 else flat.index_select(0, pending))
         draws = torch.empty(pending.numel(), dtype=dtype)
-        inv = _inverse_below_one(a_pending) if boost else None
-        _, accepted, log_v = _round_into(draws, boosted, regime, generator, inv, uniform)
-        out.index_put_((pending[accepted],), draws[accepted])
-        if uniform:
-            log_u.index_put_((pending[accepted],), log_v[accepted])
-        pending = pending[accepted.logical_not_()]
-    out = out.clamp_(min=torch.finfo(dtype).tiny).view(a.shape)
-    return (out, log_u.view(a.shape)) if uniform else out
+        log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
+        accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v)
+        kept = pending.masked_select(accepted)
+        out.index_copy_(0, kept, draws.masked_select(accepted))
+        if log_u is not None:
+            log_u.index_copy_(0, kept, log_v.masked_select(accepted))
+        pending = pending.masked_select(accepted.logical_not_())
+    if mode != "log":
+        out = out.clamp_(min=torch.finfo(dtype).tiny)
+    out = out.view(a.shape)
+    log_u = None if log_u is None else log_u.view(a.shape)
+    return out if mode == "value" else (out, log_u)
 
 
 def _traced(a: torch.Tensor, generator, rounds: int, uniform: bool):
+    mode = "uniform" if uniform else "value"
     if uniform:
         boosted, inv = a, None
     else:
@@ -211,7 +294,7 @@ def _traced(a: torch.Tensor, generator, rounds: int, uniform: bool):
     out = done = log_u = None
     for _ in range(rounds):
         like = torch.empty_like(a, memory_format=torch.contiguous_format)
-        draws, accepted, log_v = _round_into(like, boosted, "mixed", generator, inv, uniform)
+        draws, accepted, log_v = _round_into(like, boosted, "mixed", generator, inv, mode)
         if out is None:
             out, done, log_u = draws, accepted, log_v
         else:
@@ -240,7 +323,7 @@ def marsaglia_tsang(
     if rounds is None and _eager_ok(a):
         if a.numel() <= _TORCH_UP_TO:  # first: the small-tensor case is all call overhead
             return torch._standard_gamma(a, generator=generator)
-        return _eager(a, generator, False)
+        return _eager(a, generator, "value")
     return _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, False)
 
 
@@ -254,5 +337,55 @@ def marsaglia_tsang_with_uniform(
     if rounds is None and _eager_ok(a):
         if not a.numel():
             return torch.empty_like(a), torch.empty_like(a)
-        return _eager(a, generator, True)
+        return _eager(a, generator, "uniform")
     return _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, True)
+
+
+def log_marsaglia_tsang(
+    a: torch.Tensor, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``log G`` for ``G ~ Gamma(a, 1)``, one per entry of ``a``, without a graph, CPU eager
+    only (``_eager_ok``): ``log G_a = log G_{a+1} + log(U) / a`` where ``a < 1``, with ``U``
+    from the accepted pair, in the same pass (exact for tiny ``a``, where ``G_a`` underflows).
+    Also returns ``log U`` where the boost was used (for the gradient), else None (every
+    entry drawn at its own ``a``)."""
+    a = a.detach()
+    if not a.numel():
+        return torch.empty_like(a), None
+    if a.numel() <= _PYTHON_UP_TO:
+        out = _python_log(a, generator)
+        if out is not None:
+            return out
+    return _eager(a, generator, "log", keep_u=True)
+
+
+def _python_log(a: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """``log_marsaglia_tsang`` for a few entries: ``log`` of torch's kernel where every entry
+    is at least ``_KERNEL_LOG_FROM``; else the kernel at ``a' = a + [a < 1]``, one uniform per
+    entry, and ``log G_a' + log(1 - u) / a`` in Python floats (double precision, rounded
+    once): fewer torch calls than the tensor form. None where an entry is not finite and
+    positive (NaN too)."""
+    values = _flat_list(a)
+    for v in values:
+        if not 0.0 < v < math.inf:
+            return None
+    if min(values) >= _KERNEL_LOG_FROM.get(a.dtype, 1.0):
+        return torch._standard_gamma(a, generator=generator).log_(), None
+    dtype = a.dtype
+    boosted = _from_floats([v + 1.0 if v < 1.0 else v for v in values], dtype)
+    g = torch._standard_gamma(boosted, generator=generator).tolist()
+    log, log1p = math.log, math.log1p
+    log_u = [log1p(-u) for u in torch.rand(len(values), dtype=dtype, generator=generator).tolist()]
+    out = [
+        log(gi) + lu / v if v < 1.0 else log(gi) for gi, lu, v in zip(g, log_u, values, strict=True)
+    ]
+    out, log_u = _from_floats(out, dtype), _from_floats(log_u, dtype)
+    return (out, log_u) if a.dim() == 1 else (out.view(a.shape), log_u.view(a.shape))
+
+
+def _from_floats(values: list[float], dtype: torch.dtype) -> torch.Tensor:
+    """A 1-D CPU tensor of Python floats, each rounded once to ``dtype`` (float32 or float64)
+    (through an ``array``: ~1 us against ~3 us for ``torch.tensor``)."""
+    return torch.frombuffer(
+        array.array("f" if dtype == torch.float32 else "d", values), dtype=dtype
+    )

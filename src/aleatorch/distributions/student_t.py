@@ -10,6 +10,7 @@ import torch
 
 from .. import constraints
 from .._samplers.gamma import log_standard_gamma
+from .._samplers.marsaglia_tsang import _eager_ok
 from ..distribution import Distribution
 from ..special.student_t import _D, log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
 from ..utils import _flat_list, as_params, textbook_dtype
@@ -147,6 +148,18 @@ class StudentT(Distribution):
         log_g = log_standard_gamma(half_df, shape, generator=generator)
         z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device, generator=generator)
         return self.loc + self.scale * z * torch.exp(0.5 * (half_df.log() - log_g))
+
+    def _sample(self, sample_shape, generator):
+        # _rsample's numbers, its arithmetic written in place over its fresh draws (CPU
+        # eager; no graph here): the same operations on the same operands, bit for bit
+        if not _eager_ok(self.df):
+            return self._rsample(sample_shape, generator)
+        shape = self._extended_shape(sample_shape)
+        half_df = 0.5 * self.df
+        log_g = log_standard_gamma(half_df, shape, generator=generator)
+        z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device, generator=generator)
+        scaled = log_g.neg_().add_(half_df.log()).mul_(0.5).exp_()
+        return z.mul_(self.scale).mul_(scaled).add_(self.loc)
 
     def _standardize(self, value):
         return (value - self.loc) / self.scale
