@@ -373,7 +373,7 @@ def _log_of_larger(small, large):
     # log(large) with large = 1 - small, from the smaller of the two: log1p(-small) where
     # small < 1/2 (small clamped there so that the branch not taken stays finite), else
     # log(large).
-    weight = (0.5 - small).sign_().clamp_(min=0.0)
+    weight = (0.5 - small).sign_().clamp(min=0.0)  # (clamp_ has no vmap batching rule)
     return _choose(weight, torch.log1p(small.clamp(max=0.5).neg_()), torch.log(large))
 
 
