@@ -10,10 +10,12 @@ import torch
 from .. import constraints
 from .._samplers.counts import (
     BINOMIAL_RANGE,
-    TABLE_FROM,
-    CdfTable,
+    LAWS_FROM,
+    LawTables,
     binomial_inversion,
-    binomial_table,
+    law_grid,
+    law_index,
+    reduced_laws,
 )
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ShapeError
@@ -278,6 +280,29 @@ def _windowed_entropy(dist, start, stop, top=None):
     return total
 
 
+_DEDUPLICATE_FROM = 4096  # batch entries from which the entropy sums each distinct law once
+
+
+def _distinct_laws(law: Binomial) -> tuple[Binomial, torch.Tensor] | None:
+    """``(distinct, inverse)``: the distinct (total_count, parameter) pairs as a flat law and
+    each entry's index into it, where (CPU eager, no gradient wanted, a large batch) at most
+    1/8 of the entries are distinct; else None. Only repeats are not summed again."""
+    n, param = law.total_count, law._param
+    if law.batch_shape.numel() < _DEDUPLICATE_FROM or not _readable((n, param)):
+        return None
+    if torch.is_grad_enabled() and (n.requires_grad or param.requires_grad):
+        return None
+    n, param = (t.detach().expand(law.batch_shape).reshape(-1) for t in (n, param))
+    counts, count_index = torch.unique(n, return_inverse=True)
+    params, param_index = torch.unique(param, return_inverse=True)
+    size = params.numel()
+    pairs, inverse = torch.unique(count_index * size + param_index, return_inverse=True)
+    if pairs.numel() * 8 > n.numel():
+        return None
+    kwargs = {law._given: params[pairs % size]}
+    return Binomial(counts[pairs // size], **kwargs, validate_args=False), inverse
+
+
 def _times_log(count: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
     """``count * log_y`` with ``0 * -inf = 0`` (no trial has probability 1)."""
     product = count * log_y
@@ -390,14 +415,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         size = math.prod(shape)
-        if size >= TABLE_FROM and self._param.numel() == 1 and self.total_count.numel() == 1:
-            table = self._cached("cdf_table", self._cdf_table)
-            if table is not None:  # one law, many draws: inversion by table
-                cdf, flip = table
-                draws = cdf.draw(size, generator).to(self._param.dtype)
-                if flip:
-                    draws = torch.sub(self.total_count.detach(), draws).to(draws.dtype)
-                return draws.view(shape)
+        if size >= LAWS_FROM:
+            tables = self._cached("law_tables", self._law_tables)
+            if tables is not None and size >= tables[0].worth:  # a few laws, many draws
+                return tables[0].draw(shape, tables[1], generator)
         if size >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
             with torch.no_grad():
                 draws = binomial_inversion(
@@ -420,22 +441,34 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
             draws = torch.binomial(n, p, generator=generator)
         return draws if unknown is None else draws.masked_fill_(unknown, math.nan)
 
-    def _cdf_table(self) -> tuple[CdfTable, bool] | None:
-        """For a single law: the cdf table of ``(n, q = min(p, 1 - p))`` and whether ``p >
-        1/2`` (draws are then ``n - X``), or None (not CPU eager, not float32/float64, or
-        outside :func:`_samplers.counts.binomial_table`'s range)."""
-        n, param = self.total_count.detach(), self._param.detach()
+    def _law_tables(self) -> tuple[LawTables, torch.Tensor | None] | None:
+        """For parameters with few distinct laws (:func:`_samplers.counts.reduced_laws`):
+        the tables of their laws (pmfs from the float64 ``_log_prob``) and the law index of
+        each entry; None where that does not apply (not CPU eager, not float32/float64, a
+        count that is not an integer in ``[0, 2^31]``)."""
+        n, param = self.total_count, self._param
         if n.dtype not in _WIDE or param.dtype not in _WIDE or not _readable((n, param)):
             return None
-        n, t = float(n), float(param)
-        if self._given == "logits":
-            if t != t:
-                return None
-            flip, q = t > 0, 1.0 / (1.0 + math.exp(min(abs(t), 800.0)))
-        else:
-            flip, q = t > 0.5, min(t, 1.0 - t)
-        cdf = binomial_table(n, q)
-        return None if cdf is None else (CdfTable(cdf, param.device), flip)
+        shape = self.batch_shape
+        if not math.prod(shape):
+            return None
+        reduced = reduced_laws([n, param], shape, len(shape))
+        if reduced is None:
+            return None
+        n, t = (x.to(torch.float64).reshape(-1) for x in reduced)
+        low, high = n.aminmax()
+        if not (float(low) >= 0 and float(high) <= 2**31 and torch.equal(n, n.floor())):
+            return None
+        logits = self._given == "logits"
+        p = torch.sigmoid(t) if logits else t
+        grid = law_grid(n * p, (n * p * (1 - p)).clamp_(min=0).sqrt_())
+        if grid is None:
+            return None
+        first, k = grid
+        kwargs = {"logits" if logits else "probs": t[:, None]}
+        law = Binomial(n[:, None], validate_args=False, **kwargs)
+        tables = LawTables.build(law._log_prob(k), first, param.dtype)
+        return None if tables is None else (tables, law_index(reduced[0].shape, param.device))
 
     def _inverts(self) -> bool:
         """Whether sampling uses :func:`_samplers.counts.binomial_inversion` (vectorised,
@@ -750,6 +783,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # Elsewhere -sum P log P over the labels within 12 s + 20 of the mean (the mass beyond
         # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
         # compiles into one graph).
+        shared = _distinct_laws(self)
+        if shared is not None:  # repeated parameters: each distinct law summed once
+            law, inverse = shared
+            return law._entropy().index_select(0, inverse).reshape(self.batch_shape)
         n = self.total_count
         if self._textbook_work() is not None:
             out = self._table_entropy()

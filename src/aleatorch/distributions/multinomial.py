@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import torch
 
 from .. import constraints
+from .._samplers.counts import LAWS_FROM, LawTables, law_index, reduced_laws
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ParameterError
 from ..utils import _readable
@@ -83,6 +85,13 @@ class Multinomial(CategoricalParameter, Distribution):
         # Counts of total_count categorical labels (inverse-cdf sampling), added up per
         # category with one scatter.
         sample_shape = torch.Size(sample_shape)
+        shape = sample_shape + self.batch_shape
+        if math.prod(shape) >= LAWS_FROM and self.total_count > 0:
+            tables = self._cached("law_tables", self._law_tables)
+            if tables is not None and math.prod(shape) >= tables[0].worth:  # a few laws
+                table, law, outcomes = tables
+                index = table.draw(shape, law, generator).view(-1).to(torch.int32)
+                return outcomes.index_select(0, index).view(self._extended_shape(sample_shape))
         categorical = Categorical(probs=self.probs.detach(), validate_args=False)
         direct = _counts_directly(categorical.probs, self.total_count, sample_shape, generator)
         if direct is not None:
@@ -94,6 +103,38 @@ class Multinomial(CategoricalParameter, Distribution):
             return counts
         labels = labels.movedim(0, -1)
         return counts.scatter_add_(-1, labels, torch.ones_like(labels, dtype=counts.dtype))
+
+    def _law_tables(self) -> tuple[LawTables, torch.Tensor | None, torch.Tensor] | None:
+        """For few distinct rows of probabilities (:func:`_samplers.counts.reduced_laws`)
+        and at most ``_MAX_OUTCOMES`` outcomes: the tables of their laws over every outcome
+        (``log P(x) = log n! - sum_i log x_i! + sum_i x_i log p_i`` in float64), the law index
+        of each row and the outcomes (in the probabilities' dtype); else None."""
+        probs, n = self.probs, self.total_count
+        k = probs.shape[-1]
+        if (
+            probs.dtype not in (torch.float32, torch.float64)
+            or not probs.numel()
+            or not _readable((probs,))
+            or math.comb(n + k - 1, k - 1) > _MAX_OUTCOMES
+        ):
+            return None
+        reduced = reduced_laws([probs], probs.shape, len(self.batch_shape))
+        if reduced is None:
+            return None
+        p = reduced[0].to(torch.float64).reshape(-1, k)
+        p = p / p.sum(-1, keepdim=True)
+        x = _outcomes(n, k)
+        log_pmf = (
+            math.lgamma(n + 1)
+            - torch.lgamma(x + 1).sum(-1)
+            + torch.special.xlogy(x[None], p[:, None]).sum(-1)
+        )
+        first = torch.zeros(p.shape[0], dtype=torch.float64)
+        tables = LawTables.build(log_pmf, first, torch.float32, closed=True)
+        if tables is None:
+            return None
+        law = law_index(reduced[0].shape[:-1], probs.device)
+        return tables, law, x.to(device=probs.device, dtype=probs.dtype)
 
     def _log_prob(self, value):
         log_probs = self.logits
@@ -117,15 +158,38 @@ class Multinomial(CategoricalParameter, Distribution):
         if n < 2:
             return entropy
         k = torch.arange(2, n + 1, dtype=p.dtype, device=p.device)
+        log_k_factorial = torch.lgamma(k + 1)
+        log_choose = (log_n_factorial - log_k_factorial - torch.lgamma(n - k + 1)).view(
+            (-1,) + (1,) * p.dim()
+        )
         k = k.view((-1,) + (1,) * p.dim())
+        # The selects act on (batch, K), not on every label: log p = -inf at p = 0 gives
+        # k log p = -inf (k >= 2); log q clamped to the lowest float gives (n - k) log q =
+        # -inf below k = n (or the lowest float at n - 1: exp is 0 either way) and 0 at k = n.
+        finite = torch.finfo(p.dtype).min
+        log_p_or_inf = torch.where(positive, log_p, -math.inf)
         log_q = torch.log1p(-torch.where(below_one, p, torch.zeros_like(p)))
-        log_q = torch.where(below_one, log_q, torch.full_like(p, -math.inf))
-        log_choose = log_n_factorial - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
-        k_log_p = torch.where(positive, k * log_p, -math.inf)
-        rest_log_q = torch.where(k < n, (n - k) * log_q, torch.zeros_like(log_q))
-        pmf = torch.exp(log_choose + k_log_p + rest_log_q)
-        expected_log_factorial = (pmf * torch.lgamma(k + 1)).sum(0)
+        log_q = torch.where(below_one, log_q, finite).clamp(min=finite)
+        exponent = k * log_p_or_inf + (n - k) * log_q + log_choose
+        pmf = exponent.exp_() if not exponent.requires_grad else exponent.exp()
+        expected_log_factorial = torch.tensordot(log_k_factorial, pmf, dims=([0], [0]))
         return entropy + expected_log_factorial.sum(-1)
+
+
+_MAX_OUTCOMES = 1 << 14  # outcomes of a law table at most
+
+
+@functools.lru_cache(maxsize=16)
+def _outcomes(n: int, k: int) -> torch.Tensor:
+    """Every ``x`` in ``{0, ..., n}^k`` with ``sum x = n`` (float64, ``(C(n + k - 1, k - 1),
+    k)``), the first count varying slowest."""
+    if k == 1:
+        return torch.tensor([[float(n)]], dtype=torch.float64)
+    parts = []
+    for first in range(n + 1):
+        rest = _outcomes(n - first, k - 1)
+        parts.append(torch.cat([torch.full((rest.shape[0], 1), float(first)), rest.double()], 1))
+    return torch.cat(parts)
 
 
 # Counting by comparisons costs draws x categories: beyond this many categories, the labels

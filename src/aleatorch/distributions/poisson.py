@@ -9,11 +9,13 @@ import torch
 
 from .. import constraints
 from .._samplers.counts import (
+    LAWS_FROM,
     POISSON_RANGE,
-    TABLE_FROM,
-    CdfTable,
+    LawTables,
+    law_grid,
+    law_index,
     poisson_inversion,
-    poisson_table,
+    reduced_laws,
 )
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
@@ -122,23 +124,32 @@ class Poisson(ExponentialFamily):
             or not self._cached("usual", self._usual_rates)
         ):
             return self._sample_huge_rates(rate, generator)
-        if rate.numel() >= TABLE_FROM and self.rate.numel() == 1:
-            table = self._cached("cdf_table", self._cdf_table)
-            if table is not None:  # one rate, many draws: inversion by table
-                return table.draw(rate.numel(), generator).to(rate.dtype).view(shape)
+        if rate.numel() >= LAWS_FROM:
+            tables = self._cached("law_tables", self._law_tables)
+            if tables is not None and rate.numel() >= tables[0].worth:  # a few rates
+                return tables[0].draw(shape, tables[1], generator)
         if rate.numel() >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
             with torch.no_grad():
                 return poisson_inversion(rate.detach().reshape(-1), generator).view(shape)
         return torch.poisson(rate, generator=generator)
 
-    def _cdf_table(self) -> CdfTable | None:
-        """The cdf table of the (single) rate for :class:`_samplers.counts.CdfTable`, or
-        None (not CPU eager, not float32/float64, or a rate outside ``[0.5, 500]``)."""
-        rate = self.rate.detach()
-        if rate.dtype not in _WIDE or not _readable((rate,)):
+    def _law_tables(self) -> tuple[LawTables, torch.Tensor | None] | None:
+        """For rates with few distinct values (:func:`_samplers.counts.reduced_laws`): the
+        tables of their laws (pmfs from :func:`poisson_log_pmf`) and the law index of each
+        entry; None where that does not apply (not CPU eager, not float32/float64)."""
+        rate = self.rate
+        if rate.dtype not in _WIDE or not rate.numel() or not _readable((rate,)):
             return None
-        cdf = poisson_table(float(rate))
-        return None if cdf is None else CdfTable(cdf, rate.device)
+        reduced = reduced_laws([rate], rate.shape, rate.dim())
+        if reduced is None:
+            return None
+        r = reduced[0].to(torch.float64).reshape(-1)
+        grid = law_grid(r, r.sqrt())
+        if grid is None:
+            return None
+        first, k = grid
+        tables = LawTables.build(poisson_log_pmf(r[:, None], k), first, rate.dtype)
+        return None if tables is None else (tables, law_index(reduced[0].shape, rate.device))
 
     def _inverts(self) -> bool:
         """Whether sampling uses :func:`_samplers.counts.poisson_inversion` (vectorised,
@@ -314,14 +325,27 @@ class Poisson(ExponentialFamily):
 
     def _entropy(self):
         rate = self.rate
+        distinct = _distinct_rates(rate, self.batch_shape)
+        if distinct is not None:  # repeated rates: each distinct law summed once
+            law, inverse = distinct
+            return law._entropy().index_select(0, inverse).reshape(self.batch_shape)
         switch, terms = _ENTROPY_SWITCH.get(rate.dtype, _ENTROPY_SWITCH_LOW_PRECISION)
+        below = _ENTROPY_WINDOW_BELOW
+        if rate.dtype == torch.float64 and rate.numel() and _readable((rate,)):
+            # CPU eager: a window as wide as the largest summed rate needs (one host read);
+            # every count within 12 sd + 10 below and 12 sd + 29 above the mean is kept
+            top = float(rate.detach().clamp(max=switch).max())
+            if top == top:
+                spread = math.ceil(12 * math.sqrt(max(top, 0.0)))
+                below = min(below, spread + 10)
+                terms = min(terms, below + spread + 30)
         # Small rates: H = -sum_k P(k) log P(k), a sum of positive terms (no cancellation).
         k = torch.arange(terms, dtype=rate.dtype, device=rate.device)
         r = rate.unsqueeze(-1)
         if rate.dtype == torch.float64:
             # a window of counts around the mean, log P(k) in the saddle-point form (the
             # direct one loses 1e-12 at rate 500)
-            start = (rate.detach().floor() - _ENTROPY_WINDOW_BELOW).clamp(min=0)
+            start = (rate.detach().floor() - below).clamp(min=0)
             k = start.unsqueeze(-1) + k
             log_pmf = poisson_log_pmf(r, k)
         else:
@@ -347,6 +371,24 @@ class Poisson(ExponentialFamily):
 
     def _log_normalizer(self, x):
         return torch.exp(x)
+
+
+_DEDUPLICATE_FROM = 4096  # batch entries from which the entropy sums each distinct rate once
+
+
+def _distinct_rates(rate: torch.Tensor, batch_shape: torch.Size):
+    """``(law, inverse)``: the distinct rates as a flat Poisson law and each entry's index
+    into it, where (CPU eager, no gradient wanted, a large batch) at most 1/8 of the entries
+    are distinct; else None. The values are the same: only repeats are not summed again."""
+    if batch_shape.numel() < _DEDUPLICATE_FROM or not _readable((rate,)):
+        return None
+    if torch.is_grad_enabled() and rate.requires_grad:
+        return None
+    flat = rate.detach().expand(batch_shape).reshape(-1)
+    rates, inverse = torch.unique(flat, return_inverse=True)
+    if rates.numel() * 8 > flat.numel():
+        return None
+    return Poisson(rates, validate_args=False), inverse
 
 
 @register_kl(Poisson, Poisson)
