@@ -102,12 +102,22 @@ def beta_log_prob(a: torch.Tensor, b: torch.Tensor, x: torch.Tensor) -> torch.Te
     return torch.where(edge, at_edge, inside).to(dtype)
 
 
+# (integer type, mantissa bits, exponent bias) of the working dtypes
+_LAYOUT = {torch.float64: (torch.int64, 52, 1023), torch.float32: (torch.int32, 23, 127)}
+
+
 def _scaled_degrees(df1: torch.Tensor, df2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(d1, d2)`` times one power of two, the larger in ``[1/2, 1)``: their ratios are
-    unchanged and ``d1 x + d2`` can neither overflow nor lose ``d2`` to underflow."""
+    unchanged and ``d1 x + d2`` can neither overflow nor lose ``d2`` to underflow. The power
+    is built from the exponent bits, ``2^-(E+1)`` for ``m = f 2^E``, ``1 <= f < 2`` (at least
+    the smallest normal: the larger lands in ``[1, 2)`` for ``E = emax``; 1 for ``inf``/nan,
+    as ``frexp``): inductor cannot compile ``frexp``/``ldexp`` in float64."""
     with torch.no_grad():
-        _, exponent = torch.frexp(torch.maximum(df1, df2))
-        scale = torch.ldexp(torch.ones_like(df1), -exponent)
+        m = torch.maximum(df1, df2)
+        itype, bits, bias = _LAYOUT[m.dtype]
+        exponent = (m.view(itype) >> bits) & (2 * bias + 1)  # biased, without the sign
+        power = torch.where(exponent > 2 * bias, bias, (2 * bias - 1 - exponent).clamp(min=1))
+        scale = (power << bits).view(m.dtype)
     return df1 * scale, df2 * scale
 
 
