@@ -442,3 +442,27 @@ def _flat_list(t: torch.Tensor) -> list[float]:
 
 
 _SMALL_NUMEL = 16
+
+
+def _inplace_ok(*tensors: torch.Tensor) -> bool:
+    """Whether a chain of elementwise ops on ``tensors`` may be written over its own fresh
+    intermediates: no autograd graph is wanted (grad mode off, or no input requires grad)
+    and the values are CPU eager tensors (``_readable``: no compile, no torch.func wrapper).
+    Each fresh 1M-entry buffer costs allocation and page faults, often more than the
+    arithmetic written into it. Callers keep an out-of-place path for the other cases and
+    never write into an input or a cached tensor."""
+    if torch.is_grad_enabled():
+        for t in tensors:
+            if t.requires_grad:
+                return False
+    return _readable(tensors)
+
+
+def _min_at_least(value: torch.Tensor, bound: float, *others: torch.Tensor) -> bool:
+    """Whether every entry of ``value`` is at least ``bound`` (a NaN fails), read where that
+    is free (``_readable`` over ``value`` and ``others``): one reduction that lets a CPU-eager
+    fast path drop a where guarding the entries below ``bound``. False when not readable or
+    empty (the general path then runs)."""
+    if value.numel() == 0 or not _readable((value, *others)):
+        return False
+    return value.min().item() >= bound

@@ -10,13 +10,13 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _SMALL_NUMEL, _flat_list, _readable
+from ..utils import _SMALL_NUMEL, _flat_list, _inplace_ok, _readable
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Cauchy"]
 
 _LOG_PI = math.log(math.pi)
-_LOG_4PI = math.log(4 * math.pi)
+_LOG_4 = math.log(4)
 
 
 def _tan_pi_centered(q: torch.Tensor) -> torch.Tensor:
@@ -96,6 +96,11 @@ class Cauchy(SymmetricLocationScale, Distribution):
     def _log_prob(self, value):
         # log p = -log(pi gamma) - log1p(z^2); log(pi gamma) is cached while the parameters
         # are unchanged.
+        if value.numel() > _SMALL_NUMEL and _inplace_ok(value, self.loc, self.scale):
+            # No graph, CPU eager: as below, over one fresh buffer.
+            square = torch.sub(value, self.loc).div_(self.scale).square_()
+            if math.isfinite(square.sum().item()):
+                return square.log1p_().add_(self._log_normalizer()).neg_()
         z = (value - self.loc) / self.scale
         if _readable((z,)):
             # CPU eager: where no z^2 overflows (their sum is finite), log1p(z^2) itself.
@@ -144,8 +149,8 @@ class Cauchy(SymmetricLocationScale, Distribution):
         return self.loc + self.scale * _tan_pi_centered(value)
 
     def _entropy(self):
-        # H = log(4 pi gamma)
-        return self.scale.log().add_(_LOG_4PI)
+        # H = log(4 pi gamma) = log(pi gamma) + log 4, from the cached log(pi gamma)
+        return torch.add(self._log_normalizer(), _LOG_4)
 
 
 @register_kl(Cauchy, Cauchy)

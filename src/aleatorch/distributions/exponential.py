@@ -67,7 +67,8 @@ class Exponential(ExponentialFamily):
         return standard_exponential(self.rate, shape, generator) / self.rate
 
     def _log_prob(self, value):
-        return self._cached("log_rate", self.rate.log) - self.rate * value
+        # log(rate) - rate x, one op
+        return torch.addcmul(self._cached("log_rate", self.rate.log), self.rate, value, value=-1)
 
     def _cdf(self, value):
         return -torch.expm1(-self.rate * value)
@@ -85,7 +86,7 @@ class Exponential(ExponentialFamily):
         return -torch.log1p(-value) / self.rate
 
     def _entropy(self):
-        return self.rate.log().neg_().add_(1)  # 1 - log rate, in log's buffer
+        return torch.rsub(self._cached("log_rate", self.rate.log), 1)  # 1 - log rate
 
     @property
     def _natural_params(self):

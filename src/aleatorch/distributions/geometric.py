@@ -11,6 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
+from ..utils import _inplace_ok, _readable
 from ._params import BinaryGivenParameter, binary_kl, probs_or_logits
 
 __all__ = ["Geometric"]
@@ -88,11 +89,36 @@ class Geometric(BinaryGivenParameter, Distribution):
             return out.uniform_(generator=generator).neg_().log1p_().div_(log_q).floor_()
 
     def _log_prob(self, value):
+        # log p + k log(1 - p)
         if self._given == "logits":
             log_p, log_q = self._log_success_failure()
-            return log_p + value * log_q
+            return torch.addcmul(log_p, value, log_q)
+        if self.probs.numel() >= self._cache_min_numel and _readable((value, self.probs)):
+            log_p, log_q = self._log_success_failure()
+            if self._cached("failure_finite", self._failure_finite):
+                # no p = 1 (read once per parameters): no 0 * log 0 to guard, one op
+                return torch.addcmul(log_p, value, log_q)
+            if value.numel() > 0 and value.max().item() < math.inf:
+                # some p = 1: log q floored at -max, plus k (-max) again at those entries,
+                # so that k >= 1 gives -inf and k = 0 gives 0 (finite counts: inf * 0)
+                floored, extra = self._cached("failure_floor_pair", self._failure_floor_pair)
+                return torch.addcmul(log_p, value, floored).addcmul_(value, extra)
         # 0 * log 0 = 0 at p = 1, k = 0.
         return self.probs.log() + x_log1p_y(value, -self.probs)
+
+    def _failure_floor_pair(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log(1 - p)`` floored at ``-max``, and ``-max`` where it was ``-inf`` (0 else)."""
+        log_q = self._log_success_failure()[1]
+        low = -torch.finfo(log_q.dtype).max
+        extra = torch.where(log_q == -math.inf, log_q.new_full((), low), log_q.new_zeros(()))
+        return log_q.clamp(min=low), extra
+
+    def _failure_finite(self) -> bool:
+        """Whether every ``log(1 - p)`` is finite, where reading it is free (else False)."""
+        log_q = self._log_success_failure()[1]
+        if log_q.numel() == 0 or not _readable((log_q,)):
+            return False
+        return log_q.min().item() > -math.inf
 
     def _log_survival_function(self, value):
         # P(X > x) = (1 - p)^(floor(x) + 1) for x >= 0, and 1 below 0.
@@ -205,6 +231,12 @@ class Geometric(BinaryGivenParameter, Distribution):
             return -p.log() - x_log1p_y(1 - p, -p) / p
         # -log p - (1 - p) log(1 - p) / p, the log floored at -max so that p = 1 gives 0
         log_p, log_q = self._log_success_failure()
+        if _inplace_ok(p):  # no graph: -(log p + failure / p) over one fresh buffer
+            floored = self._cached(
+                "floored_failure", lambda: log_q.clamp(min=-torch.finfo(p.dtype).max)
+            )
+            failure = torch.rsub(p, 1).mul_(floored)
+            return torch.addcdiv(log_p, failure, p, out=failure).neg_()
         failure = log_q.clamp(min=-torch.finfo(p.dtype).max).mul_(1 - p)
         return torch.addcdiv(-log_p, failure, p, value=-1)
 

@@ -12,7 +12,7 @@ from ..kl import register_kl
 from ..special import log1mexp
 from ..special.logspace import expm1mx
 from ..special.stirling import _ZETA
-from ..utils import as_params
+from ..utils import _inplace_ok, as_params
 from ..wrappers.transformed import TransformedDistribution
 
 __all__ = ["Gumbel"]
@@ -79,12 +79,22 @@ class Gumbel(TransformedDistribution):
     def _standardize(self, value):
         return (value - self.loc) / self.scale
 
+    def _log_term(self):
+        # -log(beta), shared by log_prob and entropy
+        return self._cached("log_normalizer", lambda: self.scale.log().neg_())
+
     def _log_prob(self, value):
-        z = self._standardize(value)
+        # -log(beta) - (z + exp(-z)), z = (x - mu) / beta.
         # Below -log(finfo.max) exp(-z) is inf anyway: the clamp keeps z = -inf (a value far
         # left of a loc near finfo.max) from giving -(-inf + inf) = NaN instead of -inf.
+        log_term = self._log_term()
+        if _inplace_ok(value, self.loc, self.scale):  # no graph: two buffers, in place
+            z = torch.sub(value, self.loc).div_(self.scale)
+            z.clamp_(min=-math.log(torch.finfo(z.dtype).max) - 1)
+            return torch.sub(log_term, torch.neg(z).exp_().add_(z), out=z)
+        z = self._standardize(value)
         z = z.clamp(min=-math.log(torch.finfo(z.dtype).max) - 1)
-        return -(z + torch.exp(-z)) - self._cached("log_scale", self.scale.log)
+        return log_term - (z + torch.exp(-z))
 
     # With t = exp(-z): cdf = exp(-t), log cdf = -t, sf = -expm1(-t), log sf = log1mexp(-t).
     def _cdf(self, value):
@@ -104,7 +114,7 @@ class Gumbel(TransformedDistribution):
 
     def _entropy(self):
         # H = log(beta) + gamma + 1
-        return self.scale.log() + (1 + _EULER_GAMMA)
+        return torch.rsub(self._log_term(), 1 + _EULER_GAMMA)
 
     @property
     def mean(self) -> torch.Tensor:

@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..kl import register_kl
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import as_params
+from ..utils import _inplace_ok, _min_at_least, as_params
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
 
@@ -68,10 +68,21 @@ class HalfNormal(TransformedDistribution):
         # The closed-form sampler, not the generic path through the base.
         return self._rsample(sample_shape, generator)
 
+    def _log_term(self):
+        # log(2 / sqrt(2 pi)) - log(scale), shared by log_prob and entropy
+        return self._cached("log_normalizer", lambda: torch.rsub(self.scale.log(), _LOG_NORMALIZER))
+
     def _log_prob(self, value):
+        # log(2 / sqrt(2 pi)) - log(scale) - z^2 / 2, z = value / scale; -inf below 0
+        log_term = self._log_term()
+        if _min_at_least(value, 0.0, self.scale):
+            # no entry below 0 (NaN fails the test): no where (CPU eager)
+            z = value / self.scale
+            if _inplace_ok(value, self.scale):  # no graph: over z's own buffer
+                return torch.addcmul(log_term, z, z, value=-0.5, out=z)
+            return torch.addcmul(log_term, z, z, value=-0.5)
         z = value / self.scale
-        log_prob = (_LOG_NORMALIZER - 0.5 * z * z) - self._cached("log_scale", self.scale.log)
-        return torch.where(value >= 0, log_prob, -math.inf)
+        return torch.where(value >= 0, torch.addcmul(log_term, z, z, value=-0.5), -math.inf)
 
     def _scaled(self, value):
         # z = y / (sigma sqrt 2), so that cdf = erf(z) and sf = erfc(z).
@@ -102,8 +113,8 @@ class HalfNormal(TransformedDistribution):
         return self.scale * torch.where(low, _SQRT_2 * torch.erfinv(value), upper)
 
     def _entropy(self):
-        # H = log(sigma) + (1 + log(pi / 2)) / 2
-        return self.scale.log().add_(0.5 * (1 + math.log(math.pi / 2)))
+        # H = log(sigma) + (1 + log(pi / 2)) / 2 = 1/2 - (log(2 / sqrt(2 pi)) - log(sigma))
+        return torch.rsub(self._log_term(), 0.5)
 
     @property
     def mean(self) -> torch.Tensor:

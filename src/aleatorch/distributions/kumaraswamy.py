@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..special.incomplete_beta import _lgamma_ratio
 from ..special.logspace import log1mexp
-from ..utils import as_params
+from ..utils import _inplace_ok, as_params, broadcast_shapes
 from ..wrappers.transformed import TransformedDistribution
 from .uniform import Uniform
 
@@ -123,9 +123,36 @@ class Kumaraswamy(TransformedDistribution):
 
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
+        if value.numel() > 0 and _inplace_ok(value, a, b):
+            fast = self._log_prob_inside(value)
+            if fast is not None:
+                return fast
         log_x = value.log()
         log_rest = log1mexp(a * log_x)  # log(1 - x^a)
         return a.log() + b.log() + _times(a - 1, log_x) + _times(b - 1, log_rest)
+
+    def _log_prob_inside(self, value):
+        """``_log_prob`` with no graph (CPU eager) where every value is inside (0, 1) and
+        every ``log(1 - x^a)`` is finite (two reductions; else None): no ``0 * inf`` to
+        guard, log1mexp's two branches chosen by lerp, over few fresh buffers."""
+        a, b = self.concentration1, self.concentration0
+        if broadcast_shapes(value.shape, a.shape) != value.shape:
+            return None  # (value's buffers hold the result)
+        lo, hi = torch.aminmax(value)
+        if not (lo.item() > 0 and hi.item() < 1):
+            return None
+        log_x = value.log()
+        t = torch.mul(a, log_x)  # a log x < 0; log(1 - x^a) = log1mexp(t)
+        near = t.clamp(min=_LOG_HALF).expm1_().neg_().log_()
+        log_rest = t.clamp(max=_LOG_HALF).exp_().neg_().log1p_()
+        # weight 1 above log(1/2) (near), 0 at and below (far): an exact choice
+        weight = t.sub_(_LOG_HALF).sign_().clamp_(min=0)
+        torch.lerp(log_rest, near, weight, out=log_rest)
+        if not log_rest.min().item() > -math.inf:  # x^a rounded to 1, or NaN
+            return None
+        log_ab, a_1, b_1 = self._cached("log_normalizer", lambda: (a.log() + b.log(), a - 1, b - 1))
+        out = torch.mul(log_x, a_1, out=log_x)
+        return torch.addcmul(out, b_1, log_rest, out=out).add_(log_ab)
 
     def _log_sf(self, value):
         """``log P(X > x) = b log(1 - x^a)``."""

@@ -11,6 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special.logspace import expm1mx, log_ratio
+from ..utils import _inplace_ok
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Laplace"]
@@ -70,11 +71,18 @@ class Laplace(SymmetricLocationScale, Distribution):
         z = torch.copysign(torch.log1p(-w.abs()), w)
         return torch.addcmul(self.loc, self.scale, z)
 
+    def _log_term(self):
+        # -log(2 b) as -(log 2 + log b): 2 b overflows for b above finfo.max / 2.
+        return self._cached("log_normalizer", lambda: self.scale.log().add_(_LOG_2).neg_())
+
     def _log_prob(self, value):
-        # log(2 b) as log 2 + log b: 2 b overflows for b above finfo.max / 2.
-        # (log b + |x - mu| / b in one addcdiv: fewer passes, fewer calls)
+        # -log(2 b) - |x - mu| / b, the division and subtraction in one addcdiv
+        log_term = self._log_term()
+        if _inplace_ok(value, self.loc, self.scale):  # no graph: over |x - mu|'s buffer
+            distance = torch.sub(value, self.loc).abs_()
+            return torch.addcdiv(log_term, distance, self.scale, value=-1, out=distance)
         distance = (value - self.loc).abs()
-        return torch.addcdiv(self.scale.log(), distance, self.scale).neg_().sub_(_LOG_2)
+        return torch.addcdiv(log_term, distance, self.scale, value=-1)
 
     def _tail(self, value, sign: int):
         """z and exp(-|z|), the mass beyond |z| on one side (times 2): exact in both tails.
@@ -108,8 +116,8 @@ class Laplace(SymmetricLocationScale, Distribution):
         return torch.where(value < 0.5, self.loc + self.scale * t, self.loc - self.scale * t)
 
     def _entropy(self):
-        # log(2 b) as log 2 + log b, as in _log_prob.
-        return 1 + _LOG_2 + self.scale.log()
+        # 1 + log(2 b), from the cached -log(2 b) of _log_prob
+        return torch.rsub(self._log_term(), 1)
 
 
 @register_kl(Laplace, Laplace)

@@ -13,7 +13,7 @@ from ..special.double_float import div_residual, two_prod, two_sum
 from ..special.extra_precision import log_pair
 from ..special.normal import log_ndtr
 from ..transforms import ExpTransform
-from ..utils import _readable, as_params
+from ..utils import _inplace_ok, _readable, as_params, broadcast_shapes
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
 
@@ -125,7 +125,10 @@ class LogNormal(TransformedDistribution):
         # -z^2/2 - log(sigma) - log(2 pi)/2 - log x. Below float64, z = (log x - mu) / sigma
         # is formed in float64: the rounding of log x is amplified by |log x| / sigma (1.3e3
         # eps at mu = 2, sigma = 1e-3 in float32), and float64 leaves none of it.
-        const = self._cached("log_normalizer", lambda: self.scale.log() + _HALF_LOG_2PI)
+        const = self._log_term()
+        full = broadcast_shapes(value.shape, self.loc.shape) == value.shape
+        if full and _inplace_ok(value, self.loc, self.scale):
+            return self._log_prob_in_place(value, const)
         if value.dtype == torch.float64 or self.loc.dtype == torch.float64:
             log_value = value.log()
             z = (log_value - self.loc) / self.scale
@@ -139,6 +142,28 @@ class LogNormal(TransformedDistribution):
                 z = torch.addcmul(shift, wide, inverse).to(value.dtype)
             log_value = wide.to(value.dtype)
         return torch.addcmul(const, z, z, value=0.5).add_(log_value).neg_()
+
+    def _log_term(self):
+        # log(sigma) + log(2 pi)/2, shared by log_prob and entropy
+        return self._cached("log_normalizer", lambda: self.scale.log() + _HALF_LOG_2PI)
+
+    def _log_prob_in_place(self, value, const):
+        """``_log_prob`` with no graph (CPU eager) for a value of the result's shape: the same
+        steps over few fresh buffers."""
+        if value.dtype == torch.float64 or self.loc.dtype == torch.float64:
+            log_value = value.log()
+            z = torch.sub(log_value, self.loc).div_(self.scale)
+        else:
+            wide = value.to(torch.float64).log_()
+            log_value = wide.to(value.dtype)
+            if value.numel() < _FEW and self.loc.numel() < _FEW:
+                loc, scale = self.loc.to(torch.float64), self.scale.to(torch.float64)
+                wide.sub_(loc).div_(scale)
+            else:
+                shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
+                torch.addcmul(shift, wide, inverse, out=wide)
+            z = wide.to(value.dtype)
+        return torch.addcmul(const, z, z, value=0.5, out=z).add_(log_value).neg_()
 
     def _float64_standardizer(self):
         """``(-mu / sigma, 1 / sigma)`` in float64: ``z = log(x) / sigma - mu / sigma``."""
@@ -179,7 +204,7 @@ class LogNormal(TransformedDistribution):
 
     def _entropy(self):
         # H = mu + log(sigma) + (1 + log(2 pi)) / 2
-        return torch.add(self.loc, self.scale.log()).add_(0.5 + _HALF_LOG_2PI)
+        return torch.add(self.loc, self._log_term()).add_(0.5)
 
     @property
     def mean(self) -> torch.Tensor:

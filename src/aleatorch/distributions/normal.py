@@ -12,7 +12,7 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import _readable
+from ..utils import _inplace_ok, _readable
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Normal"]
@@ -69,12 +69,17 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
     def _standardize(self, value):
         return (value - self.loc) / self.scale
 
+    def _log_normalizer_term(self):
+        # -log(scale) - log(2 pi)/2, shared by log_prob and entropy
+        return self._cached("log_normalizer", lambda: torch.rsub(self.scale.log(), -_HALF_LOG_2PI))
+
     def _log_prob(self, value):
-        z = self._standardize(value)
         # -z^2/2 - log(scale) - log(2 pi)/2, in as few tensor ops as possible.
-        log_normalizer = self._cached(
-            "log_normalizer", lambda: torch.rsub(self.scale.log(), -_HALF_LOG_2PI)
-        )
+        log_normalizer = self._log_normalizer_term()
+        if _inplace_ok(value, self.loc, self.scale):  # no graph: over z's own buffer
+            z = torch.sub(value, self.loc).div_(self.scale)
+            return torch.addcmul(log_normalizer, z, z, value=-0.5, out=z)
+        z = self._standardize(value)
         return torch.addcmul(log_normalizer, z, z, value=-0.5)
 
     def _cdf(self, value):
@@ -93,8 +98,8 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
         return self.loc + self.scale * torch.special.ndtri(value)
 
     def _entropy(self):
-        # (in place on log's fresh output: log's backward reads its input)
-        return torch.log(self.scale).add_(0.5 + _HALF_LOG_2PI)
+        # log(scale) + (1 + log(2 pi)) / 2 = 1/2 - log_normalizer
+        return torch.rsub(self._log_normalizer_term(), 0.5)
 
     @property
     def _natural_params(self):

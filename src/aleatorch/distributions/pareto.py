@@ -12,7 +12,7 @@ from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
 from ..special.stirling import log1pmx
-from ..utils import as_params
+from ..utils import _inplace_ok, _min_at_least, as_params
 from ..wrappers.transformed import TransformedDistribution
 
 __all__ = ["Pareto"]
@@ -74,8 +74,24 @@ class Pareto(TransformedDistribution):
         """``log(x / x_m)`` (0 below ``x_m``), from the exact difference ``x - x_m``."""
         return torch.log1p((value - self.scale).clamp(min=0) / self.scale)
 
+    def _log_terms(self):
+        """``log(alpha / x_m)`` and ``alpha + 1``, cached while the parameters are unchanged."""
+        return self._cached(
+            "log_normalizer", lambda: ((self.alpha / self.scale).log(), self.alpha + 1)
+        )
+
     def _log_prob(self, value):
-        log_prob = (self.alpha / self.scale).log() - (self.alpha + 1) * self._log_excess(value)
+        # log(alpha / x_m) - (alpha + 1) log1p((x - x_m) / x_m); -inf below x_m
+        log_term, power = self._log_terms()
+        excess = value - self.scale
+        if _min_at_least(excess, 0.0, self.alpha):
+            # CPU eager, every value in the support (one reduction): no clamp, no where
+            if _inplace_ok(value, self.scale, self.alpha):  # no graph: over excess's buffer
+                excess.div_(self.scale).log1p_()
+                return torch.addcmul(log_term, power, excess, value=-1, out=excess)
+            return torch.addcmul(log_term, power, torch.log1p(excess / self.scale), value=-1)
+        log_excess = torch.log1p(excess.clamp(min=0) / self.scale)
+        log_prob = torch.addcmul(log_term, power, log_excess, value=-1)
         return torch.where(value >= self.scale, log_prob, -math.inf)
 
     # With t = alpha log(x / x_m): sf = exp(-t), cdf = -expm1(-t), log cdf = log1mexp(-t).
@@ -96,11 +112,9 @@ class Pareto(TransformedDistribution):
 
     def _entropy(self):
         # H = log(x_m / alpha) + 1 + 1 / alpha
-        alpha = self.alpha
-        if alpha.requires_grad or self.scale.requires_grad:
-            return (self.scale / alpha).log() + (1 + alpha.reciprocal())
-        # the same values, in place: fewer fresh buffers
-        return torch.div(self.scale, alpha).log_().add_(alpha.reciprocal().add_(1))
+        # = (1 + 1 / alpha) - log(alpha / x_m), from cached parameter-only terms
+        excess = self._cached("entropy_excess", lambda: 1 + self.alpha.reciprocal())
+        return torch.sub(excess, self._log_terms()[0])
 
     @property
     def mean(self) -> torch.Tensor:

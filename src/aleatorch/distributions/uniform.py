@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import as_params
+from ..utils import _inplace_ok, as_params
 
 __all__ = ["Uniform"]
 
@@ -78,9 +78,20 @@ class Uniform(Distribution):
         u = torch.rand(shape, dtype=self.low.dtype, device=self.low.device, generator=generator)
         return torch.addcmul(self.low, u, self.high - self.low)
 
+    def _log_density(self):
+        return self._cached("log_density", lambda: (self.high - self.low).log().neg_())
+
     def _log_prob(self, value):
+        log_density = self._log_density()
+        large = value.numel() >= self._cache_min_numel
+        if large and value.dtype == log_density.dtype and _inplace_ok(value, self.low, self.high):
+            # CPU eager, no graph: two reductions say every value is inside, then the
+            # constant is written over the buffer they used (no where).
+            gap = torch.sub(value, self.low)
+            if gap.numel() > 0 and gap.min().item() >= 0:
+                if torch.sub(self.high, value, out=gap).min().item() >= 0:
+                    return gap.copy_(log_density)
         inside = (self.low <= value) & (value <= self.high)
-        log_density = self._cached("log_density", lambda: -(self.high - self.low).log())
         return torch.where(inside, log_density, -math.inf)
 
     def _cdf(self, value):
@@ -100,7 +111,7 @@ class Uniform(Distribution):
         return torch.addcmul(self.low, value, self.high - self.low)
 
     def _entropy(self):
-        return (self.high - self.low).log()
+        return torch.neg(self._log_density())  # log(high - low)
 
 
 @register_kl(Uniform, Uniform)

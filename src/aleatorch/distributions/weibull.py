@@ -12,7 +12,7 @@ from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import _readable, as_params
+from ..utils import _inplace_ok, _readable, as_params
 from ..wrappers.transformed import TransformedDistribution
 from .gumbel import lgamma_two_plus_excess
 
@@ -150,10 +150,15 @@ class Weibull(TransformedDistribution):
         k = self.concentration
         return torch.where(direct, safe.pow(k), torch.exp(k * log_z))
 
+    def _log_term(self):
+        # log k - log lambda depends on the parameters alone: cached while they are unchanged.
+        k = self.concentration
+        return self._cached("log_normalizer", lambda: k.log() - self.scale.log())
+
     def _log_prob(self, value):
         k = self.concentration
         # log k - log lambda depends on the parameters alone: cached while they are unchanged.
-        const = self._cached("log_normalizer", lambda: k.log() - self.scale.log())
+        const = self._log_term()
         if _readable((value, k, self.scale)):
             # CPU eager: where every z = x / lambda is a normal finite number (so x > 0),
             # the plain form is the exact one and no entry needs a branch; one reduction
@@ -165,6 +170,9 @@ class Weibull(TransformedDistribution):
                 if lo.item() >= finfo.tiny and hi.item() <= finfo.max:
                     # z^k may overflow: -inf, and the clamp keeps (k - 1) log z from being
                     # +inf there (inf - inf).
+                    if _inplace_ok(value, k, self.scale):  # no graph: over z's buffers
+                        linear = z.log().mul_(k - 1).clamp_(max=finfo.max)
+                        return linear.add_(const).sub_(z.pow_(k))
                     linear = ((k - 1) * z.log()).clamp(max=finfo.max)
                     return linear.add_(const).sub_(z.pow(k))
         ratio = self._ratio(value)
@@ -201,10 +209,10 @@ class Weibull(TransformedDistribution):
 
     def _entropy(self):
         # H = gamma (1 - 1/k) + log(lambda / k) + 1
+        # = (1 + gamma) - (log k - log lambda) - gamma / k, from log_prob's cached term
         k = self.concentration
-        # (in place on fresh results: fewer passes over memory)
-        log_ratio = (self.scale / k).log()
-        return log_ratio.add_(k.reciprocal(), alpha=-_EULER_GAMMA).add_(_EULER_GAMMA + 1)
+        h = torch.rsub(self._log_term(), 1 + _EULER_GAMMA)
+        return h.addcdiv_(k.new_ones(()), k, value=-_EULER_GAMMA)
 
     @property
     def mean(self) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import constraints
+from ..utils import _inplace_ok, broadcast_shapes
 from ._base import Transform, _sum_rightmost
 
 __all__ = [
@@ -129,12 +130,22 @@ class AffineTransform(Transform):
         return self.loc + self.scale * x
 
     def _inverse(self, y):
-        return (y - self.loc) / self.scale
+        loc, scale = self.loc, self.scale
+        params = [t for t in (loc, scale) if isinstance(t, torch.Tensor)]
+        if y.is_floating_point() and _inplace_ok(y, *params):
+            x = torch.sub(y, loc)
+            if not isinstance(scale, torch.Tensor) or (
+                scale.dtype == x.dtype and broadcast_shapes(x.shape, scale.shape) == x.shape
+            ):  # no graph: divided in place
+                return x.div_(scale)
+            return x / scale
+        return (y - loc) / scale
 
     def log_abs_det_jacobian(self, x, y):
         scale = self.scale
         if isinstance(scale, Number):
-            log_scale = torch.full_like(x, math.log(abs(scale)))
+            # one number, expanded (a view: no 1M-entry buffer to fill)
+            log_scale = x.new_full((), math.log(abs(scale))).expand(x.shape)
         else:
             log_scale = scale.abs().log()
         event_dim = self._event_dim

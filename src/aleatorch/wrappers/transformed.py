@@ -353,10 +353,21 @@ class TransformedDistribution(Distribution):
                 "is an AffineTransform and the base has an entropy)"
             )
         base = self.base_dist
-        x = torch.zeros(
-            base.batch_shape + base.event_shape, dtype=base._dtype(), device=base._device()
-        )
-        _, ladj = ComposeTransform(self.transforms).call_and_ladj(x)
+        shape = base.batch_shape + base.event_shape
+        chain = ComposeTransform(self.transforms)
+        if all([type(t) is AffineTransform for t in chain.parts]):
+            # The log-dets alone, each at an expanded zero of its input's shape (a view):
+            # the points the map sends them to are never needed.
+            zero = torch.zeros((), dtype=base._dtype(), device=base._device())
+            ladj = None
+            for t, extra in zip(chain.parts, chain._ladj_dims()):
+                x = zero.expand(shape)
+                term = _sum_rightmost(t.log_abs_det_jacobian(x, x), extra)
+                ladj = term if ladj is None else ladj + term
+                shape = t.forward_shape(shape)
+        else:
+            x = torch.zeros(shape, dtype=base._dtype(), device=base._device())
+            _, ladj = chain.call_and_ladj(x)
         extra = len(self._event_shape) - len(base.event_shape)
         event_ladj = _sum_rightmost(ladj, ladj.dim() - len(self._batch_shape))
         return _sum_rightmost(base.entropy(), extra) + event_ladj.expand(self._batch_shape)
