@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import torch
 
+from ..utils import _flat_list
 from .implicit import IdentityOnSample
 from .marsaglia_tsang import (
+    _KERNEL_LOG_FROM,
+    _PYTHON_UP_TO,
     _below_one,
     _eager_ok,
     log_marsaglia_tsang,
@@ -24,7 +27,7 @@ from .marsaglia_tsang import (
     marsaglia_tsang_with_uniform,
 )
 
-__all__ = ["log_standard_gamma", "standard_gamma"]
+__all__ = ["kernel_draws_exact", "log_standard_gamma", "standard_gamma"]
 
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -127,3 +130,21 @@ def log_standard_gamma(
     # 1/a where a < 1 and 0/a = 0 elsewhere: no stray inf or NaN, in values or gradients.
     inv_small = small / concentration
     return torch.addcmul(g.log(), log_u, inv_small)
+
+
+def kernel_draws_exact(concentrations: tuple[torch.Tensor, ...], shape: torch.Size) -> bool:
+    """Whether a few draws (at most ``_PYTHON_UP_TO`` entries of ``shape``, CPU eager, float32
+    or float64) may come straight from torch's gamma kernels (``_standard_gamma``,
+    ``_sample_dirichlet``): every concentration is large enough that a draw underflows with
+    probability below 2^-64 (``_KERNEL_LOG_FROM``), so the ratios of Beta and Dirichlet
+    sampling are exact without the log-space path."""
+    first = concentrations[0]
+    threshold = _KERNEL_LOG_FROM.get(first.dtype)
+    if threshold is None or shape.numel() > _PYTHON_UP_TO or not _eager_ok(first):
+        return False
+    for c in concentrations:
+        if c.dtype != first.dtype or not c.is_cpu:
+            return False
+        if not min(_flat_list(c), default=0.0) >= threshold:  # also rejects NaN
+            return False
+    return True

@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import implicit_dirichlet, log_standard_gamma
+from .._samplers.gamma import kernel_draws_exact
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
@@ -171,12 +172,16 @@ class Dirichlet(ExponentialFamily):
         # The draw carries no gradient: the implicit one (through each Beta marginal) is
         # attached below; the pathwise one through the normalized gammas differs.
         with torch.no_grad():
-            log_g = log_standard_gamma(c, shape, generator)
-            # softmax written out: torch's softmax kernel is ~5x slower over a short last dim.
-            g = (log_g - log_g.amax(-1, keepdim=True)).exp_()
-            x = g / g.sum(-1, keepdim=True)
+            if kernel_draws_exact((c,), shape):  # a few draws, none near underflow
+                x = torch._sample_dirichlet(c.detach().expand(shape), generator=generator)
+            else:
+                log_g = log_standard_gamma(c, shape, generator)
+                # softmax written out (torch's kernel is ~5x slower over a short last dim),
+                # in place on the fresh draws
+                g = log_g.sub_(log_g.amax(-1, keepdim=True)).exp_()
+                x = g.div_(g.sum(-1, keepdim=True))
             # 0 has infinite log-density for alpha_i < 1: keep the components positive.
-            x = x.clamp(min=torch.finfo(dtype).tiny)
+            x = x.clamp_(min=torch.finfo(dtype).tiny)
         return implicit_dirichlet(c, x).to(dtype)
 
     def _log_prob(self, value):
