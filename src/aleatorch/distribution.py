@@ -39,6 +39,7 @@ from .errors import (
     _format_number,
     describe_violation,
 )
+from .special.compile_safe import expm1
 from .utils import lazy_property
 
 __all__ = ["Distribution", "validation"]
@@ -777,7 +778,7 @@ class Distribution:
         if has("_cdf"):
             return 1 - self._cdf(value)
         if has("_log_cdf"):
-            return -torch.expm1(self._log_cdf(value))
+            return -expm1(self._log_cdf(value))
         raise self._missing("survival_function")
 
     def log_survival_function(self, value: Any) -> torch.Tensor:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..special.compile_safe import expm1
 from ..special.logspace import expm1mx, log1mexp
 from ..special.quadrature import gauss_legendre
 from ..special.stirling import log1pmx
@@ -586,13 +587,13 @@ def kumaraswamy_terms(b_p: torch.Tensor, rho: torch.Tensor) -> tuple[torch.Tenso
     tail = s > _K_TAIL
     s = torch.where(tail, _K_TAIL, s)  # safe where: no log of 0 in the unused branch
     minus_l = -log1mexp(-s)  # -log Y > 0
-    expm1_l = torch.expm1(minus_l)  # (1 - Y) / Y = 1 / t
+    expm1_l = expm1(minus_l)  # (1 - Y) / Y = 1 / t
     q1 = torch.where(tail, torch.ones_like(minus_l), minus_l / expm1_l)
     t = 1 / expm1_l
     eps = -rho_ * minus_l
     small = eps.abs() <= 1
     e_small = torch.where(small, eps, torch.zeros_like(eps))
-    r_small = log1pmx(-t * torch.expm1(e_small)) - t * expm1mx(e_small)
+    r_small = log1pmx(-t * expm1(e_small)) - t * expm1mx(e_small)
     e_big = torch.where(small, torch.full_like(eps, -2.0), eps)
     # v = t - t e^eps, the exponential taken with log t so that it cannot overflow.
     v_big = t - torch.exp(e_big - torch.log(expm1_l))

@@ -8,6 +8,7 @@ import torch
 
 from ..distribution import SCORE_FUNCTION_HINT
 from ..errors import ParameterError
+from ..special.compile_safe import expm1
 from ..special.logspace import softplus
 from ..utils import as_params, lazy_property, logits_to_probs, probs_to_logits
 
@@ -128,13 +129,13 @@ def binary_kl(p: BinaryGivenParameter, q: BinaryGivenParameter) -> torch.Tensor:
         success = _relative_entropy_term(
             torch.sigmoid(lp),
             torch.sigmoid(lq),
-            torch.sigmoid(-lp) * torch.expm1(d),
+            torch.sigmoid(-lp) * expm1(d),
             softplus(-lq) - softplus(-lp),
         )
         failure = _relative_entropy_term(
             torch.sigmoid(-lp),
             torch.sigmoid(-lq),
-            torch.sigmoid(lp) * torch.expm1(-d),
+            torch.sigmoid(lp) * expm1(-d),
             softplus(lq) - softplus(lp),
         )
         return success + failure

@@ -12,6 +12,7 @@ from .. import constraints
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.compile_safe import expm1
 from ..utils import _inplace_ok, clamp_probs, masked_compute
 from ._bregman import bregman_gap
 from ._params import BinaryGivenParameter, probs_or_logits
@@ -86,7 +87,7 @@ def _mean(eta: torch.Tensor) -> torch.Tensor:
     """``E[X] = d log Z / d eta = 1 / (1 - e^-eta) - 1 / eta``."""
     small, s, big = _split(eta)
     series = 0.5 + s * _even_series(_MEAN, s * s)
-    closed = -1 / torch.expm1(-big) - 1 / big
+    closed = -1 / expm1(-big) - 1 / big
     return torch.where(small, series, closed)
 
 
@@ -128,7 +129,7 @@ def _sampler_terms(eta: torch.Tensor) -> tuple[torch.Tensor, ...]:
     a = _bounded_rate(eta)
     s = torch.copysign(a, eta)
     minus_a = a.neg_()
-    e = torch.expm1(minus_a)
+    e = expm1(minus_a)
     f = minus_a.exp_().clamp_(min=torch.finfo(a.dtype).tiny).mul_(2)
     return s, e, f, (s > 0).to(s.dtype)
 
@@ -164,7 +165,7 @@ def _gradient_series(a: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     for j in range(terms - 2, -1, -1):
         coef = coef * a + c[j + 1]
         acc = torch.addcmul(coef, acc, z)
-    return acc * (y - y * y) * (a / torch.expm1(a))
+    return acc * (y - y * y) * (a / expm1(a))
 
 
 def _sample_gradient(eta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -174,9 +175,9 @@ def _sample_gradient(eta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     difference cancels like ``a y (1 - y) / 2`` for small ``a``: there by its series."""
     a = _bounded_rate(eta)
     inv_a = a.reciprocal()
-    closed = torch.addcmul(
-        y * inv_a, torch.expm1(a * y), torch.expm1(a).mul_(a).reciprocal_().neg_()
-    ).clamp_(min=0)  # x rises with eta: no negative rounding where F_a(y) = y = 1
+    closed = torch.addcmul(y * inv_a, expm1(a * y), expm1(a).mul_(a).reciprocal_().neg_()).clamp_(
+        min=0
+    )  # x rises with eta: no negative rounding where F_a(y) = y = 1
     small = a < _GRADIENT_SWITCH
     return masked_compute(small, _gradient_series, (a, y), (_GRADIENT_SWITCH / 2, 0.5), closed)
 
@@ -310,7 +311,7 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         log_u = log_q + e.clamp(min=0) + torch.log1p(-torch.exp(-e.abs()))
         direct = torch.where(neg, value < 0.5, (log_u < 0) & (eta < 700)) & ~low
         e_direct = torch.where(direct, e, torch.full_like(eta, 2.0))
-        x_direct = torch.log1p(value * torch.expm1(e_direct)) / e_direct
+        x_direct = torch.log1p(value * expm1(e_direct)) / e_direct
         q_neg = torch.where(neg, value, torch.full_like(value, 0.5))  # safe where: no log1p(-1)
         first = torch.where(neg, torch.log1p(-q_neg), torch.zeros_like(log_u))
         second = torch.where(neg, log_q + e, log_u)
@@ -330,7 +331,7 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
         t = s * s
         series = t * _even_series(_ENTROPY, t)
         big = a.clamp(min=_SWITCH)
-        closed = torch.log(-torch.expm1(-big) / big) + (1 - big / torch.expm1(big))
+        closed = torch.log(-expm1(-big) / big) + (1 - big / expm1(big))
         return torch.where(a < _SWITCH, series, closed)
 
     @property
@@ -354,7 +355,7 @@ def _entropy_in_place(eta: torch.Tensor) -> torch.Tensor:
     big = torch.abs(eta, out=t).clamp_(min=_SWITCH)
     # log((1 - e^-a) / a) + (1 - a / expm1(a)), a = max(|eta|, 1)
     closed = torch.neg(big).expm1_().neg_().div_(big).log_()
-    e = torch.expm1(big)
+    e = expm1(big)
     closed.add_(big.div_(e).neg_().add_(1))
     weight = torch.abs(eta, out=e).sub_(_SWITCH).sign_().clamp_(min=0)
     return torch.lerp(series, closed, weight, out=series)
@@ -400,7 +401,7 @@ def _kl_continuous_bernoulli(p: ContinuousBernoulli, q: ContinuousBernoulli) -> 
     a = torch.where(large, a, torch.full_like(a, 8.0))  # safe where: no 0 divisor, no inf
     b = torch.where(large, b, torch.full_like(b, 16.0))
     w = (b - a) / a
-    tail = log1mexp(-b) - log1mexp(-a) - (b - a) / torch.expm1(a)
+    tail = log1mexp(-b) - log1mexp(-a) - (b - a) / expm1(a)
     reflected = (w - torch.log1p(w)) + tail
     direct = (eta_p - eta_q) * _mean(eta_p) - log_normalizer(eta_p) + log_normalizer(eta_q)
     far = torch.where(large, reflected, direct)

@@ -18,6 +18,7 @@ import math
 import torch
 
 from ..kl import register_kl
+from ..special.compile_safe import erf
 from ..utils import broadcast_shapes
 from .bernoulli import Bernoulli
 from .beta import Beta
@@ -96,7 +97,7 @@ def _kl_normal_laplace(p: Normal, q: Laplace) -> torch.Tensor:
     """
     d = p.loc - q.loc
     u = d / p.scale
-    mean_abs = p.scale * _SQRT_2_OVER_PI * torch.exp(-0.5 * u * u) + d * torch.erf(u * _SQRT_HALF)
+    mean_abs = p.scale * _SQRT_2_OVER_PI * torch.exp(-0.5 * u * u) + d * erf(u * _SQRT_HALF)
     return (2 * q.scale / p.scale).log() + mean_abs / q.scale - (_HALF_LOG_2PI + 0.5)
 
 

@@ -12,6 +12,7 @@ from .._samplers import standard_exponential
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import log1mexp, log1pmx
+from ..special.compile_safe import expm1
 from ..utils import as_params
 
 __all__ = ["Exponential"]
@@ -71,7 +72,7 @@ class Exponential(ExponentialFamily):
         return torch.addcmul(self._cached("log_rate", self.rate.log), self.rate, value, value=-1)
 
     def _cdf(self, value):
-        return -torch.expm1(-self.rate * value)
+        return -expm1(-self.rate * value)
 
     def _survival_function(self, value):
         return torch.exp(-self.rate * value)

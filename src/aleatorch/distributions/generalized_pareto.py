@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..special import log1mexp
+from ..special.compile_safe import expm1
 from ..special.double_float import div_residual, two_sum
 from ..utils import _readable, as_params, masked_compute
 
@@ -49,7 +50,7 @@ def _expm1_over(c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     small = v.abs() < _SERIES_BELOW
     series = s * (1 + v * (0.5 + v * (1 / 6 + v / 24)))
     return torch.where(
-        small, series, torch.expm1(torch.where(small, 1.0, v)) / torch.where(small, 1.0, c)
+        small, series, expm1(torch.where(small, 1.0, v)) / torch.where(small, 1.0, c)
     )
 
 
@@ -80,7 +81,7 @@ def _quantile_values(loc, scale, c, s):
     kept below finfo.max, so ``inf / inf`` never occurs (expm1 of it is inf: the quantile
     overflows, as it should)."""
     v = (c * s).clamp_(max=torch.finfo(s.dtype).max)
-    ratio = torch.expm1(v).div_(v).nan_to_num_(nan=1.0, posinf=math.inf, neginf=-math.inf)
+    ratio = expm1(v).div_(v).nan_to_num_(nan=1.0, posinf=math.inf, neginf=-math.inf)
     return torch.addcmul(loc, scale, ratio.mul_(s))
 
 
@@ -129,7 +130,7 @@ class _Quantile(torch.autograd.Function):
         scale, c, s = ctx.saved_tensors
         want_loc, want_scale, want_c = ctx.needs_input_grad[:3]
         v = (c * s).clamp(max=torch.finfo(s.dtype).max)
-        ratio = torch.expm1(v).div_(v).nan_to_num_(nan=1.0, posinf=math.inf, neginf=-math.inf)
+        ratio = expm1(v).div_(v).nan_to_num_(nan=1.0, posinf=math.inf, neginf=-math.inf)
         grad_loc = grad.sum_to_size(ctx.loc_shape) if want_loc else None
         # A draw that overflowed (inf) gets gradient 0 in sigma and xi, not NaN.
         grad_scale = grad_c = None
@@ -286,7 +287,7 @@ class GeneralizedPareto(Distribution):
         return self._log_sf(value)[0].exp()
 
     def _cdf(self, value):
-        return -torch.expm1(self._log_sf(value)[0])
+        return -expm1(self._log_sf(value)[0])
 
     def _log_cdf(self, value):
         return log1mexp(self._log_sf(value)[0])

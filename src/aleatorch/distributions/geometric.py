@@ -11,6 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
+from ..special.compile_safe import expm1
 from ..utils import _inplace_ok, _readable
 from ._params import BinaryGivenParameter, binary_kl, probs_or_logits
 
@@ -130,7 +131,7 @@ class Geometric(BinaryGivenParameter, Distribution):
         return self._log_survival_function(value).exp()
 
     def _cdf(self, value):
-        return -torch.expm1(self._log_survival_function(value))
+        return -expm1(self._log_survival_function(value))
 
     def _log_neg_log_failure(self) -> torch.Tensor:
         """``log(-log(1 - p))``, from the logits as ``log softplus(l)``: finite and accurate
@@ -154,15 +155,13 @@ class Geometric(BinaryGivenParameter, Distribution):
         small = faint & (t < 0.5)
         positive = small & (t > finfo.eps)  # below, -t/2 is below rounding
         t_small = torch.where(positive, t, torch.ones_like(t))
-        correction = torch.log(-torch.expm1(-t_small) / t_small)
+        correction = torch.log(-expm1(-t_small) / t_small)
         correction = torch.where(positive, correction, torch.zeros_like(correction))
         # log1mexp(-t) with each branch fed only its own t (finite gradients everywhere)
         steep = (t < _LN2) & ~small & (count > 0)
         t_steep = torch.where(steep, t, torch.ones_like(t))
         t_flat = torch.where(t < _LN2, torch.ones_like(t), t)  # (NaN stays)
-        far = torch.where(
-            steep, torch.log(-torch.expm1(-t_steep)), torch.log1p(-torch.exp(-t_flat))
-        )
+        far = torch.where(steep, torch.log(-expm1(-t_steep)), torch.log1p(-torch.exp(-t_flat)))
         out = torch.where(small, log_t + correction, far)
         return torch.where(count == 0, torch.full_like(out, -math.inf), out)
 

@@ -10,6 +10,7 @@ import torch
 from .. import constraints
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.compile_safe import expm1
 from ..special.logspace import expm1mx
 from ..special.stirling import _ZETA
 from ..utils import _inplace_ok, as_params
@@ -101,7 +102,7 @@ class Gumbel(TransformedDistribution):
         return torch.exp(-torch.exp(-self._standardize(value)))
 
     def _survival_function(self, value):
-        return -torch.expm1(-torch.exp(-self._standardize(value)))
+        return -expm1(-torch.exp(-self._standardize(value)))
 
     def _log_cdf(self, value):
         return -torch.exp(-self._standardize(value))

@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from ..kl import register_kl
+from ..special.compile_safe import erf
 from ..special.logspace import expm1mx, log_ratio
 from ..utils import _inplace_ok, _min_at_least, as_params
 from ..wrappers.transformed import TransformedDistribution
@@ -89,7 +90,7 @@ class HalfNormal(TransformedDistribution):
         return value.clamp(min=0) * _SQRT_HALF / self.scale
 
     def _cdf(self, value):
-        return torch.erf(self._scaled(value))
+        return erf(self._scaled(value))
 
     def _survival_function(self, value):
         return torch.erfc(self._scaled(value))
@@ -100,7 +101,7 @@ class HalfNormal(TransformedDistribution):
         # stand-in z keeps the unused branch (and its zero gradient) finite.
         low = z < 0.5
         upper = torch.log1p(-torch.erfc(torch.where(low, 0.5, z)))
-        return torch.where(low, torch.erf(z).log(), upper)
+        return torch.where(low, erf(z).log(), upper)
 
     def _log_survival_function(self, value):
         # erfc(z) = 2 Phi(-sqrt(2) z): log_ndtr keeps the far tail where erfc underflows.

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from ..special.compile_safe import expm1
 from ..special.incomplete_beta import _lgamma_ratio
 from ..special.logspace import log1mexp
 from ..utils import _inplace_ok, as_params, broadcast_shapes
@@ -112,7 +113,7 @@ class Kumaraswamy(TransformedDistribution):
         # Inversion with 1 - q uniform: x = (1 - u^(1/b))^(1/a), in log space. One branch
         # of log(1 - e^t) suffices here: where log(-expm1(t)) loses digits (t << 0) the
         # draw is within an ulp of 1 anyway.
-        log_x = torch.log(-torch.expm1(u.clamp_(min=finfo.tiny).log_() / b)) / a
+        log_x = torch.log(-expm1(u.clamp_(min=finfo.tiny).log_() / b)) / a
         # 0 and 1 have infinite log-density for some parameters: keep draws inside.
         return log_x.exp().clamp(min=finfo.tiny, max=1 - finfo.eps / 2)
 
@@ -160,7 +161,7 @@ class Kumaraswamy(TransformedDistribution):
         return b * log1mexp(a * value.clamp(min=0, max=1).log())
 
     def _cdf(self, value):
-        return -torch.expm1(self._log_sf(value))
+        return -expm1(self._log_sf(value))
 
     def _survival_function(self, value):
         return self._log_sf(value).exp()
@@ -174,7 +175,7 @@ class Kumaraswamy(TransformedDistribution):
         v = -b * log1mexp(log_xa)
         normal = v > torch.finfo(v.dtype).tiny
         v_safe = torch.where(normal, v, torch.ones_like(v))
-        return torch.where(normal, torch.log(-torch.expm1(-v_safe)), b.log() + log_xa)
+        return torch.where(normal, torch.log(-expm1(-v_safe)), b.log() + log_xa)
 
     def _log_survival_function(self, value):
         return self._log_sf(value)
@@ -218,7 +219,7 @@ class Kumaraswamy(TransformedDistribution):
         # m2 - m1^2 = m2 (1 - m1^2 / m2), the ratio's log formed before anything cancels; the
         # ratio is at most 1, so nothing overflows when m1^2 underflows (a tiny).
         log_m2 = _log_moment(a, b, 2)
-        variance = -torch.expm1(2 * log_m1 - log_m2) * log_m2.exp()
+        variance = -expm1(2 * log_m1 - log_m2) * log_m2.exp()
         return variance.to(self.concentration1.dtype)
 
     @property

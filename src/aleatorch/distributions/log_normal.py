@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from ..special.compile_safe import expm1
 from ..special.double_float import div_residual, two_prod, two_sum
 from ..special.extra_precision import log_pair
 from ..special.normal import log_ndtr
@@ -222,4 +223,4 @@ class LogNormal(TransformedDistribution):
     def variance(self) -> torch.Tensor:
         s2 = self.scale.square()
         # (exp(s^2) - 1) exp(2 mu + s^2), with expm1 for small s.
-        return torch.expm1(s2) * (2 * self.loc + s2).exp()
+        return expm1(s2) * (2 * self.loc + s2).exp()

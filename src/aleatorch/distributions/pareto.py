@@ -11,6 +11,7 @@ from .. import constraints
 from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.compile_safe import expm1
 from ..special.stirling import log1pmx
 from ..utils import _inplace_ok, _min_at_least, as_params
 from ..wrappers.transformed import TransformedDistribution
@@ -96,7 +97,7 @@ class Pareto(TransformedDistribution):
 
     # With t = alpha log(x / x_m): sf = exp(-t), cdf = -expm1(-t), log cdf = log1mexp(-t).
     def _cdf(self, value):
-        return -torch.expm1(-self.alpha * self._log_excess(value))
+        return -expm1(-self.alpha * self._log_excess(value))
 
     def _survival_function(self, value):
         return torch.exp(-self.alpha * self._log_excess(value))

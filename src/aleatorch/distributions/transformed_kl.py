@@ -22,6 +22,7 @@ import math
 import torch
 
 from ..kl import register_kl
+from ..special.compile_safe import expm1
 from .beta import Beta
 from .cross_kl import _inf_pair, _uniform_mean_log
 from .exponential import Exponential
@@ -98,7 +99,7 @@ def _kl_uniform_gumbel(p: Uniform, q: Gumbel) -> torch.Tensor:
         + \frac{\beta}{h - l}\, e^{(\mu - l)/\beta} \left(1 - e^{-(h - l)/\beta}\right)
     """
     width = (p.high - p.low) / q.scale
-    log_mgf_term = (q.loc - p.low) / q.scale + torch.log(-torch.expm1(-width)) - width.log()
+    log_mgf_term = (q.loc - p.low) / q.scale + torch.log(-expm1(-width)) - width.log()
     return _gumbel_cross_entropy((p.low + p.high) / 2, log_mgf_term, q) - p.entropy()
 
 

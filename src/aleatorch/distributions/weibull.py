@@ -11,6 +11,7 @@ from .. import constraints
 from .._samplers import standard_exponential
 from ..kl import register_kl
 from ..special import log1mexp
+from ..special.compile_safe import expm1
 from ..special.logspace import expm1mx, log_ratio
 from ..utils import _inplace_ok, _readable, as_params
 from ..wrappers.transformed import TransformedDistribution
@@ -186,7 +187,7 @@ class Weibull(TransformedDistribution):
         return torch.where(value >= 0, log_prob, -math.inf)
 
     def _cdf(self, value):
-        return -torch.expm1(-self._power(value))
+        return -expm1(-self._power(value))
 
     def _survival_function(self, value):
         return torch.exp(-self._power(value))
@@ -198,7 +199,7 @@ class Weibull(TransformedDistribution):
         power = log_power.exp()
         small = power < 1
         z = torch.where(small & (power > 0), power, 1.0)
-        ratio = torch.where(power > 0, -torch.expm1(-z) / z, 1.0)
+        ratio = torch.where(power > 0, -expm1(-z) / z, 1.0)
         return torch.where(small, log_power + ratio.log(), log1mexp(-power))
 
     def _log_survival_function(self, value):
@@ -236,7 +237,7 @@ class Weibull(TransformedDistribution):
         # lambda^2 (Gamma(1 + 2h) - Gamma(1 + h)^2), h = 1/k, without the cancellation:
         # lambda^2 Gamma(1 + h)^2 expm1(log Gamma(1 + 2h) - 2 log Gamma(1 + h)).
         h = self.concentration_reciprocal
-        ratio = torch.expm1(_log_variance_ratio(h))
+        ratio = expm1(_log_variance_ratio(h))
         return (self.scale * torch.exp(torch.lgamma(1 + h))).square() * ratio
 
 

@@ -59,6 +59,7 @@ from fractions import Fraction
 
 import torch
 
+from ..special.compile_safe import expm1
 from ..utils import as_params
 from .double_float import two_prod
 from .logspace import log1mexp
@@ -265,7 +266,7 @@ def _stirling_series_difference(z: torch.Tensor, h: torch.Tensor) -> torch.Tenso
     power = z.reciprocal()
     total = torch.zeros_like(z)
     for k, c in enumerate(_STIRLING):
-        total = total + c * power * torch.expm1(-(2 * k + 1) * log_ratio)
+        total = total + c * power * expm1(-(2 * k + 1) * log_ratio)
         power = power * inv2
     return total
 
@@ -286,7 +287,7 @@ def _power_series(a, b, x, lgamma_a, terms: int):
         term = term * torch.add(x, bx, alpha=-1.0 / j)  # (j - b) x / j
         total = total + term / (a + j)
     a_total = a * total
-    upper = -torch.expm1(log_e) - torch.exp(log_e) * a_total
+    upper = -expm1(log_e) - torch.exp(log_e) * a_total
     return log_e + torch.log1p(a_total), upper
 
 
@@ -440,9 +441,9 @@ def _log_smaller_tail(a, b, x, y, precision: torch.dtype):
 
 def _kind_of_tail(kind: str, log_w, swapped):
     if kind == "cdf":
-        return torch.where(swapped, -torch.expm1(log_w), torch.exp(log_w))
+        return torch.where(swapped, -expm1(log_w), torch.exp(log_w))
     if kind == "sf":
-        return torch.where(swapped, torch.exp(log_w), -torch.expm1(log_w))
+        return torch.where(swapped, torch.exp(log_w), -expm1(log_w))
     return torch.where(swapped, log1mexp(log_w), log_w)
 
 
@@ -486,7 +487,7 @@ def _huge_parameters(a, b, x, y):
     other = torch.where(a_big, y, x)
     log_t = torch.where(t > 0.5, torch.log1p(-other), torch.log(t))
     log_t_new = ratio * log_t
-    t_new, other_new = torch.exp(log_t_new), -torch.expm1(log_t_new)
+    t_new, other_new = torch.exp(log_t_new), -expm1(log_t_new)
     jacobian = torch.log(ratio) + log_t_new - log_t
     jacobian = torch.where(gamma & (t > 0) & (t < 1), jacobian, torch.zeros_like(a))
     x = torch.where(gamma, torch.where(a_big, t_new, other_new), x)

@@ -31,6 +31,7 @@ import math
 
 import torch
 
+from ..special.compile_safe import expm1
 from ..utils import as_params
 from .incomplete_beta import _evaluate_anywhere
 
@@ -67,8 +68,8 @@ def _initial_log_odds(a, b, log_p, log_q):
     log_x = (torch.log(a) + log_sum + log_p) / a
     log_y = (torch.log(b) + log_sum + log_q) / b
     # s = log x - log(1 - x) from whichever of x, 1 - x is known
-    from_x = log_x - torch.log(-torch.expm1(log_x.clamp(max=-1e-300)))
-    from_y = torch.log(-torch.expm1(log_y.clamp(max=-1e-300))) - log_y
+    from_x = log_x - torch.log(-expm1(log_x.clamp(max=-1e-300)))
+    from_y = torch.log(-expm1(log_y.clamp(max=-1e-300))) - log_y
     low_side = log_p < log_t - log_sum
     powers = torch.where(low_side, from_x, from_y)
     guess = torch.where((a >= 1) & (b >= 1), normal, powers)

@@ -68,6 +68,7 @@ from fractions import Fraction
 
 import torch
 
+from ..special.compile_safe import expm1
 from .logspace import log1mexp
 from .stirling import _STIRLERR_SERIES
 
@@ -275,7 +276,7 @@ def _small_a_upper(a: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     for n in range(1, _SMALL_A_TERMS + 1):
         term = term * (-x / float(n))
         total = total + term / (a + float(n))
-    return torch.log(-torch.expm1(log_lead) - torch.exp(log_lead) * a * total)
+    return torch.log(-expm1(log_lead) - torch.exp(log_lead) * a * total)
 
 
 def _kernel(a: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

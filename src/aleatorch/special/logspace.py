@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from ..special.compile_safe import expm1
+
 _LOG_HALF = -math.log(2.0)
 _SQRT_HALF = math.sqrt(0.5)
 
@@ -18,7 +20,7 @@ def log1mexp(x: torch.Tensor) -> torch.Tensor:
     """
     # Each branch sees its argument clamped to its own side: the unused one stays finite and
     # passes no gradient (no 0 * inf = NaN at x = 0), at the cost of a clamp, not a where.
-    near = torch.log(-torch.expm1(x.clamp(min=_LOG_HALF)))
+    near = torch.log(-expm1(x.clamp(min=_LOG_HALF)))
     far = torch.log1p(-torch.exp(x.clamp(max=_LOG_HALF)))
     return torch.where(x > _LOG_HALF, near, far)
 
@@ -58,7 +60,7 @@ def expm1mx(x: torch.Tensor) -> torch.Tensor:
     series = torch.zeros_like(x)
     for c in _EXPM1MX_COEFFICIENTS:
         series = series * t + c
-    return torch.where(small, series * t * t, torch.expm1(x) - x)
+    return torch.where(small, series * t * t, expm1(x) - x)
 
 
 def log_ratio(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

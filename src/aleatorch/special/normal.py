@@ -19,6 +19,8 @@ import math
 
 import torch
 
+from ..special.compile_safe import expm1
+
 __all__ = ["log_ndtr", "ndtri", "ndtri_exp"]
 
 _LOG_2PI = math.log(2 * math.pi)
@@ -138,7 +140,7 @@ def ndtri_exp(y) -> torch.Tensor:
     # Safe where: each branch sees a harmless argument where it is not selected, so no
     # inf/NaN reaches the gradient through the unselected side.
     middle = torch.special.ndtri(torch.exp(torch.where(near_one | deep, -1.0, y)))
-    top = -torch.special.ndtri(-torch.expm1(torch.where(near_one, y, -1.0)))
+    top = -torch.special.ndtri(-expm1(torch.where(near_one, y, -1.0)))
     finite_deep = deep & (y > -math.inf)
     tail = _deep_tail(torch.where(finite_deep, y, deep_from))
     tail = torch.where(y == -math.inf, -math.inf, tail)

@@ -25,6 +25,7 @@ import math
 
 import torch
 
+from ..special.compile_safe import erf
 from .normal import exp_neg_half_square, upper_normal_tail
 from .quadrature import gauss_legendre
 from .stirling import _working
@@ -76,7 +77,7 @@ class _OwensT(torch.autograd.Function):
         h, a = ctx.saved_tensors
         ah = torch.where((h == 0) | (a == 0), 0.0, a * h)
         density_h = exp_neg_half_square(h.abs()) / math.sqrt(2 * math.pi)
-        grad_h = -0.5 * density_h * torch.erf(ah * _SQRT_HALF)
+        grad_h = -0.5 * density_h * erf(ah * _SQRT_HALF)
         grad_a = _INV_2PI * exp_neg_half_square(h.abs()) * exp_neg_half_square(ah.abs())
         grad_a = grad_a / (1 + a * a)
         return grad * grad_h, grad * grad_a

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import constraints
+from ..special.compile_safe import atanh, expm1
 from ..utils import _inplace_ok, broadcast_shapes
 from ._base import Transform, _sum_rightmost
 
@@ -207,7 +208,7 @@ class TanhTransform(Transform):
 
     def _inverse(self, y):
         bound = _below_one(y.dtype)
-        return y.clamp(-bound, bound).atanh()
+        return atanh(y.clamp(-bound, bound))
 
     def log_abs_det_jacobian(self, x, y):
         # 2 log 2 + u - 2 softplus(u) with u = -2x: three tensor ops.
@@ -406,7 +407,7 @@ class SoftplusTransform(Transform):
 def _log1m_exp_neg(y: torch.Tensor) -> torch.Tensor:
     """``log(1 - e^{-y})`` for ``y > 0``, to full relative precision: ``log(-expm1(-y))``
     below ``log 2`` (where ``1 - e^{-y}`` is small) and ``log1p(-e^{-y})`` above."""
-    return torch.where(y > _LOG_2, (-(-y).exp()).log1p(), (-y).expm1().neg().log())
+    return torch.where(y > _LOG_2, (-(-y).exp()).log1p(), expm1(-y).neg().log())
 
 
 _LOG_2 = math.log(2.0)

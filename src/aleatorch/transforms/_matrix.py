@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import constraints
+from ..special.compile_safe import atanh
 from ..utils import softmax_last
 from ._base import Transform
 
@@ -332,7 +333,7 @@ class CorrCholeskyTransform(_ParameterFree):
         # Two branches, each fed only inputs where it is finite (so no NaN gradients).
         z_small = torch.where(small, z, torch.zeros_like(z))
         near_one = z.abs().log1p() + 0.5 * (log_r2_here - log_r2_next)
-        return torch.where(small, z_small.atanh(), entry.sign() * near_one)
+        return torch.where(small, atanh(z_small), entry.sign() * near_one)
 
     def log_abs_det_jacobian(self, x, y):
         return self._ladj(x)
