@@ -67,6 +67,7 @@ def _overrides(cls: type, name: str) -> bool:
 
 #: What ``_after_failure`` returns to have the public method re-raise the original error.
 _RERAISE = object()
+_set_grad_enabled = torch._C._set_grad_enabled
 _HALF = (torch.float16, torch.bfloat16)
 
 
@@ -486,6 +487,24 @@ class Distribution:
         shape = self._sample_shape(sample_shape, "sample")
         if self._run_in_float32:
             return self._in_float32("sample", None, (shape, generator))
+        if torch.compiler.is_compiling():
+            return self._sample_no_grad(shape, generator)
+        # no_grad by hand: its context manager costs ~1.2 us, a tenth of a small sample
+        grad_was_enabled = torch.is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
+            return self._sample(shape, generator)
+        except Exception as exc:
+            _set_grad_enabled(grad_was_enabled)
+            out = self._after_failure("sample", exc, None, (shape, generator))
+            if out is _RERAISE:
+                raise
+            return out
+        finally:
+            _set_grad_enabled(grad_was_enabled)
+
+    def _sample_no_grad(self, shape: torch.Size, generator) -> torch.Tensor:
+        """``sample`` as traced under torch.compile (the ``no_grad`` context dynamo knows)."""
         try:
             with torch.no_grad():
                 return self._sample(shape, generator)

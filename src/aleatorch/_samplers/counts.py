@@ -8,7 +8,7 @@ uniform (exact in law to float64 rounding). Three forms:
   own exact float64 log-pmf, and guides of equal cells; two gathers and a compare per draw,
   ~11 ms per 1M draws whatever the laws (~3.5x the floor of one float32 uniform; torch's
   kernels 28-48 ms). Poisson, Binomial, NegativeBinomial (no gamma draw) and Multinomial (a
-  table over every outcome) use it. :class:`CdfTable` is its one-law predecessor;
+  table over every outcome) use it;
 - per-entry parameters: a sequential search over ``k`` on the entries still searching (the
   arrays compacted when at most a third of them are). Its cost grows with the mean, and it
   has a fixed cost of ~20 float64 passes, so it beats torch's per-entry kernels only for
@@ -37,15 +37,11 @@ __all__ = [
     "LAWS_FROM",
     "MAX_LAWS",
     "POISSON_RANGE",
-    "TABLE_FROM",
-    "CdfTable",
     "LawTables",
     "binomial_inversion",
-    "binomial_table",
     "law_grid",
     "law_index",
     "poisson_inversion",
-    "poisson_table",
     "reduced_laws",
 ]
 
@@ -153,90 +149,6 @@ def _binomial_advance(weight, extras):
     rest, odds = extras
     weight.mul_(rest).mul_(odds)
     rest.sub_(1.0)
-
-
-# One parameter, many draws: inversion through a table of the cdf and a guide table (the
-# smallest k with F(k) >= j / G for each j < G), a few gathers per draw whatever the mean
-# (Devroye, Non-Uniform Random Variate Generation, 1986, III.2.4). Tables are built in
-# Python floats (double precision) and start at k = 0, so the first pmf term must not
-# underflow: means up to _TABLE_MEAN.
-TABLE_FROM = 4096  # draws from which a single-parameter law samples by table
-_TABLE_MEAN = 500.0  # means up to which tables are built (e^-500 ~ 7e-218)
-_TABLE_WIDTH = 50.0  # the table reaches mean + 50 sd + 50 (the rest is below 1e-300)
-
-
-class CdfTable:
-    """The cdf of a law on ``{0, ..., len - 1}`` as a float64 tensor, with its guide
-    table; ``draw`` returns the smallest ``k`` with ``U <= F(k)`` (``U`` a float64
-    uniform), capped at the last entry (reached only where ``U`` exceeds the summed cdf by
-    its rounding)."""
-
-    def __init__(self, cdf: list[float], device: torch.device) -> None:
-        size = len(cdf)
-        guide, k = [], 0
-        for j in range(size):
-            while cdf[k] < j / size:
-                k += 1
-            guide.append(k)
-        self.size = size
-        self.cdf = torch.tensor(cdf, dtype=torch.float64, device=device)
-        self.guide = torch.tensor(guide, dtype=torch.int32, device=device)
-
-    def draw(self, count: int, generator: torch.Generator | None) -> Tensor:
-        u = torch.rand(count, dtype=torch.float64, device=self.cdf.device, generator=generator)
-        k = self.guide.index_select(0, u.mul(self.size).to(torch.int32).clamp_(max=self.size - 1))
-        index = None  # positions (in u) of the draws still searching; None: all
-        out = k
-        for _ in range(self.size):
-            going = torch.gt(u, self.cdf.index_select(0, k))
-            left = int(going.count_nonzero())
-            if left == 0:
-                break
-            k.add_(going).clamp_(max=self.size - 1)
-            if 3 * left <= going.numel():
-                if index is not None:
-                    out.index_copy_(0, index, k)
-                keep = going.nonzero().squeeze(1)
-                index = keep if index is None else index.index_select(0, keep)
-                u, k = u.index_select(0, keep), k.index_select(0, keep)
-        if index is not None:
-            out.index_copy_(0, index, k)
-        return out
-
-
-def poisson_table(rate: float) -> list[float] | None:
-    """The Poisson cdf ``F(0), F(1), ...`` up to ``rate + 50 sqrt(rate) + 50``, or None
-    outside ``[0.5, 500]`` (below, torch.poisson is as fast)."""
-    if not POISSON_RANGE[0] <= rate <= _TABLE_MEAN:
-        return None
-    top = int(rate + _TABLE_WIDTH * math.sqrt(rate) + _TABLE_WIDTH)
-    pmf = math.exp(-rate)
-    cdf = [pmf]
-    for k in range(1, top + 1):
-        pmf *= rate / k
-        cdf.append(cdf[-1] + pmf)
-    return cdf
-
-
-def binomial_table(n: float, q: float) -> list[float] | None:
-    """The binomial cdf of ``(n, q)``, ``q <= 1/2``, up to ``min(n, n q + 50 sd + 50)``, or
-    None where ``(1 - q)^n`` would come near underflow, ``n`` is not a moderate integer or
-    ``n q < 1/2`` (there torch.binomial is as fast)."""
-    if not (0 < q <= 0.5 and 0.5 <= n * q and n <= 2**31 and n == int(n)):
-        return None
-    log_first = n * math.log1p(-q)
-    if log_first < -_TABLE_MEAN:
-        return None
-    n = int(n)
-    mean = n * q
-    top = min(n, int(mean + _TABLE_WIDTH * math.sqrt(mean * (1 - q)) + _TABLE_WIDTH))
-    odds = q / (1 - q)
-    pmf = math.exp(log_first)
-    cdf = [pmf]
-    for k in range(1, top + 1):
-        pmf *= (n - k + 1) / k * odds
-        cdf.append(cdf[-1] + pmf)
-    return cdf
 
 
 # A few laws, many draws each: per-entry parameters that repeat along some dims (a batch

@@ -22,7 +22,14 @@ from ..errors import MethodNotImplementedError, ShapeError
 from ..kl import register_kl
 from ..special import bd0, softplus, stirlerr
 from ..special.bisection import bisect_integers
-from ..utils import _flat_list, _readable, broadcast_shapes, textbook_dtype, textbook_range
+from ..utils import (
+    _SMALL_NUMEL,
+    _flat_list,
+    _readable,
+    broadcast_shapes,
+    textbook_dtype,
+    textbook_range,
+)
 from ._beta_tails import IncompleteBetaTails
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
@@ -487,7 +494,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         return BINOMIAL_RANGE[0] <= low and high <= BINOMIAL_RANGE[1]
 
     def _has_nan_count(self) -> bool:
-        return bool(self.total_count.isnan().any())
+        n = self.total_count
+        if n.numel() <= _SMALL_NUMEL:  # Python floats: cheaper than two torch calls
+            return any(v != v for v in _flat_list(n))
+        return bool(n.isnan().any())
 
     def _log_prob(self, value):
         # Loader's saddle-point form (as R's dbinom): for 0 < k < n,

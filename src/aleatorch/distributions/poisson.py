@@ -23,6 +23,7 @@ from ..special.bisection import bisect_integers
 from ..special.incomplete_gamma import _log_tails, gammainc, gammaincc, log_gammainc, log_gammaincc
 from ..special.stirling import stirlerr
 from ..utils import (
+    _SMALL_NUMEL,
     _flat_list,
     _is_functorch_wrapped,
     _readable,
@@ -164,7 +165,9 @@ class Poisson(ExponentialFamily):
     def _usual_rates(self) -> bool:
         """Whether every rate is in ``[0, 1e18]``, where torch.poisson is exact."""
         rate = self.rate
-        return not rate.numel() or bool(((rate >= 0) & (rate <= _HUGE_RATE)).all())
+        if rate.numel() <= _SMALL_NUMEL:  # Python floats: cheaper than three torch calls
+            return all(0 <= r <= _HUGE_RATE for r in _flat_list(rate))
+        return bool(((rate >= 0) & (rate <= _HUGE_RATE)).all())
 
     @staticmethod
     def _sample_huge_rates(rate, generator):
