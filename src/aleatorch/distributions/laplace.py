@@ -68,7 +68,8 @@ class Laplace(SymmetricLocationScale, Distribution):
         w = u.mul_(2).sub_(1 - torch.finfo(dtype).eps / 2)
         # z = -sign(w) log1p(-|w|) (copysign keeps only the magnitude of log1p), a standard
         # Laplace draw; x = loc + scale z in one op.
-        z = torch.copysign(torch.log1p(-w.abs()), w)
+        # (in place on the fresh |w|: no graph reaches the draws)
+        z = w.abs().neg_().log1p_().copysign_(w)
         return torch.addcmul(self.loc, self.scale, z)
 
     def _log_term(self):
