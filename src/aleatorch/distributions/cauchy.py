@@ -87,7 +87,8 @@ class Cauchy(SymmetricLocationScale, Distribution):
         dtype = self.loc.dtype
         opts = {"dtype": dtype, "device": self.loc.device, "generator": generator}
         big = torch.finfo(dtype).max
-        z = torch.randn(shape, **opts).div_(torch.randn(shape, **opts)).clamp_(-big, big)
+        normals = torch.randn((2, *shape), **opts)  # both in one call
+        z = normals[0].div_(normals[1]).clamp_(-big, big)
         return torch.addcmul(self.loc, self.scale, z)
 
     def _standardize(self, value):
