@@ -11,31 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from count_chi_square import chi_square_p
 from scipy import stats
 
 import aleatorch as D
 from aleatorch._samplers import counts
 
 DRAWS = 200_000
-
-
-def _chi_square_p(draws: np.ndarray, law) -> float:
-    """p-value of a chi-square test of integer ``draws`` against the scipy ``law``, with
-    bins between its quantiles (so each holds >= ~0.5% of the mass)."""
-    edges = np.unique(law.ppf(np.linspace(0.0, 1.0, 201)[1:-1]))
-    # bin j holds the integers in (edges[j - 1], edges[j]]; the first (-inf, edges[0]]
-    cdf = law.cdf(edges)
-    probs = np.diff(np.concatenate([[0.0], cdf, [1.0]]))
-    index = np.searchsorted(edges, draws, side="left")
-    observed = np.bincount(index, minlength=len(probs)).astype(float)
-    keep = probs > 0
-    assert observed[~keep].sum() == 0  # no draw where the law has no mass
-    observed, probs = observed[keep], probs[keep]
-    if len(probs) < 2:
-        assert observed.sum() == len(draws)
-        return 1.0
-    expected = probs / probs.sum() * len(draws)
-    return float(stats.chisquare(observed, expected).pvalue)
 
 
 def _moments_z(draws: np.ndarray, mean: float, variance: float) -> tuple[float, float]:
@@ -76,7 +58,7 @@ def test_poisson_pmf_chi_square(rate, dtype):
     draws = x.double().numpy()
     assert np.all(draws == np.floor(draws)) and draws.min() >= 0
     law = stats.poisson(float(torch.tensor(rate, dtype=dtype)))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
     z_mean, z_var = _moments_z(draws, law.mean(), law.var())
     assert abs(z_mean) < 5 and abs(z_var) < 5
 
@@ -89,7 +71,7 @@ def test_poisson_large_rates(rate):
     law = stats.poisson(rate)
     if rate > 1e9:  # scipy's Poisson cdf rounds there: the normal limit (skewness 1e-6)
         law = _ContinuityCorrected(stats.norm(rate, np.sqrt(rate)))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
     z_mean, z_var = _moments_z(draws, rate, rate)
     assert abs(z_mean) < 5 and abs(z_var) < 5
 
@@ -100,7 +82,7 @@ def test_poisson_mixed_rates_in_the_inversion_range():
     generator = torch.Generator().manual_seed(5)
     x = D.Poisson(rates).sample((DRAWS // 4,), generator=generator).numpy()
     for j, rate in enumerate(rates.tolist()):
-        assert _chi_square_p(x[:, j], stats.poisson(rate)) > 1e-4
+        assert chi_square_p(x[:, j], stats.poisson(rate)) > 1e-4
 
 
 BINOMIAL_CASES = [
@@ -141,7 +123,7 @@ def test_binomial_pmf_chi_square(n, p, dtype):
     draws = x.double().numpy()
     assert np.all(draws == np.floor(draws)) and draws.min() >= 0 and draws.max() <= n
     law = stats.binom(n, float(probs[0]))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
     z_mean, z_var = _moments_z(draws, law.mean(), law.var())
     assert abs(z_mean) < 5 and abs(z_var) < 5
 
@@ -156,7 +138,7 @@ def test_binomial_from_logits(logit):
     x = D.Binomial(torch.full((DRAWS,), n, dtype=torch.float64), logits=logits)
     draws = x.sample(generator=generator).numpy()
     law = stats.binom(n, 1 / (1 + np.exp(-logit)))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
 
 
 def test_binomial_mixed_parameters_in_the_inversion_range():
@@ -165,7 +147,7 @@ def test_binomial_mixed_parameters_in_the_inversion_range():
     generator = torch.Generator().manual_seed(8)
     x = D.Binomial(n, p).sample((DRAWS // 4,), generator=generator).numpy()
     for j in range(len(n)):
-        assert _chi_square_p(x[:, j], stats.binom(int(n[j]), float(p[j]))) > 1e-4
+        assert chi_square_p(x[:, j], stats.binom(int(n[j]), float(p[j]))) > 1e-4
 
 
 def test_inversion_range_gates_the_methods():
@@ -222,9 +204,9 @@ def test_blocks_and_shapes(monkeypatch):
     x = d.sample((30_000,), generator=generator)
     assert x.shape == (30_000, 2, 1) and x.dtype == torch.float32
     for j, rate in enumerate((2.0, 9.0)):
-        assert _chi_square_p(x[:, j, 0].double().numpy(), stats.poisson(rate)) > 1e-4
+        assert chi_square_p(x[:, j, 0].double().numpy(), stats.poisson(rate)) > 1e-4
     b = D.Binomial(torch.tensor(12.0), torch.tensor(0.6)).sample((30_000,), generator=generator)
-    assert _chi_square_p(b.double().numpy(), stats.binom(12, 0.6)) > 1e-4
+    assert chi_square_p(b.double().numpy(), stats.binom(12, 0.6)) > 1e-4
 
 
 def test_search_reaches_the_upper_end():
@@ -264,7 +246,7 @@ def test_poisson_single_rate_by_table(rate, dtype):
     assert x.dtype == dtype and x.shape == (DRAWS,)
     draws = x.double().numpy()
     law = stats.poisson(float(torch.tensor(rate, dtype=dtype)))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
     z_mean, z_var = _moments_z(draws, law.mean(), law.var())
     assert abs(z_mean) < 5 and abs(z_var) < 5
 
@@ -282,7 +264,7 @@ def test_binomial_single_law_by_table(n, p, dtype):
     draws = x.double().numpy()
     assert draws.min() >= 0 and draws.max() <= n
     law = stats.binom(n, float(torch.tensor(p, dtype=dtype)))
-    assert _chi_square_p(draws, law) > 1e-4
+    assert chi_square_p(draws, law) > 1e-4
     z_mean, z_var = _moments_z(draws, law.mean(), law.var())
     assert abs(z_mean) < 5 and abs(z_var) < 5
 
@@ -292,7 +274,7 @@ def test_binomial_single_law_by_table_from_logits(logit):
     generator = torch.Generator().manual_seed(33)
     d = D.Binomial(torch.tensor(40.0, dtype=torch.float64), logits=torch.tensor(logit))
     draws = d.sample((DRAWS,), generator=generator).numpy()
-    assert _chi_square_p(draws, stats.binom(40, 1 / (1 + np.exp(-logit)))) > 1e-4
+    assert chi_square_p(draws, stats.binom(40, 1 / (1 + np.exp(-logit)))) > 1e-4
 
 
 def test_table_gating_and_generator():
