@@ -54,6 +54,17 @@ def _quick_runs(out):
     return results
 
 
+def _run(script: str, *args: str, timeout: int) -> subprocess.CompletedProcess:
+    """One benchmark script run in ``benchmarks/``, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=BENCHMARKS,
+    )
+
+
 def _rows(path):
     return json.loads(path.read_text())["rows"]
 
@@ -147,13 +158,7 @@ def test_every_registry_class_has_a_documented_floor():
 
 def _summary_of_the_saved_rows(quick_runs):
     paths = [str(quick_runs[s][3]) for s in SCRIPTS]
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "summary.py"), "--from", *paths],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=BENCHMARKS,
-    )
+    result = _run("summary.py", "--from", *paths, timeout=120)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     for group in REQUIRED_GROUPS:
@@ -215,13 +220,15 @@ def test_compiled_flag_on_one_family(tmp_path):
     seconds): log_prob and entropy get compiled times, the samplers none, and the summary
     gives the /compiled means per group."""
     path = tmp_path / "large.json"
-    result = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "bench_large.py"), "--quick", "--compiled"]
-        + ["-k", "Exponential ", "--json", str(path)],
-        capture_output=True,
-        text=True,
+    result = _run(
+        "bench_large.py",
+        "--quick",
+        "--compiled",
+        "-k",
+        "Exponential ",
+        "--json",
+        str(path),
         timeout=600,
-        cwd=BENCHMARKS,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
@@ -235,13 +242,7 @@ def test_compiled_flag_on_one_family(tmp_path):
         assert row["compile_s"] > 0 and "compile failed" not in row["note"], row
         assert "differs" not in row["note"], row
     assert rows["sample"]["compiled_s"] is None
-    summary = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "summary.py"), "--from", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=BENCHMARKS,
-    )
+    summary = _run("summary.py", "--from", str(path), timeout=120)
     assert summary.returncode == 0, summary.stderr
     for group in ("large log_prob", "large entropy"):
         assert re.search(rf"^{group}\s+\|\s+1 \|\s+[\d.]+x \|\s+[\d.]+x$", summary.stdout, re.M)
