@@ -32,6 +32,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..utils import _readable
+
 __all__ = [
     "BINOMIAL_RANGE",
     "LAWS_FROM",
@@ -39,7 +41,10 @@ __all__ = [
     "POISSON_RANGE",
     "LawTables",
     "binomial_inversion",
+    "distinct_laws",
     "law_grid",
+    "law_tables",
+    "table_draws",
     "law_index",
     "poisson_inversion",
     "reduced_laws",
@@ -184,6 +189,43 @@ def reduced_laws(params: list[Tensor], shape: torch.Size, dims: int) -> list[Ten
     if math.prod(params[0].shape[:dims]) > MAX_LAWS:
         return None
     return [p.contiguous() for p in params]
+
+
+def distinct_laws(
+    params: list[Tensor], shape: torch.Size
+) -> tuple[list[Tensor], torch.Size] | None:
+    """The few distinct laws of a family's ``params`` over its batch ``shape`` (float32 or
+    float64, CPU eager; :func:`reduced_laws`): each parameter as a flat float64 tensor, one
+    entry per law, and the reduced batch shape (for :func:`law_tables`); else None."""
+    if not math.prod(shape) or not _readable(tuple(params)):
+        return None
+    if any(p.dtype not in (torch.float32, torch.float64) for p in params):
+        return None
+    reduced = reduced_laws(params, shape, len(shape))
+    if reduced is None:
+        return None
+    return [x.to(torch.float64).reshape(-1) for x in reduced], reduced[0].shape
+
+
+def law_tables(
+    log_pmf: Tensor, first: Tensor, dtype: torch.dtype, reduced_shape: torch.Size, device
+) -> tuple[LawTables, Tensor | None] | None:
+    """:meth:`LawTables.build` from the laws' float64 ``log_pmf`` on their grids, with the
+    law index of each batch entry (:func:`law_index`); None if the tables are refused."""
+    tables = LawTables.build(log_pmf, first, dtype)
+    return None if tables is None else (tables, law_index(reduced_shape, device))
+
+
+def table_draws(shape: torch.Size, tables_of: Callable, generator) -> Tensor | None:
+    """Draws of ``shape`` by the law tables ``tables_of()`` gives (the caller caches them,
+    or None), where there are enough draws to be worth them; else None."""
+    size = math.prod(shape)
+    if size < LAWS_FROM:
+        return None
+    tables = tables_of()
+    if tables is None or size < tables[0].worth:
+        return None
+    return tables[0].draw(shape, tables[1], generator)
 
 
 def law_grid(mean: Tensor, sd: Tensor, extra: Tensor | float = 0.0) -> tuple[Tensor, Tensor] | None:

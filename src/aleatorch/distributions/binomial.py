@@ -10,12 +10,12 @@ import torch
 from .. import constraints
 from .._samplers.counts import (
     BINOMIAL_RANGE,
-    LAWS_FROM,
     LawTables,
     binomial_inversion,
+    distinct_laws,
     law_grid,
-    law_index,
-    reduced_laws,
+    law_tables,
+    table_draws,
 )
 from ..distribution import Distribution
 from ..errors import MethodNotImplementedError, ShapeError
@@ -422,10 +422,9 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         size = math.prod(shape)
-        if size >= LAWS_FROM:
-            tables = self._cached("law_tables", self._law_tables)
-            if tables is not None and size >= tables[0].worth:  # a few laws, many draws
-                return tables[0].draw(shape, tables[1], generator)
+        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
+        if draws is not None:  # a few laws, many draws
+            return draws
         if size >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
             with torch.no_grad():
                 draws = binomial_inversion(
@@ -453,16 +452,10 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         the tables of their laws (pmfs from the float64 ``_log_prob``) and the law index of
         each entry; None where that does not apply (not CPU eager, not float32/float64, a
         count that is not an integer in ``[0, 2^31]``)."""
-        n, param = self.total_count, self._param
-        if n.dtype not in _WIDE or param.dtype not in _WIDE or not _readable((n, param)):
+        laws = distinct_laws([self.total_count, self._param], self.batch_shape)
+        if laws is None:
             return None
-        shape = self.batch_shape
-        if not math.prod(shape):
-            return None
-        reduced = reduced_laws([n, param], shape, len(shape))
-        if reduced is None:
-            return None
-        n, t = (x.to(torch.float64).reshape(-1) for x in reduced)
+        (n, t), reduced_shape = laws
         low, high = n.aminmax()
         if not (float(low) >= 0 and float(high) <= 2**31 and torch.equal(n, n.floor())):
             return None
@@ -474,8 +467,8 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         first, k = grid
         kwargs = {"logits" if logits else "probs": t[:, None]}
         law = Binomial(n[:, None], validate_args=False, **kwargs)
-        tables = LawTables.build(law._log_prob(k), first, param.dtype)
-        return None if tables is None else (tables, law_index(reduced[0].shape, param.device))
+        param = self._param
+        return law_tables(law._log_prob(k), first, param.dtype, reduced_shape, param.device)
 
     def _inverts(self) -> bool:
         """Whether sampling uses :func:`_samplers.counts.binomial_inversion` (vectorised,

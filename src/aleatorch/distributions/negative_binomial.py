@@ -9,7 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import standard_gamma
-from .._samplers.counts import LAWS_FROM, LawTables, law_grid, law_index, reduced_laws
+from .._samplers.counts import LawTables, distinct_laws, law_grid, law_tables, table_draws
 from ..distribution import Distribution
 from ..special import softplus, stirlerr
 from ..utils import _readable, textbook_dtype
@@ -35,7 +35,6 @@ _LOW = 0xFFFFFFFF
 # log_prob by lgamma directly (utils.textbook_dtype) while r and k are at most this: terms
 # below lgamma(40) ~ 48, a float32 error under 50 ulps of max(1, |log P|).
 _TEXTBOOK_LIMIT = 20.0
-_WIDE = (torch.float32, torch.float64)
 
 
 class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
@@ -127,10 +126,9 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         # A Poisson whose rate is Gamma(r, scale = odds) distributed.
         shape = self._extended_shape(sample_shape)
-        if math.prod(shape) >= LAWS_FROM:
-            tables = self._cached("law_tables", self._law_tables)
-            if tables is not None and math.prod(shape) >= tables[0].worth:  # a few laws
-                return tables[0].draw(shape, tables[1], generator)
+        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
+        if draws is not None:  # a few laws, many draws
+            return draws
         # r = 0 is drawn as r = tiny: Gamma(tiny) underflows to 0 (its chance of reaching
         # the smallest subnormal is ~tiny * 100), so the rate is 0 and so is the draw.
         with torch.no_grad():
@@ -144,16 +142,10 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         the tables of their laws (pmfs from the float64 ``_log_prob``; the grid reaches
         ``50 / -log p`` further, the geometric tail) and the law index of each entry; None
         where that does not apply (not CPU eager, not float32/float64)."""
-        r, param = self.total_count, self._param
-        if r.dtype not in _WIDE or param.dtype not in _WIDE or not _readable((r, param)):
+        laws = distinct_laws([self.total_count, self._param], self.batch_shape)
+        if laws is None:
             return None
-        shape = self.batch_shape
-        if not math.prod(shape):
-            return None
-        reduced = reduced_laws([r, param], shape, len(shape))
-        if reduced is None:
-            return None
-        r, t = (x.to(torch.float64).reshape(-1) for x in reduced)
+        (r, t), reduced_shape = laws
         logits = self._given == "logits"
         odds = t.exp() if logits else t / (1 - t)
         neg_log_p = softplus(-t) if logits else -torch.log(t)
@@ -164,8 +156,8 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         first, k = grid
         kwargs = {"logits" if logits else "probs": t[:, None]}
         law = NegativeBinomial(r[:, None], validate_args=False, **kwargs)
-        tables = LawTables.build(law._log_prob(k), first, param.dtype)
-        return None if tables is None else (tables, law_index(reduced[0].shape, param.device))
+        param = self._param
+        return law_tables(law._log_prob(k), first, param.dtype, reduced_shape, param.device)
 
     def _log_prob(self, value):
         work = textbook_dtype(_TEXTBOOK_LIMIT, self.total_count, value)

@@ -9,13 +9,13 @@ import torch
 
 from .. import constraints
 from .._samplers.counts import (
-    LAWS_FROM,
     POISSON_RANGE,
     LawTables,
+    distinct_laws,
     law_grid,
-    law_index,
+    law_tables,
     poisson_inversion,
-    reduced_laws,
+    table_draws,
 )
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
@@ -125,10 +125,9 @@ class Poisson(ExponentialFamily):
             or not self._cached("usual", self._usual_rates)
         ):
             return self._sample_huge_rates(rate, generator)
-        if rate.numel() >= LAWS_FROM:
-            tables = self._cached("law_tables", self._law_tables)
-            if tables is not None and rate.numel() >= tables[0].worth:  # a few rates
-                return tables[0].draw(shape, tables[1], generator)
+        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
+        if draws is not None:  # a few rates, many draws
+            return draws
         if rate.numel() >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
             with torch.no_grad():
                 return poisson_inversion(rate.detach().reshape(-1), generator).view(shape)
@@ -138,19 +137,16 @@ class Poisson(ExponentialFamily):
         """For rates with few distinct values (:func:`_samplers.counts.reduced_laws`): the
         tables of their laws (pmfs from :func:`poisson_log_pmf`) and the law index of each
         entry; None where that does not apply (not CPU eager, not float32/float64)."""
-        rate = self.rate
-        if rate.dtype not in _WIDE or not rate.numel() or not _readable((rate,)):
+        laws = distinct_laws([self.rate], self.batch_shape)
+        if laws is None:
             return None
-        reduced = reduced_laws([rate], rate.shape, rate.dim())
-        if reduced is None:
-            return None
-        r = reduced[0].to(torch.float64).reshape(-1)
+        (r,), reduced_shape = laws
         grid = law_grid(r, r.sqrt())
         if grid is None:
             return None
         first, k = grid
-        tables = LawTables.build(poisson_log_pmf(r[:, None], k), first, rate.dtype)
-        return None if tables is None else (tables, law_index(reduced[0].shape, rate.device))
+        log_pmf = poisson_log_pmf(r[:, None], k)
+        return law_tables(log_pmf, first, self.rate.dtype, reduced_shape, self.rate.device)
 
     def _inverts(self) -> bool:
         """Whether sampling uses :func:`_samplers.counts.poisson_inversion` (vectorised,
