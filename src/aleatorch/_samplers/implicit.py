@@ -305,7 +305,7 @@ def _advance(pending, first: int, stop: int, tolerance: float, out):
             # the unfinished: one nonzero, no indexing of the finished.
             for column, value in zip(out, lentz.results()):
                 if column is not None:
-                    column.index_copy_(0, index, value)
+                    column.scatter_(0, index, value)
             if last or count == done.numel():
                 continue
             active = (~done).nonzero().squeeze(-1)
@@ -502,7 +502,7 @@ def _eager_first(a, b, x, y, differences, *, dtype, scaled: bool):
                 h = bracket_p.mul(scale.neg_())
             else:
                 h = bracket_q.mul(scale)
-            out.index_copy_(0, index, h.mul_(xy) if scaled else h)
+            out.scatter_(0, index, h.mul_(xy) if scaled else h)
     return out.to(dtype) if scaled else out, None
 
 
