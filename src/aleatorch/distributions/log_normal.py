@@ -33,12 +33,39 @@ with decimal.localcontext() as _ctx:
 # Below float64, the standardized value is computed in a wider dtype (its rounding is
 # amplified by 1 / scale); float64 carries it as a pair instead.
 _WIDER = {torch.float32: torch.float64, torch.float16: torch.float32, torch.bfloat16: torch.float32}
+# float32 log_prob with no graph: evaluated in blocks of this many entries (two buffers reused,
+# in cache: the float64 log is most of the cost, fresh 1M-entry buffers the rest)
+_BLOCK = 131072
 
 
 def _residual(wide, narrow):
     """``wide - narrow`` in the narrow dtype, detached; 0 where ``wide`` is infinite."""
     lo = wide.detach() - narrow.detach().to(wide.dtype)
     return torch.where(torch.isfinite(lo), lo, 0.0).to(narrow.dtype)
+
+
+def _log_prob_blocks(value, shift, inverse, const):
+    """``LogNormal._log_prob_in_place`` below float64 (the same steps, the same numbers) on
+    blocks of leading rows of ``value`` (of the result's shape): parameters of that leading
+    size are sliced alike, others broadcast whole."""
+    rows = value.shape[0]
+    step = max(1, _BLOCK * rows // value.numel())
+    out = torch.empty_like(value)
+    wide = torch.empty((step, *value.shape[1:]), dtype=torch.float64, device=value.device)
+    narrow = torch.empty((step, *value.shape[1:]), dtype=value.dtype, device=value.device)
+
+    def rows_of(t, i, j):
+        return t[i:j] if t.dim() == value.dim() and t.shape[0] == rows else t
+
+    for i in range(0, rows, step):
+        j = min(rows, i + step)
+        w, log_value, z = wide[: j - i], narrow[: j - i], out[i:j]
+        w.copy_(value[i:j]).log_()
+        log_value.copy_(w)
+        torch.addcmul(rows_of(shift, i, j), w, rows_of(inverse, i, j), out=w)
+        z.copy_(w)
+        torch.addcmul(rows_of(const, i, j), z, z, value=0.5, out=z).add_(log_value).neg_()
+    return out
 
 
 class LogNormal(TransformedDistribution):
@@ -155,6 +182,9 @@ class LogNormal(TransformedDistribution):
             log_value = value.log()
             z = torch.sub(log_value, self.loc).div_(self.scale)
         else:
+            if value.numel() >= 2 * _BLOCK and value.dim() > 0:
+                shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
+                return _log_prob_blocks(value, shift, inverse, const)
             wide = value.to(torch.float64).log_()
             log_value = wide.to(value.dtype)
             if value.numel() < _FEW and self.loc.numel() < _FEW:

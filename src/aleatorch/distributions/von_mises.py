@@ -11,7 +11,12 @@ from torch._higher_order_ops.while_loop import while_loop
 from .. import constraints
 from .._generic_icdf import _with_implicit_gradient
 from ..distribution import Distribution
-from ..special.bessel_i0 import circular_variance, log_i0e, polynomial_wanted
+from ..special.bessel_i0 import (
+    circular_variance,
+    log_i0e,
+    polynomial_wanted,
+    scaled_variance_fraction,
+)
 from ..special.bisection import bisect_floats
 from ..special.von_mises import log_arc_mass
 from ..utils import _flat_list, _readable, as_params
@@ -312,7 +317,7 @@ class VonMises(Distribution):
         # H = log(2 pi I_0(k)) - k I_1(k) / I_0(k), with log I_0(k) = log i0e(k) + k.
         kappa = self.concentration
         if polynomial_wanted(kappa):
-            return circular_variance(kappa, scaled=True).add_(self._log_normalizer_term())
+            return scaled_variance_fraction(kappa).add_(self._log_normalizer_term())
         k = kappa.to(torch.float64)  # float64 throughout: k V(k) never meets a subnormal V
         return (_LOG_2PI + torch.special.i0e(k).log() + k * _circular_variance(k)).to(kappa.dtype)
 

@@ -23,6 +23,11 @@ in float32); float64 keeps torch's kernels, which are accurate to a few ulps.
   - :math:`x > 6`: :math:`2 x V(x) = W(6/x)`, a degree-12 fit (relative error below
     :math:`10^{-9}`), so :math:`V \approx 1/(2x)` keeps its digits where ``1 - A`` cancels.
 
+* :math:`x V(x)` for the entropy (``scaled_variance_fraction``): for :math:`x \le 6`,
+  :math:`V = 1 - x / r_1`, :math:`r_1 = x I_0/I_1` by Gauss's continued fraction, its first
+  steps in float32 and the last four in float64 (two buffers, not two float64 series of 29
+  terms); the tail as above.
+
 Both are smooth in :math:`x` (autograd gives the derivative of the fit, within a few dozen
 float32 ulps of the exact one where :math:`V` is small) and branch-free (clamped arguments,
 and a ``lerp`` with a 0/1 weight to choose).
@@ -34,7 +39,9 @@ import math
 
 import torch
 
-__all__ = ["circular_variance", "log_i0e"]
+from ..utils import _inplace_ok
+
+__all__ = ["circular_variance", "log_i0e", "scaled_variance_fraction"]
 
 SPLIT = 6.0
 POLYNOMIAL_FROM = 4096
@@ -164,3 +171,77 @@ def circular_variance(x: torch.Tensor, scaled: bool = False) -> torch.Tensor:
     if x.dtype == torch.float64:
         raise TypeError("circular_variance: float32 and half only")
     return _in_float32(lambda t: _circular_variance(t, scaled), x)
+
+
+# V = 1 - x / r_1 with r_k = 2k + x^2 / r_(k+1) (Gauss's continued fraction for I_1 / I_0),
+# from r_12 = 24 (truncation below 2e-9 for x <= 6; positive terms: errors damp): r_11..r_5 in
+# float32, r_4..r_1 and V in float64 with x^2 exact; V rounded to float32 as the float64
+# quotient of the series is (``_variance_near``: the same float32 V but for ~1% of entries,
+# one ulp apart; x V within 0.4 float32 ulps of 1 of 40-digit values).
+_FRACTION_DEPTH = 12
+_FRACTION_WIDE_FROM = 4
+_WIDE_BLOCK = 65536
+
+
+def _fraction_narrow(x2: torch.Tensor) -> torch.Tensor:
+    """``r_(_FRACTION_WIDE_FROM + 1)`` in the dtype of ``x2``."""
+    r = x2 / (2 * _FRACTION_DEPTH) + (2 * _FRACTION_DEPTH - 2)
+    for k in range(_FRACTION_DEPTH - 2, _FRACTION_WIDE_FROM, -1):
+        r = x2 / r + 2 * k
+    return r
+
+
+def _fraction_wide(near: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """``V = 1 - x / r_1`` in float64 from float64 ``near`` (x) and ``r`` (the narrow part)."""
+    x2 = near * near
+    for k in range(_FRACTION_WIDE_FROM, 0, -1):
+        r = x2 / r + 2 * k
+    return (r - near) / r
+
+
+def _scaled_variance_fraction(x: torch.Tensor) -> torch.Tensor:
+    near = x.clamp(max=SPLIT)
+    r = _fraction_narrow(near * near)
+    direct = _fraction_wide(near.double(), r.double()).to(x.dtype) * near
+    tail = _polynomial(VARIANCE_TAIL, torch.div(SPLIT, x.clamp(min=SPLIT)))
+    return _choose(x, direct, tail.mul_(0.5))
+
+
+def _scaled_variance_fraction_in_place(x: torch.Tensor) -> torch.Tensor:
+    """:func:`_scaled_variance_fraction` with no graph: three fresh float32 buffers (each fresh
+    1M buffer costs more in page faults than the arithmetic written into it), the float64
+    steps on blocks of ``_WIDE_BLOCK`` entries in three reused buffers."""
+    near = x.clamp(max=SPLIT)
+    x2 = torch.mul(near, near)
+    r = torch.div(x2, 2 * _FRACTION_DEPTH).add_(2 * _FRACTION_DEPTH - 2)
+    for k in range(_FRACTION_DEPTH - 2, _FRACTION_WIDE_FROM, -1):
+        torch.div(x2, r, out=r).add_(2 * k)
+    flat_near, flat_r = near.view(-1), r.view(-1)
+    n = flat_r.numel()
+    a, b, w = (torch.empty(min(n, _WIDE_BLOCK), dtype=torch.float64) for _ in "abc")
+    for i in range(0, n, _WIDE_BLOCK):
+        j = min(n, i + _WIDE_BLOCK)
+        nb, sb, wb = a[: j - i], b[: j - i], w[: j - i]
+        nb.copy_(flat_near[i:j])
+        torch.mul(nb, nb, out=sb)
+        wb.copy_(flat_r[i:j])
+        for k in range(_FRACTION_WIDE_FROM, 0, -1):
+            torch.div(sb, wb, out=wb).add_(2 * k)
+        flat_r[i:j].copy_(torch.sub(wb, nb, out=sb).div_(wb))
+    direct = r.mul_(near)
+    u = torch.clamp(x, min=SPLIT, out=x2).reciprocal_().mul_(SPLIT)
+    tail = torch.mul(u, VARIANCE_TAIL[-1], out=near).add_(VARIANCE_TAIL[-2])
+    for c in reversed(VARIANCE_TAIL[:-2]):
+        tail.mul_(u).add_(c)
+    weight = torch.sub(x, SPLIT, out=u).sign_().clamp_(min=0)
+    return torch.lerp(direct, tail.mul_(0.5), weight, out=direct)
+
+
+def scaled_variance_fraction(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`x V(x)` for :math:`x \ge 0`, float32 and half only: ``circular_variance`` with
+    ``scaled``, near 0 by a continued fraction instead of two float64 series (~3x cheaper)."""
+    if x.dtype == torch.float64:
+        raise TypeError("scaled_variance_fraction: float32 and half only")
+    if x.dtype == torch.float32 and x.is_contiguous() and _inplace_ok(x):
+        return _scaled_variance_fraction_in_place(x)
+    return _in_float32(_scaled_variance_fraction, x)
