@@ -5,10 +5,10 @@ uniform (exact in law to float64 rounding). Three forms:
 
 - a few distinct laws, many draws (:class:`LawTables`; per-entry parameters repeated along
   some dims, or a sample_shape): per-law cdf tables on a grid of counts from the family's
-  own exact float64 log-pmf, and guides of equal cells; two gathers and a compare per draw,
-  ~11 ms per 1M draws whatever the laws (~3.5x the floor of one float32 uniform; torch's
-  kernels 28-48 ms). Poisson, Binomial, NegativeBinomial (no gamma draw) and Multinomial (a
-  table over every outcome) use it;
+  own exact float64 log-pmf, and guides of equal cells; per draw one random 32-bit word,
+  two gathers and a compare, ~5 ms per 1M draws whatever the laws (~1.8x the floor of one
+  float32 uniform; torch's kernels 28-48 ms). Poisson, Binomial, NegativeBinomial (no
+  gamma draw) and Multinomial (a table over every outcome) use it;
 - per-entry parameters: a sequential search over ``k`` on the entries still searching (the
   arrays compacted when at most a third of them are). Its cost grows with the mean, and it
   has a fixed cost of ~20 float64 passes, so it beats torch's per-entry kernels only for
@@ -159,19 +159,24 @@ def _binomial_advance(weight, extras):
 # A few laws, many draws each: per-entry parameters that repeat along some dims (a batch
 # expanded and materialised, or a sample_shape) hold few distinct laws. Each law gets a cdf
 # table on a grid of counts and a guide of ``cells`` (a power of two) equal cells of the
-# uniform: a draw is ``v = cells U`` (exact), its cell ``j = floor(v)``, and where at most one
-# cdf boundary lies inside the cell the answer is ``g(j) + (v > cells F(g(j)))``, with
-# ``g(j)`` the smallest ``k`` with ``cells F(k) >= j``: two gathers and a compare per draw,
-# no loop. The cells holding several boundaries (the far tails, where the pmf is below
-# ``1 / cells``) are marked NaN and their few draws searched exactly (``searchsorted``).
+# uniform: a draw's cell is ``j = floor(cells U)``, and where at most one cdf boundary lies
+# inside the cell the answer is ``g(j) + (cells U > cells F(g(j)))``, with ``g(j)`` the
+# smallest ``k`` with ``cells F(k) >= j``: two gathers and a compare per draw, no loop (the
+# compare on the uniform's leading 32 bits, :meth:`LawTables.draw`). The cells holding
+# several boundaries (the far tails, where the pmf is below ``1 / cells``) are marked NaN
+# and their few draws searched exactly (``searchsorted``).
 # draws from which the law tables are tried: building them costs 0.5-0.8 ms (measured, one
 # law), what torch's per-entry kernels spend on ~20K draws
 LAWS_FROM = 1 << 14
 MAX_LAWS = 64  # distinct laws at most
 _MAX_CELLS = 1 << 18  # guide cells of all laws together at most (a few MiB: in cache)
+# guide cells per law at least: the draws in cells with several boundaries (a pmf below
+# 1 / cells), searched apart, stay rare (~1e-4)
+_MIN_CELL_BITS = 13
 _MAX_GRID = 1 << 15  # grid points per law at most
 _TAIL = 2.0**-80  # the pmf at an open end of a grid must be below this (normalised)
-_DRAW_BLOCK = 1 << 16  # draws per block
+_DRAW_BLOCK = 1 << 18  # draws per block
+_NAN_ROW = 512  # entries per row when looking for the NaNs of a block
 LAW_GRID_WIDTH = 15.0  # grids reach mean +- (15 sd + 15): the rest is below 2^-64
 
 
@@ -266,7 +271,7 @@ class LawTables:
             bool(((pmf[:, 0] > _TAIL) & (first > 0)).any()) or bool((pmf[:, -1] > _TAIL).any())
         ):
             return None  # the grid misses mass at an open end
-        cells = 1 << max(6, (8 * size - 1).bit_length())
+        cells = 1 << max(_MIN_CELL_BITS, (8 * size - 1).bit_length())
         while laws * cells > _MAX_CELLS and cells > 2 * size:
             cells //= 2
         if laws * cells > _MAX_CELLS:
@@ -286,47 +291,87 @@ class LawTables:
         scaled = cdf.div_(cdf[:, -1:].clone()).mul_(cells)  # cells F(k); the last is cells exactly
         j = torch.arange(cells, dtype=torch.float64, device=pmf.device).expand(laws, cells)
         g = torch.searchsorted(scaled, j.contiguous(), side="left")  # cells F(g) >= j
-        self.thr = scaled.gather(1, g).reshape(-1)
+        thr = scaled.gather(1, g)
         after = scaled.gather(1, (g + 1).clamp_(max=size - 1))
         one_boundary = (g + 1 >= size) | (after >= j + 1)  # F(g + 1) past the cell's end
         lo = (first[:, None] + g).masked_fill_(~one_boundary, math.nan)
         self.lo = lo.to(dtype).reshape(-1)
+        # the draws' 32-bit words s (cell j = s >> shift): the last word at or below the
+        # cell's threshold, capped to the cell (a cell with several boundaries: its start),
+        # less 2^31 to match the signed words
+        shift = 32 - (cells.bit_length() - 1)
+        start = j * 2.0**shift
+        cut = torch.minimum(thr.mul(2.0**shift).floor_(), start + (2.0**shift - 1.0))
+        cut = torch.where(one_boundary, cut, start).sub_(2.0**31)
+        self.cut = cut.to(torch.int64).to(torch.int32).reshape(-1)
         self.scaled, self.first, self.cells, self.dtype = scaled, first, cells, dtype
-        self._last_offsets: tuple[tuple, Tensor] | None = None
-        # draws from which the tables pay for their build (not amortised when not cached)
-        self.worth = 4 * laws * size
+        self.shift = shift
+        self._last_offsets: tuple[tuple, tuple[Tensor, int]] | None = None
+        # draws from which the tables pay for their build (not amortised when not cached;
+        # ~20 ns per grid point or cell, a draw ~25 ns cheaper than torch's kernels)
+        self.worth = max(4 * laws * size, laws * cells // 2)
 
     def draw(self, shape: torch.Size, law: Tensor | None, generator) -> Tensor:
         """Draws of ``shape``; ``law``: the law index of each entry (an int32 tensor that
-        broadcasts to ``shape``), None for a single law. In blocks of ``_DRAW_BLOCK``
-        entries (the temporaries stay in cache); the uniforms are those of one
-        ``torch.rand(shape, dtype=float64)``."""
+        broadcasts to ``shape``), None for a single law.
+
+        A draw's uniform is ``U = (s + W) / 2^32``, ``s`` a random 32-bit word (half of an
+        int64 from ``random_``, ~1.6x cheaper per entry than a float32 uniform), ``W`` a
+        float64 uniform drawn only where it matters: with ``t`` the cell's last word at or
+        below its threshold, ``s > t`` gives ``g + 1`` and ``s < t`` gives ``g``, whatever
+        ``W``; ``s = t`` (chance ``cells 2^-32``) and cells with several boundaries are
+        searched exactly with ``W``. The sign of ``s - t`` is ``clamp(inf (s - t), 0, 1)``,
+        NaN at 0 (one check of the block's sum). In blocks of ``_DRAW_BLOCK`` entries (the
+        temporaries stay in cache)."""
         count = math.prod(shape)
-        out = torch.empty(count, dtype=self.dtype, device=self.lo.device)
-        offsets = None if law is None else self._offsets(shape, law)
-        found: list[tuple[Tensor, Tensor, Tensor]] = []  # (positions, v, cell) to search
-        for start in range(0, count, _DRAW_BLOCK):
-            size = min(_DRAW_BLOCK, count - start)
-            v = torch.rand(size, dtype=torch.float64, device=out.device, generator=generator)
-            v = v.mul_(self.cells)
-            j = v.to(torch.int32)
-            if offsets is not None:
-                j.add_(offsets[start : start + size])
-            block = out[start : start + size]
-            torch.index_select(self.lo, 0, j, out=block)
-            # (a bool added as uint8: 2.5x cheaper than the bool promotion)
-            block.add_(torch.gt(v, self.thr.index_select(0, j)).view(torch.uint8))
-            if not math.isfinite(float(block.sum())):  # cells with several boundaries
-                bad = block.isnan().nonzero().squeeze(1)
-                found.append((bad + start, v.index_select(0, bad), j.index_select(0, bad)))
+        device = self.lo.device
+        out = torch.empty(count, dtype=self.dtype, device=device)
+        bias = 1 << (31 - self.shift)  # the signed word's cell index + bias: the cell
+        offsets, block = (None, _DRAW_BLOCK) if law is None else self._offsets(shape, law, bias)
+        periodic = offsets is not None and offsets.numel() == block
+        block = min(block, count)
+        words = torch.empty((block + 1) // 2, dtype=torch.int64, device=device)
+        cell = torch.empty(block, dtype=torch.int32, device=device)
+        cut = torch.empty(block, dtype=torch.int32, device=device)
+        # s - t: over the cells once they are read, in float32
+        if self.dtype == torch.float32:
+            step = cell.view(torch.float32)
+        else:
+            step = torch.empty(block, dtype=self.dtype, device=device)
+        found: list[tuple[Tensor, Tensor, Tensor]] = []  # (positions, word, cell) to search
+        for start in range(0, count, block):
+            size = min(block, count - start)
+            word = _random_words(words[: (size + 1) // 2], generator).view(torch.int32)[:size]
+            j = torch.bitwise_right_shift(word, self.shift, out=cell[:size])
+            if offsets is None:
+                j.add_(bias)
+            else:
+                j.add_(offsets[:size] if periodic else offsets[start : start + size])
+            part = out[start : start + size]
+            torch.index_select(self.lo, 0, j, out=part)
+            t = torch.index_select(self.cut, 0, j, out=cut[:size])
+            d = torch.sub(word, t, out=step[:size])  # exact: s and t share a cell
+            part.add_(d.mul_(math.inf).clamp_(0.0, 1.0))
+            if not math.isfinite(float(part.sum())):  # a tie, or several boundaries
+                bad = _nan_positions(part)
+                s = word.index_select(0, bad)
+                j = s.bitwise_right_shift(self.shift)
+                if offsets is None:
+                    j.add_(bias)
+                else:
+                    j.add_((offsets if periodic else offsets[start:]).index_select(0, bad))
+                found.append((bad + start, s, j))
         if found:
-            self._search(out, *(torch.cat(parts) for parts in zip(*found)))
+            where, word, j = (torch.cat(parts) for parts in zip(*found))
+            w = torch.rand(word.shape, dtype=torch.float64, device=device, generator=generator)
+            v = word.to(torch.float64).add_(2.0**31).add_(w).mul_(2.0**-self.shift)
+            self._search(out, where, v, j)
         return out.view(shape)
 
     def _search(self, out: Tensor, where: Tensor, v: Tensor, cell: Tensor) -> None:
-        """Writes into ``out[where]`` the draws of ``v`` (in cells ``cell``) by an exact
-        search of their law's table."""
-        laws = cell.div_(self.cells, rounding_mode="floor")
+        """Writes into ``out[where]`` the draws of ``v`` (``cells U``, in cells ``cell``) by
+        an exact search of their law's table."""
+        laws = cell.div(self.cells, rounding_mode="floor")
         for index in laws.unique().tolist():
             at = (laws == index).nonzero().squeeze(1)
             row = self.scaled[index]
@@ -334,13 +379,49 @@ class LawTables:
             k = k.clamp_(max=row.numel() - 1).to(torch.float64).add_(self.first[index])
             out.index_copy_(0, where.index_select(0, at), k.to(self.dtype))
 
-    def _offsets(self, shape: torch.Size, law: Tensor) -> Tensor:
-        """``cells law`` broadcast to ``shape``, flat (int32; the last shape's kept)."""
+    def _offsets(self, shape: torch.Size, law: Tensor, bias: int) -> tuple[Tensor, int]:
+        """``(offsets, block)``: ``cells law + bias`` broadcast to ``shape``, flat (int32),
+        and the draws per block. Where the law index repeats with a period ``P`` of at most
+        ``_DRAW_BLOCK / 2`` entries (laws along the trailing dims), the block is a multiple
+        of ``P`` and ``offsets`` one block of the pattern; else every entry's (the last
+        shape's kept)."""
         key = (tuple(shape), law.data_ptr())
         if self._last_offsets is None or self._last_offsets[0] != key:
-            flat = law.mul(self.cells).expand(shape).reshape(-1)
-            self._last_offsets = (key, flat)
+            law = law.view((1,) * (len(shape) - law.dim()) + tuple(law.shape))
+            lead = next(d for d, n in enumerate(law.shape) if n > 1)  # law is not a scalar
+            period = math.prod(shape[lead:])
+            flat = law.mul(self.cells).add_(bias)
+            if period <= _DRAW_BLOCK // 2:
+                pattern = flat[(0,) * lead].expand(shape[lead:]).reshape(-1)
+                block = period * (_DRAW_BLOCK // period)
+                found = (pattern.repeat(block // period), block)
+            else:
+                found = (flat.expand(shape).reshape(-1), _DRAW_BLOCK)
+            self._last_offsets = (key, found)
         return self._last_offsets[1]
+
+
+def _random_words(words: Tensor, generator) -> Tensor:
+    """``words`` (int64) filled with random 64-bit words, in place."""
+    return words.random_(-(2**63), None, generator=generator)
+
+
+def _nan_positions(x: Tensor) -> Tensor:
+    """The positions of the (few) NaNs of the 1-D ``x``: rows of ``_NAN_ROW`` entries whose
+    sum is NaN first (a sum is ~10x cheaper per entry than ``isnan`` and ``nonzero``)."""
+    rows = x.numel() // _NAN_ROW
+    if rows < 4:
+        return x.isnan().nonzero().squeeze(1)
+    head = x[: rows * _NAN_ROW].view(rows, _NAN_ROW)
+    bad = head.sum(1).isnan().nonzero().squeeze(1)
+    if 4 * bad.numel() > rows:  # NaNs in many rows
+        return x.isnan().nonzero().squeeze(1)
+    cols = head.index_select(0, bad).isnan().nonzero()
+    found = [bad.index_select(0, cols[:, 0]).mul_(_NAN_ROW).add_(cols[:, 1])]
+    tail = x[rows * _NAN_ROW :]
+    if tail.numel():
+        found.append(tail.isnan().nonzero().squeeze(1).add_(rows * _NAN_ROW))
+    return torch.cat(found)
 
 
 def law_index(reduced_shape: torch.Size, device: torch.device) -> Tensor | None:

@@ -118,19 +118,23 @@ class Poisson(ExponentialFamily):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        rate = self.rate.expand(shape)
+        rate = self.rate
+        if rate.shape != shape:  # (an expand costs as much as the draws of a few)
+            rate = rate.expand(shape)
         if (
             torch.compiler.is_compiling()
             or _is_functorch_wrapped(rate)  # vmap: no data-dependent check
             or not self._cached("usual", self._usual_rates)
         ):
             return self._sample_huge_rates(rate, generator)
-        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
-        if draws is not None:  # a few rates, many draws
-            return draws
-        if rate.numel() >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
-            with torch.no_grad():
-                return poisson_inversion(rate.detach().reshape(-1), generator).view(shape)
+        if rate.numel() >= _VECTORISED_FROM:  # (the law tables start further on)
+            tables = lambda: self._cached("law_tables", self._law_tables)  # noqa: E731
+            draws = table_draws(shape, tables, generator)
+            if draws is not None:  # a few rates, many draws
+                return draws
+            if self._cached("inverts", self._inverts):
+                with torch.no_grad():
+                    return poisson_inversion(rate.detach().reshape(-1), generator).view(shape)
         return torch.poisson(rate, generator=generator)
 
     def _law_tables(self) -> tuple[LawTables, torch.Tensor | None] | None:
