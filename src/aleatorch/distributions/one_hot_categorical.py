@@ -13,6 +13,8 @@ from ..kl import register_kl
 from ..utils import _readable, lazy_property
 from ._params import rsample_hint
 from .categorical import (
+    _SHORT_SUM,
+    _WRITTEN_OUT_FROM,
     Categorical,
     CategoricalParameter,
     _kl_categorical_categorical,
@@ -21,6 +23,26 @@ from .categorical import (
 )
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
+
+
+def _argmax_last(x: torch.Tensor) -> torch.Tensor:
+    """``x.argmax(-1)`` (the first largest entry); on CPU eager, over a short last dim of a
+    large tensor, written out as a scan (torch's argmax over a short last dim does not
+    vectorize: ~4 ms for 333k rows of 3, written out ~0.9 ms): ``j`` is the answer so far
+    where ``x_j`` exceeds every earlier entry. NaN entries are passed over (argmax would
+    return the first NaN's index); a value with a NaN is outside the support."""
+    k = x.shape[-1]
+    if k < 2 or k > _SHORT_SUM or x.numel() < _WRITTEN_OUT_FROM or not _readable((x,)):
+        return x.argmax(-1)
+    with torch.no_grad():
+        cols = x.unbind(-1)
+        top, label = cols[0], None
+        for j in range(1, k):
+            term = torch.gt(cols[j], top).to(torch.uint8).mul_(j)
+            if j < k - 1:
+                top = torch.maximum(top, cols[j])
+            label = term if label is None else torch.maximum(label, term, out=label)
+    return label
 
 
 class OneHotCategorical(CategoricalParameter, Distribution):
@@ -100,7 +122,7 @@ class OneHotCategorical(CategoricalParameter, Distribution):
         return torch.eq(labels.unsqueeze(-1), ks, out=out)
 
     def _log_prob(self, value):
-        return self._categorical._log_prob(value.argmax(-1))
+        return self._categorical._log_prob(_argmax_last(value))
 
     def _entropy(self):
         return self._categorical._entropy()

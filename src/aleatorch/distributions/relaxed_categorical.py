@@ -36,6 +36,38 @@ def _min_last(x: torch.Tensor) -> torch.Tensor:
     return low.unsqueeze(-1)
 
 
+def _sub_last_(x: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+    """``x.sub_(col)`` for ``col`` of shape ``x.shape[:-1] + (1,)``, column by column over a
+    short last dim of a large tensor (a broadcast operand costs ~1.4x)."""
+    k = x.shape[-1]
+    if (
+        k > _SHORT_SUM
+        or x.numel() < _WRITTEN_OUT_FROM
+        or col.shape != x.shape[:-1] + (1,)
+        or x.requires_grad  # autograd refuses in-place updates of unbind's views
+    ):
+        return x.sub_(col)
+    col = col.squeeze(-1)
+    for c in x.unbind(-1):
+        c.sub_(col)
+    return x
+
+
+def _log_sum_exp_last(z: torch.Tensor) -> torch.Tensor:
+    """``log(sum_k exp(z_k))`` over the last dim, kept (no graph; ``z`` at most 0 with a 0 in
+    each row): over a short last dim of a large tensor, each column's exponentials go
+    through one scratch buffer (no fresh buffer of ``z``'s size)."""
+    k = z.shape[-1]
+    if k < 2 or k > _SHORT_SUM or z.numel() < _WRITTEN_OUT_FROM:
+        return sum_last(z.exp()).log_().unsqueeze(-1)
+    cols = z.unbind(-1)
+    total = cols[0].exp()
+    scratch = torch.empty_like(total)
+    for col in cols[1:]:
+        total.add_(torch.exp(col, out=scratch))
+    return total.log_().unsqueeze(-1)
+
+
 def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:
     """Whether ``exp(-d / t)`` and its row sums stay normal floats without the row shift
     (CPU eager, short rows): ``-d = logits + G`` lies between ``-log K - G_min`` for the
@@ -49,7 +81,7 @@ def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:
     bound = (g_max + math.log(k)) / 80.0
     if d.dtype not in (torch.float32, torch.float64):
         return False
-    low = t.min() if t.numel() > 1 else t
+    low = t.detach().min() if t.numel() > 1 else t.detach()
     return float(low) >= bound
 
 
@@ -115,7 +147,7 @@ class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
         d = w.sub_(logits)
         if scale_free and _no_shift_needed(d, t):
             return d.div_(t.neg())
-        return d.sub_(_min_last(d.detach())).div_(t.neg())
+        return _sub_last_(d, _min_last(d.detach())).div_(t.neg())
 
     def _log_density_of_log(self, log_x: torch.Tensor) -> torch.Tensor:
         """The density of ``log X``: ``log((K-1)!) + (K-1) log tau + sum_k s_k - K logsumexp(s)``
@@ -166,8 +198,9 @@ class ExpRelaxedCategorical(_RelaxedCategoricalParameter, Distribution):
 
     def _rsample(self, sample_shape, generator):
         z = self._gumbel_scores(sample_shape, generator)
-        log_total = sum_last(z.exp()).log_().unsqueeze(-1)
-        return z - log_total if z.requires_grad else z.sub_(log_total)
+        if z.requires_grad:
+            return z - sum_last(z.exp()).log_().unsqueeze(-1)
+        return _sub_last_(z, _log_sum_exp_last(z))
 
     def _log_prob(self, value):
         return self._log_density_of_log(value)
