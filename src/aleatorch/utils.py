@@ -70,6 +70,25 @@ def as_params(*values: Any, owner: str = "", broadcast: bool = True) -> tuple[to
         DeviceError: if the tensors live on different devices.
         TypeError: if a value is neither a number nor a tensor.
     """
+    if len(values) == 2 and broadcast:
+        # Two floating tensors of one dtype on the CPU (the common case): checked and
+        # broadcast with the fewest Python steps (construction is per call in a loop).
+        a, b = values
+        if (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.dtype is b.dtype
+            and a.dtype.is_floating_point
+            and a.is_cpu
+            and b.is_cpu
+        ):
+            if a.shape == b.shape:
+                return values
+            if not torch.compiler.is_compiling():
+                try:
+                    return tuple(_broadcast_tensors(values))
+                except RuntimeError:
+                    pass  # the general path below raises the ShapeError
     if _same_float_tensors(values):  # the common case, at a fraction of the cost
         tensors = values
     else:
@@ -442,6 +461,24 @@ def _flat_list(t: torch.Tensor) -> list[float]:
 
 
 _SMALL_NUMEL = 16
+
+_SCALAR_TENSORS: dict[tuple[float, torch.dtype], torch.Tensor] = {}
+
+
+def _scalar_tensor(value: float, dtype: torch.dtype) -> torch.Tensor:
+    """``value`` as a 0-dim CPU tensor of ``dtype``, an operand that mixes with tensors on
+    any device: on small tensors cheaper than a Python scalar, which torch wraps in a new
+    tensor at every call. Kept for reuse outside compile and inference mode (``value`` must
+    not be NaN: it is the key); never written to."""
+    key = (value, dtype)
+    const = _SCALAR_TENSORS.get(key)
+    if const is None:
+        if torch.compiler.is_compiling():  # a constant of the traced graph
+            return torch.tensor(value, dtype=dtype)
+        const = torch.tensor(value, dtype=dtype)
+        if not torch.is_inference_mode_enabled():
+            _SCALAR_TENSORS[key] = const
+    return const
 
 
 def _inplace_ok(*tensors: torch.Tensor) -> bool:

@@ -18,6 +18,11 @@ __all__ = ["Cauchy"]
 _LOG_PI = math.log(math.pi)
 _LOG_4 = math.log(4)
 
+# Up to this many draws, sampling is one cauchy_ call (CPU eager): cheaper than two normals
+# and their ratio below a few hundred entries (measured, one thread).
+_FEW_DRAWS = 64
+_transforms_active = torch._C._are_functorch_transforms_active
+
 
 def _tan_pi_centered(q: torch.Tensor) -> torch.Tensor:
     """``tan(pi (q - 1/2))`` for ``q`` in ``[0, 1]``, with relative accuracy in both tails.
@@ -83,13 +88,27 @@ class Cauchy(SymmetricLocationScale, Distribution):
         # N1 / N2 for independent standard normals is a standard Cauchy draw: two normals
         # cost less than the exact inverse cdf (three tans and their wheres), and the tail
         # is as heavy as the normals allow (N2 near 0). An infinite ratio is kept finite.
+        loc = self.loc
         shape = self._extended_shape(sample_shape)
-        dtype = self.loc.dtype
-        opts = {"dtype": dtype, "device": self.loc.device, "generator": generator}
-        big = torch.finfo(dtype).max
-        normals = torch.randn((2, *shape), **opts)  # both in one call
-        z = normals[0].div_(normals[1]).clamp_(-big, big)
-        return torch.addcmul(self.loc, self.scale, z)
+        dtype = loc.dtype
+        if (
+            shape.numel() <= _FEW_DRAWS
+            and loc.is_cpu
+            and (dtype is torch.float32 or dtype is torch.float64)
+            and not torch.compiler.is_compiling()
+            and not _transforms_active()
+        ):
+            # Few draws, CPU eager: torch's cauchy_ is one call, tan(pi (u - 1/2)) in float64
+            # from 53-bit uniforms, rounded once to the dtype: finite (|z| < 2e16), and its
+            # tails resolved on the 2^-53 grid of u (tests/test_small_call_paths.py).
+            z = torch.empty(shape, dtype=dtype).cauchy_(generator=generator)
+        else:
+            normals = torch.randn(
+                (2, *shape), dtype=dtype, device=loc.device, generator=generator
+            )  # both in one call
+            # (nan_to_num_: +-inf to +-finfo.max, and 0/0 to 0)
+            z = normals[0].div_(normals[1]).nan_to_num_()
+        return torch.addcmul(loc, self.scale, z)
 
     def _standardize(self, value):
         return (value - self.loc) / self.scale

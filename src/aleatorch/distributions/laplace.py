@@ -11,15 +11,18 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import _inplace_ok
+from ..utils import _SMALL_NUMEL, _inplace_ok, _scalar_tensor
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Laplace"]
 
 _LOG_HALF = -math.log(2.0)
 
-
-_LOG_2 = math.log(2.0)
+# eps/2 - 1 per dtype: the shift of 2u in _rsample
+_EPS_HALF_MINUS_1 = {
+    dtype: torch.finfo(dtype).eps / 2 - 1
+    for dtype in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+}
 
 
 class Laplace(SymmetricLocationScale, Distribution):
@@ -59,31 +62,37 @@ class Laplace(SymmetricLocationScale, Distribution):
         return 2 * self.scale.pow(2)
 
     def _rsample(self, sample_shape, generator):
+        loc = self.loc
+        dtype = loc.dtype
         shape = self._extended_shape(sample_shape)
-        dtype, device = self.loc.dtype, self.loc.device
-        u = torch.rand(shape, dtype=dtype, device=device, generator=generator)
-        # rand gives multiples of eps/2 in [0, 1); w = 2u - 1 + eps/2 is then an odd multiple of
-        # eps/2, exactly representable, symmetric about 0 and never 0 or +-1, so the magnitude
-        # log1p(-|w|) is finite and the sign never vanishes.
-        w = u.mul_(2).sub_(1 - torch.finfo(dtype).eps / 2)
+        u = torch.rand(shape, dtype=dtype, device=loc.device, generator=generator)
+        # rand gives multiples of eps/2 in [0, 1); w = 2u - (1 - eps/2) (one add: 2u and the
+        # sum are exact) is then an odd multiple of eps/2, symmetric about 0 and never 0 or
+        # +-1, so the magnitude log1p(-|w|) is finite and the sign never vanishes.
+        w = torch.add(_scalar_tensor(_EPS_HALF_MINUS_1[dtype], dtype), u, alpha=2)
         # z = -sign(w) log1p(-|w|) (copysign keeps only the magnitude of log1p), a standard
         # Laplace draw; x = loc + scale z in one op.
         # (in place on the fresh |w|: no graph reaches the draws)
         z = w.abs().neg_().log1p_().copysign_(w)
-        return torch.addcmul(self.loc, self.scale, z)
+        return torch.addcmul(loc, self.scale, z)
 
     def _log_term(self):
-        # -log(2 b) as -(log 2 + log b): 2 b overflows for b above finfo.max / 2.
-        return self._cached("log_normalizer", lambda: self.scale.log().add_(_LOG_2).neg_())
+        # -log(2 b) as -log 2 - log b: 2 b overflows for b above finfo.max / 2.
+        return self._cached("log_normalizer", self._neg_log_2b)
+
+    def _neg_log_2b(self):
+        scale = self.scale
+        return torch.sub(_scalar_tensor(_LOG_HALF, scale.dtype), scale.log())
 
     def _log_prob(self, value):
         # -log(2 b) - |x - mu| / b, the division and subtraction in one addcdiv
         log_term = self._log_term()
-        if _inplace_ok(value, self.loc, self.scale):  # no graph: over |x - mu|'s buffer
+        if value.numel() > _SMALL_NUMEL and _inplace_ok(value, self.loc, self.scale):
+            # no graph: over |x - mu|'s buffer
             distance = torch.sub(value, self.loc).abs_()
             return torch.addcdiv(log_term, distance, self.scale, value=-1, out=distance)
-        distance = (value - self.loc).abs()
-        return torch.addcdiv(log_term, distance, self.scale, value=-1)
+        # (few entries: the check costs more than the buffer it would save)
+        return torch.addcdiv(log_term, (value - self.loc).abs(), self.scale, value=-1)
 
     def _tail(self, value, sign: int):
         """z and exp(-|z|), the mass beyond |z| on one side (times 2): exact in both tails.

@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _inplace_ok, as_params
+from ..utils import _inplace_ok, _scalar_tensor, as_params
 
 __all__ = ["Uniform"]
 
@@ -79,7 +79,11 @@ class Uniform(Distribution):
         return torch.addcmul(self.low, u, self.high - self.low)
 
     def _log_density(self):
-        return self._cached("log_density", lambda: (self.high - self.low).log().neg_())
+        return self._cached("log_density", self._neg_log_width)
+
+    def _neg_log_width(self):
+        # (log_ in place on the fresh difference: its backward needs neither)
+        return torch.sub(self.high, self.low).log_().neg_()
 
     def _log_prob(self, value):
         log_density = self._log_density()
@@ -91,8 +95,9 @@ class Uniform(Distribution):
             if gap.numel() > 0 and gap.min().item() >= 0:
                 if torch.sub(self.high, value, out=gap).min().item() >= 0:
                     return gap.copy_(log_density)
-        inside = (self.low <= value) & (value <= self.high)
-        return torch.where(inside, log_density, -math.inf)
+        # inside [low, high] exactly where clamping changes nothing (NaN: outside)
+        inside = torch.clamp(value, self.low, self.high) == value
+        return torch.where(inside, log_density, _scalar_tensor(-math.inf, log_density.dtype))
 
     def _cdf(self, value):
         return ((value - self.low) / (self.high - self.low)).clamp(0, 1)
