@@ -13,23 +13,32 @@ exact, since :math:`G_{a+1}` never underflows.
 
 from __future__ import annotations
 
+import math
+import operator
+
 import torch
 
-from ..utils import _flat_list
 from .implicit import IdentityOnSample
 from .marsaglia_tsang import (
     _KERNEL_LOG_FROM,
-    _PYTHON_UP_TO,
     _below_one,
     _eager_ok,
+    _from_floats,
     log_marsaglia_tsang,
     marsaglia_tsang,
     marsaglia_tsang_with_uniform,
 )
 
-__all__ = ["kernel_draws_exact", "log_standard_gamma", "standard_gamma"]
+__all__ = [
+    "few_beta",
+    "few_dirichlet",
+    "log_standard_gamma",
+    "simplex_from_logs_",
+    "standard_gamma",
+]
 
 _HALF = (torch.float16, torch.bfloat16)
+_FLOAT_TINY = {torch.float32: torch.finfo(torch.float32).tiny, torch.float64: 2.0**-1022}
 
 
 class _ImplicitGamma(IdentityOnSample):
@@ -111,10 +120,9 @@ def log_standard_gamma(
             out = log_standard_gamma(concentration.float(), shape, generator)
             return out.to(concentration.dtype)
         a = concentration if concentration.shape == shape else concentration.expand(shape)
-        log_g, log_u = log_marsaglia_tsang(a, generator)
-        if torch.is_grad_enabled() and concentration.requires_grad:
-            return _ImplicitLogGamma.apply(a, log_g, log_u)
-        return log_g
+        grad = torch.is_grad_enabled() and concentration.requires_grad
+        log_g, log_u = log_marsaglia_tsang(a, generator, keep_u=grad)
+        return _ImplicitLogGamma.apply(a, log_g, log_u) if grad else log_g
     if concentration.dtype in _HALF:  # drawn in float32
         out = log_standard_gamma(concentration.float(), shape, generator)
         return out.to(concentration.dtype)
@@ -132,19 +140,190 @@ def log_standard_gamma(
     return torch.addcmul(g.log(), log_u, inv_small)
 
 
-def kernel_draws_exact(concentrations: tuple[torch.Tensor, ...], shape: torch.Size) -> bool:
-    """Whether a few draws (at most ``_PYTHON_UP_TO`` entries of ``shape``, CPU eager, float32
-    or float64) may come straight from torch's gamma kernels (``_standard_gamma``,
-    ``_sample_dirichlet``): every concentration is large enough that a draw underflows with
-    probability below 2^-64 (``_KERNEL_LOG_FROM``), so the ratios of Beta and Dirichlet
-    sampling are exact without the log-space path."""
-    first = concentrations[0]
-    threshold = _KERNEL_LOG_FROM.get(first.dtype)
-    if threshold is None or shape.numel() > _PYTHON_UP_TO or not _eager_ok(first):
+def simplex_from_logs_(log_g: torch.Tensor) -> torch.Tensor:
+    r""":math:`e^{\ell - m} / \sum e^{\ell - m}` over the last dim, :math:`m` the row's
+    largest :math:`\ell`, written over the fresh log-gammas ``log_g`` (no graph): Dirichlet
+    draws. CPU eager, large, a short last dim: column by column (an op that broadcasts a
+    row's max or sum over a short last dim costs ~3x more than the ``k`` strided ones)."""
+    k = log_g.shape[-1]
+    if not (1 < k <= _COLUMNS_UP_TO and log_g.numel() >= _COLUMNS_FROM and _eager_ok(log_g)):
+        g = log_g.sub_(log_g.amax(-1, keepdim=True)).exp_()
+        return g.div_(g.sum(-1, keepdim=True))
+    cols = log_g.unbind(-1)
+    top = torch.maximum(cols[0], cols[1])
+    for col in cols[2:]:
+        torch.maximum(top, col, out=top)
+    for col in cols:
+        col.sub_(top)
+    log_g.exp_()
+    total = torch.add(cols[0], cols[1], out=top)
+    for col in cols[2:]:
+        total.add_(col)
+    for col in cols:
+        col.div_(total)
+    return log_g
+
+
+_COLUMNS_UP_TO = 8
+_COLUMNS_FROM = 4096
+
+
+# Up to this many draws (CPU eager) Beta and Dirichlet samples are finished in Python floats.
+_FEW = 64
+# Below this concentration the boost's E / a may overflow a double: the tensor path.
+_FEW_LOWEST = 1e-290
+# Gamma draws below this are redone in log space (far above the subnormal doubles).
+_FEW_VALUE_FLOOR = 1e-280
+
+
+def _few_ok(tensors: tuple[torch.Tensor, ...], shape: torch.Size) -> bool:
+    """Whether a few draws (1 to ``_FEW`` entries of ``shape``) may be made in Python floats:
+    CPU eager (``_eager_ok``), float32 or float64, one dtype."""
+    first = tensors[0]
+    if first.dtype not in _FLOAT_TINY or not 0 < shape.numel() <= _FEW or not _eager_ok(first):
         return False
-    for c in concentrations:
-        if c.dtype != first.dtype or not c.is_cpu:
-            return False
-        if not min(_flat_list(c), default=0.0) >= threshold:  # also rejects NaN
+    for t in tensors[1:]:
+        if t.dtype != first.dtype or not t.is_cpu:
             return False
     return True
+
+
+def _few_rows(t: torch.Tensor, shape: torch.Size) -> list | None:
+    """The entries of ``t`` expanded to ``shape`` as Python floats: a list of rows (lists
+    along the last dim) for two dims or more, a flat list for one, ``[x]`` for none; None
+    unless every entry is finite and at least ``_FEW_LOWEST``."""
+    values = (t if t.shape == shape else t.expand(shape)).tolist()
+    dims = len(shape)
+    if dims < 2:
+        values = values if dims else [values]
+        ok = min(values) >= _FEW_LOWEST and sum(values) < math.inf
+    else:
+        for _ in range(dims - 2):
+            values = [row for block in values for row in block]
+        ok = min(map(min, values)) >= _FEW_LOWEST and sum(map(sum, values)) < math.inf
+    return values if ok else None  # (a NaN or inf makes the sums NaN or inf)
+
+
+def _few_simplex(values: list[float], k: int, generator, first: bool = False) -> list[float]:
+    r"""Rows of ``k`` gamma draws, each row divided by its sum: :math:`G_i / \sum_j G_j` with
+    :math:`G_i \sim \mathrm{Gamma}(a_i)` for the concentrations ``values``, in double
+    precision. One call of torch's float64 kernel draws :math:`G_a` (``a >= 1``) or, boosted
+    (``a < 1``), :math:`G_{a+1}` and :math:`E \sim \mathrm{Gamma}(1)`, i.e. :math:`E = -\log U`:
+    :math:`G_a = G_{a+1} e^{-E/a}`. Where a draw falls below ``_FEW_VALUE_FLOOR`` (tiny
+    ``a``) the rows are normalized from the logs :math:`\log G_{a+1} - E/a`, exact where
+    :math:`G_a` itself underflows. ``first``: only the first entry of each row (Beta)."""
+    n = len(values)
+    conc = [v + 1.0 if v < 1.0 else v for v in values]  # exact in double for a float32 a
+    small = [v for v in values if v < 1.0]
+    g = torch._standard_gamma(_from_floats(conc + [1.0] * len(small), torch.float64), generator)
+    g = g.tolist()
+    w = g[:n]
+    if small:
+        exp, j = math.exp, n
+        for i, v in enumerate(values):
+            if v < 1.0:
+                w[i] *= exp(-g[j] / v)
+                j += 1
+        if min(w) < _FEW_VALUE_FLOOR:
+            j = n
+            ell = list(map(math.log, g[:n]))
+            for i, v in enumerate(values):
+                if v < 1.0:
+                    ell[i] -= g[j] / v
+                    j += 1
+            w = []
+            for i in range(0, n, k):
+                row = ell[i : i + k]
+                top = max(row)
+                w += [exp(v - top) for v in row]
+    if first:  # (the first of each pair: Beta)
+        return [x / (x + y) for x, y in zip(w[0::2], w[1::2])]
+    out = []
+    for i in range(0, n, k):
+        row = w[i : i + k]
+        total = sum(row)
+        out += [v / total for v in row]
+    return out
+
+
+def _shaped(values: list[float], dtype: torch.dtype, shape: torch.Size) -> torch.Tensor:
+    x = _from_floats(values, dtype)
+    return x if len(shape) == 1 else x.view(*shape) if shape else x.view(())
+
+
+# torch's Dirichlet kernel (``_sample_dirichlet``, CPU) draws the gammas in double precision
+# (kept at least the smallest normal double, 2^-1022), divides by their sum and rounds the
+# quotients once, kept in ``[tiny, 1 - eps/2]`` of the dtype. A draw below 2^-1022 changes the
+# result only if the row's sum is below 2^-1022 / tiny (2^-896 for float32; 1 for float64),
+# which needs every gamma of the row below it: ``P <= prod_j t^(a_j) / Gamma(1 + a_j)``, with
+# ``1 / Gamma(1 + a) <= 2^0.176``. The kernel is used where that is below 2^-64 per draw.
+_KERNEL_ROW_BITS = {torch.float32: 896.0}
+
+
+def _kernel_exact(rows: list[list[float]], dtype: torch.dtype) -> bool:
+    """Whether ``_sample_dirichlet`` on these rows of concentrations (two or more each) is
+    exact in law but for events of probability below 2^-64 per row (``_KERNEL_ROW_BITS``).
+    float64: the sum may be below 1, so every entry must keep its own underflow below 2^-64."""
+    bits = _KERNEL_ROW_BITS.get(dtype)
+    if bits is None:
+        return min(map(min, rows)) >= _KERNEL_LOG_FROM[torch.float64]
+    need = (64.0 + 0.176 * len(rows[0])) / bits
+    return min(map(sum, rows)) >= need
+
+
+def few_dirichlet(
+    c: torch.Tensor, shape: torch.Size, generator: torch.Generator | None
+) -> torch.Tensor | None:
+    r"""Dirichlet draws of ``shape`` (last dim: the categories) for a few entries (CPU eager):
+    torch's kernel where it is exact (``_kernel_exact``), else in Python floats
+    (``_few_simplex``) rounded once to ``c``'s dtype, at least its ``tiny``. None where
+    ``_few_ok`` or ``_few_rows`` refuses (the tensor path)."""
+    if c.dtype not in _FLOAT_TINY or not 0 < shape.numel() <= _FEW or not _eager_ok(c):
+        return None
+    rows = _few_rows(c, shape)
+    if rows is None:
+        return None
+    k = shape[-1]
+    if len(shape) == 1:
+        rows = [rows]
+    if k > 1 and _kernel_exact(rows, c.dtype):  # (k = 1: x = 1, not 1 - eps/2)
+        c = c.detach() if c.requires_grad else c
+        return torch._sample_dirichlet(c if c.shape == shape else c.expand(shape), generator)
+    out = _few_simplex([v for row in rows for v in row], k, generator)
+    tiny = _FLOAT_TINY[c.dtype]
+    if min(out) < tiny:
+        out = [max(v, tiny) for v in out]
+    return _shaped(out, c.dtype, shape)
+
+
+def few_beta(
+    a: torch.Tensor, b: torch.Tensor, shape: torch.Size, generator: torch.Generator | None
+) -> torch.Tensor | None:
+    r"""Beta draws of ``shape`` for a few entries (CPU eager): the first component of torch's
+    Dirichlet kernel on the pairs where it is exact (``_kernel_exact``), else
+    :math:`G_a / (G_a + G_b)` in Python floats (``_few_simplex``), rounded once to the dtype;
+    in ``[tiny, 1 - eps/2]`` either way. None where ``_few_ok`` or ``_few_rows`` refuses (the
+    tensor path)."""
+    if not _few_ok((a, b), shape):
+        return None
+    va, vb = _few_rows(a, shape), _few_rows(b, shape)
+    if va is None or vb is None:
+        return None
+    if len(shape) > 1:
+        va, vb = [v for row in va for v in row], [v for row in vb for v in row]
+    if a.dtype == torch.float64:
+        exact = min(min(va), min(vb)) >= _KERNEL_LOG_FROM[torch.float64]
+    else:
+        exact = min(map(operator.add, va, vb)) >= (64.0 + 2 * 0.176) / _KERNEL_ROW_BITS[a.dtype]
+    if exact:  # (see _kernel_exact; x in [tiny, 1 - eps/2] there)
+        if a.requires_grad or b.requires_grad:
+            a, b = a.detach(), b.detach()
+        if a.shape != shape or b.shape != shape:
+            a, b = a.expand(shape), b.expand(shape)
+        return torch._sample_dirichlet(torch.stack([a, b], -1), generator).select(-1, 0)
+    pairs = [v for pair in zip(va, vb) for v in pair]
+    out = _few_simplex(pairs, 2, generator, first=True)
+    tiny, top = _FLOAT_TINY[a.dtype], 1.0 - torch.finfo(a.dtype).eps / 2
+    if min(out) < tiny or max(out) > top:
+        out = [min(max(v, tiny), top) for v in out]
+    return _shaped(out, a.dtype, shape)

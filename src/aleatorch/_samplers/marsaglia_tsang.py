@@ -226,6 +226,27 @@ def _torch_kernel(a: torch.Tensor, generator, mode: str):
     return (out, _fresh_log_uniform(out, generator)) if mode == "uniform" else out
 
 
+def _kernel_finish(a: torch.Tensor, generator, mode: str, boost: bool):
+    """Draws for the entries still rejected (a few), from ``torch._standard_gamma`` (the same
+    method, entry by entry: a rejected pair says nothing of the draw that replaces it), as
+    ``_eager`` returns them. With ``boost`` (log or value mode) as the rounds make them,
+    ``G_{a'} U^(1/a)`` where ``a < 1`` (``a' = a + 1``), or its log and ``log U`` for every
+    entry: log and value mode then use the same random numbers. Else the draws (or their
+    logs) and, in uniform mode, ``log U`` of a fresh uniform."""
+    if boost:
+        small = _below_one(a)
+        g = torch._standard_gamma(a + small, generator=generator)
+        log_u = _fresh_log_uniform(g, generator)
+        inv = small.div_(a).clamp_(max=torch.finfo(a.dtype).max)
+        if mode == "log":
+            return torch.addcmul(g.log_(), log_u, inv), log_u
+        return g.mul_(log_u.mul(inv).exp_()), None
+    g = torch._standard_gamma(a, generator=generator)
+    if mode == "log":  # (every a >= 1)
+        return g.log_(), None
+    return g, _fresh_log_uniform(g, generator) if mode == "uniform" else None
+
+
 def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False):
     base = _compact(a)
     few = a.numel() <= _TORCH_UP_TO
@@ -267,7 +288,14 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False):
         torch.logical_not(accepted, out=rejected[start : start + m])
     pending = rejected.nonzero().squeeze(1)  # one call: ~1% to 5% of the entries
     while pending.numel():
-        d, inv = setup(flat if flat.dim() == 0 else flat.index_select(0, pending))
+        a_part = flat if flat.dim() == 0 else flat.index_select(0, pending)
+        if pending.numel() <= _TORCH_UP_TO:  # the last few: torch's kernel, ~10x cheaper
+            draws, log_v = _kernel_finish(a_part.expand(pending.shape), generator, mode, boost)
+            out.index_copy_(0, pending, draws)
+            if log_u is not None:
+                log_u.index_copy_(0, pending, log_v)
+            break
+        d, inv = setup(a_part)
         draws = torch.empty(pending.numel(), dtype=dtype)
         log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
         accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v)
@@ -342,13 +370,13 @@ def marsaglia_tsang_with_uniform(
 
 
 def log_marsaglia_tsang(
-    a: torch.Tensor, generator: torch.Generator | None = None
+    a: torch.Tensor, generator: torch.Generator | None = None, keep_u: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``log G`` for ``G ~ Gamma(a, 1)``, one per entry of ``a``, without a graph, CPU eager
     only (``_eager_ok``): ``log G_a = log G_{a+1} + log(U) / a`` where ``a < 1``, with ``U``
     from the accepted pair, in the same pass (exact for tiny ``a``, where ``G_a`` underflows).
     Also returns ``log U`` where the boost was used (for the gradient), else None (every
-    entry drawn at its own ``a``)."""
+    entry drawn at its own ``a``; or ``keep_u`` false and more than a few entries)."""
     a = a.detach()
     if not a.numel():
         return torch.empty_like(a), None
@@ -356,7 +384,7 @@ def log_marsaglia_tsang(
         out = _python_log(a, generator)
         if out is not None:
             return out
-    return _eager(a, generator, "log", keep_u=True)
+    return _eager(a, generator, "log", keep_u=keep_u)
 
 
 def _python_log(a: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor | None] | None:

@@ -9,7 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import implicit_beta, log_standard_gamma
-from .._samplers.gamma import kernel_draws_exact
+from .._samplers.gamma import few_beta
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
@@ -149,18 +149,16 @@ class Beta(ExponentialFamily):
         a, b = self.concentration1, self.concentration0
         # The draw itself carries no gradient: the implicit one, -(dI_x/da) / f(x) per
         # sample, is attached below (the pathwise one through G1 / (G1 + G2) differs).
-        with torch.no_grad():
-            if kernel_draws_exact((a, b), shape):  # a few draws, none near underflow
-                pair = torch.stack([a.detach().expand(shape), b.detach().expand(shape)], -1)
-                x = torch._sample_dirichlet(pair, generator=generator)[..., 0]
-            else:
+        x = few_beta(a, b, shape, generator)  # a few draws (CPU eager): in Python floats
+        if x is None:
+            with torch.no_grad():
                 log_x = log_standard_gamma(a, shape, generator)
                 log_y = log_standard_gamma(b, shape, generator)
                 x = torch.sigmoid(log_x.sub_(log_y))
-            # 0 and 1 have infinite log-density when a parameter is below 1: keep the samples
-            # in the open interval, like the smallest gamma draw torch keeps positive.
-            finfo = torch.finfo(x.dtype)
-            x = x.clamp(finfo.tiny, 1 - finfo.eps / 2)
+                # 0 and 1 have infinite log-density when a parameter is below 1: keep the
+                # samples in the open interval, like the smallest gamma draw torch keeps positive.
+                finfo = torch.finfo(x.dtype)
+                x = x.clamp(finfo.tiny, 1 - finfo.eps / 2)
         return implicit_beta(a, b, x)
 
     def _log_prob(self, value):

@@ -9,7 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import implicit_dirichlet, log_standard_gamma
-from .._samplers.gamma import kernel_draws_exact
+from .._samplers.gamma import few_dirichlet, simplex_from_logs_
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
@@ -165,21 +165,19 @@ class Dirichlet(ExponentialFamily):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         c = self.concentration
+        # The draw carries no gradient: the implicit one (through each Beta marginal) is
+        # attached below; the pathwise one through the normalized gammas differs.
+        x = few_dirichlet(c, shape, generator)  # a few draws (CPU eager): in Python floats
+        if x is not None:
+            return implicit_dirichlet(c, x)
         dtype = c.dtype
         if dtype in (torch.float16, torch.bfloat16):
             # half-precision gamma draws overflow (concentration 65504): draw in float32
             c = c.float()
-        # The draw carries no gradient: the implicit one (through each Beta marginal) is
-        # attached below; the pathwise one through the normalized gammas differs.
         with torch.no_grad():
-            if kernel_draws_exact((c,), shape):  # a few draws, none near underflow
-                x = torch._sample_dirichlet(c.detach().expand(shape), generator=generator)
-            else:
-                log_g = log_standard_gamma(c, shape, generator)
-                # softmax written out (torch's kernel is ~5x slower over a short last dim),
-                # in place on the fresh draws
-                g = log_g.sub_(log_g.amax(-1, keepdim=True)).exp_()
-                x = g.div_(g.sum(-1, keepdim=True))
+            # softmax written out (torch's kernel is ~5x slower over a short last dim),
+            # in place on the fresh draws
+            x = simplex_from_logs_(log_standard_gamma(c, shape, generator))
             # 0 has infinite log-density for alpha_i < 1: keep the components positive.
             x = x.clamp_(min=torch.finfo(dtype).tiny)
         return implicit_dirichlet(c, x).to(dtype)
