@@ -63,12 +63,7 @@ def _method_fn(ex, method, x):
 
 
 # Known gaps (issue 11), each a strict xfail: fixed, it fails until removed from here.
-NOT_ONE_GRAPH = {
-    ("NegativeBinomial", "entropy"): (
-        "the exact entropy sums a window of labels whose width depends on the parameters "
-        "(up to 2^18; striding it would not be exact near k = 0 for small total_count)"
-    ),
-}
+NOT_ONE_GRAPH: dict[tuple[str, str], str] = {}
 
 
 def _cases():

@@ -31,6 +31,7 @@ from ..utils import (
     textbook_range,
 )
 from ._beta_tails import IncompleteBetaTails
+from ._count_entropy import LAWS, opaque, opaque_entropy
 from ._params import BinaryGivenParameter, binary_kl, count_and_given
 
 __all__ = ["Binomial"]
@@ -421,20 +422,24 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
-        size = math.prod(shape)
-        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
-        if draws is not None:  # a few laws, many draws
-            return draws
-        if size >= _VECTORISED_FROM and self._cached("inverts", self._inverts):
-            with torch.no_grad():
-                draws = binomial_inversion(
-                    self.total_count.detach().expand(shape).reshape(-1),
-                    self._param.detach().expand(shape).reshape(-1),
-                    generator,
-                    logits=self._given == "logits",
-                )
-            return draws.view(shape)
-        n, p = self.total_count.expand(shape), self.probs.expand(shape)
+        if math.prod(shape) >= _VECTORISED_FROM:  # (the law tables start further on)
+            tables = lambda: self._cached("law_tables", self._law_tables)  # noqa: E731
+            draws = table_draws(shape, tables, generator)
+            if draws is not None:  # a few laws, many draws
+                return draws
+            if self._cached("inverts", self._inverts):
+                with torch.no_grad():
+                    draws = binomial_inversion(
+                        self.total_count.detach().expand(shape).reshape(-1),
+                        self._param.detach().expand(shape).reshape(-1),
+                        generator,
+                        logits=self._given == "logits",
+                    )
+                return draws.view(shape)
+        # (both already have the batch shape: an expand costs as much as the draws of a few)
+        n, p = self.total_count, self.probs
+        if n.shape != shape:
+            n, p = n.expand(shape), p.expand(shape)
         # torch.binomial never returns for a NaN count (reachable with validation off): draw
         # with 0 there and give NaN. (Eagerly on CPU, only when some count is NaN.)
         unknown = None
@@ -786,6 +791,9 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
         # Elsewhere -sum P log P over the labels within 12 s + 20 of the mean (the mass beyond
         # is below 1e-31): see _strided_entropy (a fixed number of labels, so that it
         # compiles into one graph).
+        # compile / torch.func: the same algorithm as one operator (._count_entropy).
+        if opaque(self.total_count, self._param):
+            return opaque_entropy(self, "Binomial")
         shared = _distinct_laws(self)
         if shared is not None:  # repeated parameters: each distinct law summed once
             law, inverse = shared
@@ -804,21 +812,40 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
             # lgamma log_prob where it is exact enough: utils.textbook_dtype)
             wide = self._textbook_twin() if self._textbook_work() else self._in_float64()
             return wide._entropy().to(n.dtype)
-        p, q = self._success_failure_probs()
-        variance = n * p * q
-        wide = variance > _ASYMPTOTIC_ENTROPY_VARIANCE
-        safe_variance = torch.where(wide, variance, torch.ones_like(variance))
-        asymptotic = 0.5 * torch.log(_TWO_PI_E * safe_variance) - (p - q).pow(2) / (
-            12 * safe_variance
-        )
-        # Where the window lies needs no gradient (and NaN parameters give a NaN result).
+        start, stop, _, wide = self._entropy_window()
+        summed = _strided_entropy(self, start, stop, n)
+        return torch.where(wide, self._wide_entropy(wide), summed)
+
+    def _entropy_window(self):
+        """``(start, stop, stride, wide)``: the labels within 12 sd + 20 of the mean, the
+        stride that walks them in at most 2048 steps (_strided_entropy), and the entries whose
+        variance passes 3e5 (asymptotic expansion). Needs no gradient; NaN parameters give a
+        NaN result."""
+        n = self.total_count
         with torch.no_grad():
+            p, q = self._success_failure_probs()
+            variance = n * p * q
+            wide = variance > _ASYMPTOTIC_ENTROPY_VARIANCE
             sd = torch.where(wide, torch.zeros_like(variance), variance).sqrt().nan_to_num()
             mean = (n * p).nan_to_num()
             start = (mean - 12 * sd - 20).floor().clamp(min=0)
             stop = torch.minimum(mean + 12 * sd + 21, n + 1)
-        summed = _strided_entropy(self, start, stop, n)
-        return torch.where(wide, asymptotic, summed)
+            stride = torch.ceil((stop - start) / _ENTROPY_LABELS).clamp(min=1).nan_to_num(nan=1.0)
+        return start, stop, stride, wide
+
+    def _wide_entropy(self, wide: torch.Tensor) -> torch.Tensor:
+        """``log(2 pi e s^2) / 2 - (1 - 2p)^2 / (12 s^2)`` where ``wide`` (else finite)."""
+        p, q = self._success_failure_probs()
+        variance = self.total_count * p * q
+        safe_variance = torch.where(wide, variance, torch.ones_like(variance))
+        return 0.5 * torch.log(_TWO_PI_E * safe_variance) - (p - q).pow(2) / (12 * safe_variance)
+
+    def _entropy_slopes(self, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``d log P(k) / dn = psi(n + 1) - psi(n - k + 1) + log q`` (at fixed p) and
+        ``n - k`` (the factor of ``log q``), for :mod:`._count_entropy`."""
+        n = self.total_count
+        log_q = self._log_success_failure()[1]
+        return torch.digamma(n + 1) - torch.digamma(n - k + 1) + log_q, n - k
 
     def _in_float64(self) -> Binomial:
         return self._with_dtype(torch.float64)
@@ -874,6 +901,9 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
             )
         values = torch.arange(top + 1, dtype=n.dtype, device=n.device)
         return values.view((-1,) + (1,) * len(self._batch_shape))
+
+
+LAWS["Binomial"] = Binomial
 
 
 @register_kl(Binomial, Binomial)

@@ -13,6 +13,7 @@ from .._samplers.counts import LawTables, distinct_laws, law_grid, law_tables, t
 from ..distribution import Distribution
 from ..special import softplus, stirlerr
 from ..utils import _readable, textbook_dtype
+from ._count_entropy import LAWS, opaque, opaque_entropy
 from ._params import BinaryGivenParameter, count_and_given
 from .binomial import (
     _LOG_2PI,
@@ -314,6 +315,9 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         # for large r p the Edgeworth expansion H = log(2 pi e s^2) / 2 - g^2 / 12 with the
         # skewness g^2 = (1 + p)^2 / (r p) (error O(1 / (r p)^2)); otherwise (p near 1, a
         # heavy tail) the continuum limit, the Gamma(r, rate -log p) entropy (error O(1 - p)).
+        # Under torch.compile / torch.func: the same algorithm as one operator.
+        if opaque(self.total_count, self._param):
+            return opaque_entropy(self, "NegativeBinomial")
         shared = self._distinct_laws()
         if shared is not None:  # repeated parameters: each distinct law summed once
             law, inverse = shared
@@ -323,34 +327,52 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
             wide = self._with_dtype(torch.float64)
             wide._recurrent_window = True  # float32 accuracy is enough
             return wide._entropy().to(dtype)
-        r = self.total_count
-        log_p, log_q = self._log_success_failure()
-        p, q = self._success_failure_probs()
-        odds = self._odds()
-        mean = r * odds
-        variance = mean * (1 + odds)
-        decay = -log_p  # P(k + 1) / P(k) -> p
-        with torch.no_grad():
-            sd = variance.sqrt()
-            start = (mean - 12 * sd - 20).floor().clamp(min=0)
-            stop = (mean + 12 * sd + 60 / decay + 21).floor()
-            wide = (stop - start) > _MAX_ENTROPY_WINDOW
-            start = torch.where(wide, torch.zeros_like(start), start)
-            stop = torch.where(wide, torch.ones_like(stop), stop)
+        start, stop, _, wide = self._entropy_window()
         if self._recurrent_window:
             summed = _recurrent_entropy(self, start, stop)
         else:
             summed = _windowed_entropy(self, start, stop)
         if not bool(wide.any()):
             return summed
+        return torch.where(wide, self._wide_entropy(wide), summed)
+
+    def _entropy_window(self):
+        """``(start, stop, stride, wide)``: the labels the entropy sums (unit stride), and
+        the entries whose window would pass 2^18 labels (given the window ``[0, 1)``)."""
+        odds = self._odds()
+        mean = self.total_count * odds
+        with torch.no_grad():
+            sd = (mean * (1 + odds)).sqrt()
+            start = (mean - 12 * sd - 20).floor().clamp(min=0)
+            stop = (mean + 12 * sd - 60 / self._log_success_failure()[0] + 21).floor()
+            wide = (stop - start) > _MAX_ENTROPY_WINDOW
+            start = torch.where(wide, torch.zeros_like(start), start)
+            stop = torch.where(wide, torch.ones_like(stop), stop)
+        return start, stop, torch.ones_like(start), wide
+
+    def _wide_entropy(self, wide: torch.Tensor) -> torch.Tensor:
+        """The Edgeworth expansion (r p > 1e3) or the Gamma continuum limit, where ``wide``."""
+        r = self.total_count
+        p = self._success_failure_probs()[0]
+        odds = self._odds()
+        variance = r * odds * (1 + odds)
+        decay = -self._log_success_failure()[0]
         rp = torch.where(wide, r * p, torch.ones_like(r))
         safe_variance = torch.where(wide, variance, torch.ones_like(variance))
         edgeworth = 0.5 * torch.log(_TWO_PI_E * safe_variance) - (1 + p).square() / (12 * rp)
         shape = torch.where(wide, r, torch.ones_like(r))
         rate = torch.where(wide, decay, torch.ones_like(decay))
         gamma = shape - torch.log(rate) + torch.lgamma(shape) + (1 - shape) * torch.digamma(shape)
-        asymptotic = torch.where(rp > _EDGEWORTH_FROM, edgeworth, gamma)
-        return torch.where(wide, asymptotic, summed)
+        return torch.where(rp > _EDGEWORTH_FROM, edgeworth, gamma)
+
+    def _entropy_slopes(self, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``d log P(k) / dr = psi(k + r) - psi(r) + log q`` (at fixed p) and ``r`` (the
+        factor of ``log q``), for :mod:`._count_entropy`; 0 at r = 0 (a point mass, whose
+        gradients are 0 as in eager mode)."""
+        r = self.total_count
+        growth = torch.where(k == 0, 0.0, torch.digamma(k + r) - torch.digamma(r))
+        log_q = torch.where(r == 0, 0.0, self._log_success_failure()[1])
+        return growth + log_q, r
 
     # Set on the float64 twin of float32 parameters: the entropy's window is summed by the
     # ratio recurrence (_recurrent_entropy), exact to float32 rounding.
@@ -400,6 +422,8 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         b = k.clamp(min=0) + 1
         return a, b, below, degenerate
 
+
+LAWS["NegativeBinomial"] = NegativeBinomial
 
 _LOG_FACTORIAL_SIZE = 4096  # counts below this read log k! from a table (textbook log_prob)
 _LOG_FACTORIAL: dict[torch.dtype, torch.Tensor] = {}
