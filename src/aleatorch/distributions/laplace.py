@@ -69,7 +69,10 @@ class Laplace(SymmetricLocationScale, Distribution):
         # rand gives multiples of eps/2 in [0, 1); w = 2u - (1 - eps/2) (one add: 2u and the
         # sum are exact) is then an odd multiple of eps/2, symmetric about 0 and never 0 or
         # +-1, so the magnitude log1p(-|w|) is finite and the sign never vanishes.
-        w = torch.add(_scalar_tensor(_EPS_HALF_MINUS_1[dtype], dtype), u, alpha=2)
+        if u.numel() > _SMALL_NUMEL:  # in place on the fresh uniforms
+            w = u.mul_(2.0).add_(_EPS_HALF_MINUS_1[dtype])
+        else:  # (few entries: one op, with a cached scalar operand)
+            w = torch.add(_scalar_tensor(_EPS_HALF_MINUS_1[dtype], dtype), u, alpha=2)
         # z = -sign(w) log1p(-|w|) (copysign keeps only the magnitude of log1p), a standard
         # Laplace draw; x = loc + scale z in one op.
         # (in place on the fresh |w|: no graph reaches the draws)
