@@ -221,13 +221,14 @@ def law_tables(
     return None if tables is None else (tables, law_index(reduced_shape, device))
 
 
-def table_draws(shape: torch.Size, tables_of: Callable, generator) -> Tensor | None:
-    """Draws of ``shape`` by the law tables ``tables_of()`` gives (the caller caches them,
-    or None), where there are enough draws to be worth them; else None."""
+def table_draws(shape: torch.Size, dist, generator) -> Tensor | None:
+    """Draws of ``shape`` by the law tables of ``dist`` (its ``_law_tables()``, cached on it
+    as ``"law_tables"``; None where it has none), where there are enough draws to be worth
+    them; else None."""
     size = math.prod(shape)
     if size < LAWS_FROM:
         return None
-    tables = tables_of()
+    tables = dist._cached("law_tables", dist._law_tables)
     if tables is None or size < tables[0].worth:
         return None
     return tables[0].draw(shape, tables[1], generator)

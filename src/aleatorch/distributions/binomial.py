@@ -423,8 +423,7 @@ class Binomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         if math.prod(shape) >= _VECTORISED_FROM:  # (the law tables start further on)
-            tables = lambda: self._cached("law_tables", self._law_tables)  # noqa: E731
-            draws = table_draws(shape, tables, generator)
+            draws = table_draws(shape, self, generator)
             if draws is not None:  # a few laws, many draws
                 return draws
             if self._cached("inverts", self._inverts):

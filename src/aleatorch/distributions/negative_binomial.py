@@ -127,7 +127,7 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         # A Poisson whose rate is Gamma(r, scale = odds) distributed.
         shape = self._extended_shape(sample_shape)
-        draws = table_draws(shape, lambda: self._cached("law_tables", self._law_tables), generator)
+        draws = table_draws(shape, self, generator)
         if draws is not None:  # a few laws, many draws
             return draws
         # r = 0 is drawn as r = tiny: Gamma(tiny) underflows to 0 (its chance of reaching

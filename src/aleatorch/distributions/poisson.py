@@ -128,8 +128,7 @@ class Poisson(ExponentialFamily):
         ):
             return self._sample_huge_rates(rate, generator)
         if rate.numel() >= _VECTORISED_FROM:  # (the law tables start further on)
-            tables = lambda: self._cached("law_tables", self._law_tables)  # noqa: E731
-            draws = table_draws(shape, tables, generator)
+            draws = table_draws(shape, self, generator)
             if draws is not None:  # a few rates, many draws
                 return draws
             if self._cached("inverts", self._inverts):
