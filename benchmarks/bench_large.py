@@ -65,14 +65,27 @@ def _draws(d, dtype: torch.dtype) -> Callable[[], object]:
     return floor
 
 
-def _rsample_backward(spec: Spec) -> None:
+_LOSS_WEIGHTS: dict[tuple[torch.Size, torch.dtype], torch.Tensor] = {}
+
+
+def _weighted_loss(x: torch.Tensor) -> torch.Tensor:
+    """``(x * w).sum()`` with fixed random weights ``w`` of ``x``'s shape (one per shape, the
+    same for both libraries): a plain ``x.sum()`` would make the backward of a family on the
+    simplex (Dirichlet) degenerate, its gradient being identically zero."""
+    key = (x.shape, x.dtype)
+    if key not in _LOSS_WEIGHTS:
+        generator = torch.Generator().manual_seed(1)
+        _LOSS_WEIGHTS[key] = torch.rand(x.shape, dtype=x.dtype, generator=generator)
+    return (x * _LOSS_WEIGHTS[key]).sum()
+
+
+def _rsample_backward(spec: Spec, side: str = "ours") -> None:
     fresh, _ = with_fresh_leaves(spec)
-    fresh.build("ours", validate_args=False).rsample().sum().backward()
+    _weighted_loss(fresh.build(side, validate_args=False).rsample()).backward()
 
 
 def _rsample_backward_torch(spec: Spec) -> None:
-    fresh, _ = with_fresh_leaves(spec)
-    fresh.build("torch", validate_args=False).rsample().sum().backward()
+    _rsample_backward(spec, "torch")
 
 
 def _compiled(d, method: str, *args: torch.Tensor) -> Callable[[], Callable[[], object]]:
