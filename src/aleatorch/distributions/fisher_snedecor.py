@@ -14,7 +14,6 @@ from ..special.double_float import two_prod, two_sum
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv_log_odds
 from ..special.logspace import softplus
-from ..special.xlogy import x_log_y
 from ..utils import _readable, as_params, textbook_dtype
 from ._beta_exact import (
     _scaled_degrees,
@@ -23,6 +22,7 @@ from ._beta_exact import (
     fisher_log_prob,
     working,
 )
+from .gamma import _S_SERIES, _T_SERIES, _horner, blockwise
 
 __all__ = ["FisherSnedecor"]
 
@@ -30,11 +30,81 @@ __all__ = ["FisherSnedecor"]
 _TEXTBOOK_DF = 20.0
 
 
-def _textbook_terms(d: FisherSnedecor, work: torch.dtype):
-    """``(d1/2, d2/2, log(d1/d2), log B(d1/2, d2/2))`` in ``work``."""
+def _textbook_terms(d: FisherSnedecor, work: torch.dtype, widened: bool):
+    """``(a - 1, a + b, t, a log(d1/d2) - log B(a, b), floor)`` in ``work``, ``a = d1/2``,
+    ``b = d2/2``: ``t = d1/d2`` for the widened form, ``log(d1/d2)`` and the floor of ``log x``
+    (``-max`` where ``a = 1``, so that ``0 log 0 = 0``; else ``-inf``) for the direct one."""
     a, b = 0.5 * d.df1.to(work), 0.5 * d.df2.to(work)
     log_beta = torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b)
-    return a, b, torch.log(a / b), log_beta
+    ratio = a / b
+    log_ratio = torch.log(ratio)
+    const = a * log_ratio - log_beta
+    if widened:
+        return a - 1, a + b, ratio, const, None
+    finite = -torch.finfo(work).max
+    floor = torch.full_like(a, -math.inf).masked_fill_(a == 1, finite)
+    return a - 1, a + b, log_ratio, const, floor
+
+
+# float32 entropy (_entropy_float32): degrees of freedom in [2^-100, 1e8] (the shifted
+# products below stay finite; 4 / x does not overflow).
+_FLOAT32_RANGE = (2.0**-100, 1e8)
+_HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+
+
+def _float32_entropy_applies(df1: torch.Tensor, df2: torch.Tensor) -> bool:
+    """float32 parameters in ``_FLOAT32_RANGE``, CPU eager (``_readable``); NaN fails."""
+    if df1.dtype != torch.float32 or df2.dtype != torch.float32 or not _readable((df1, df2)):
+        return False
+    low, high = _FLOAT32_RANGE
+    for t in (df1, df2):
+        if t.numel():
+            lo, hi = torch.aminmax(t.detach())
+            if not (float(lo) >= low and float(hi) <= high):
+                return False
+    return True
+
+
+def _shifted_g(x: torch.Tensor, k: int) -> torch.Tensor:
+    r""":math:`G_k(x) - k/x` for :math:`G_k(x) = \delta(x) + (x + k) L(x)` (``delta``
+    Stirling's remainder, :math:`L = \log - \psi`), float32, ``~ 1/2`` for large ``x``: by the
+    recurrence to ``z = x + 4``,
+
+    .. math:: G_k(x) = \tfrac12 + \log\frac{z^3}{(x+1)(x+2)(x+3)}
+              + (\tfrac12 - k)\,\mathrm{log1p}(4/x) + S(z) - \frac{4 - k}{2z} + (x + k) T(z)
+              + \sum_{i=0}^{3} \frac{k - i}{x + i}
+
+    (``S``, ``T`` the Stirling series of ``lgamma`` and ``log - digamma`` at ``z``, as
+    ``gamma.shifted_stirling``); every term is of the size of the result (the first log is
+    ``log1p`` of ``prod(1 + (4-i)/(x+i)) - 1``, expanded). The pole ``k/x`` is left to the
+    caller: ``1/b - 1/a`` is formed as ``(a - b)/a/b`` (no cancellation for ``a ~ b -> 0``)."""
+    # in place only on fresh temporaries that no recorded op saved (autograd stays valid)
+    w = (x + 4).reciprocal()
+    t = w * w
+    r1, r2, r3 = (x + 1).reciprocal(), (x + 2).reciprocal(), (x + 3).reciprocal()
+    # (1 + e1)(1 + e2)(1 + e3) - 1 for e_i = (4 - i) r_i, each step f -> e + f + e f
+    f = (r2 * r3).mul_(2).add_(r2, alpha=2).add_(r3)
+    f = (r1 * f).mul_(3).add_(f).add_(r1, alpha=3)
+    out = torch.log1p(f)
+    out = out.add_(torch.log1p(x.reciprocal() * 4), alpha=0.5 - k)
+    out = out.addcmul_(_horner(t, _S_SERIES), w).add_(w, alpha=-0.5 * (4 - k))
+    out = out.addcmul_((x + k) * t, _horner(t, _T_SERIES))
+    # sum_{i>0} (k - i) / (x + i)
+    out = out.add_(r1, alpha=k - 1).add_(r2, alpha=k - 2).add_(r3, alpha=k - 3)
+    return out.add_(0.5)
+
+
+def _entropy_float32(df1: torch.Tensor, df2: torch.Tensor) -> torch.Tensor:
+    r"""float32 :math:`H = \tfrac12\log 2\pi + \tfrac12\log(1/a + 1/b) + G_{-1}(a) + G_1(b)
+    - G_0(a + b)` (``_shifted_g``, the poles ``1/b - 1/a`` apart; no lgamma/digamma, no
+    float64), ``a = d1/2``, ``b = d2/2``;
+    ``log(1/a + 1/b) = log1p(m/M) - log m`` for ``m = min(a, b)``, ``M = max(a, b)``."""
+    a, b = 0.5 * df1, 0.5 * df2
+    m, big = torch.minimum(a, b), torch.maximum(a, b)
+    out = torch.log1p(m / big).sub_(torch.log(m)).mul_(0.5).add_(_HALF_LOG_2PI)
+    out = out.add_((a - b).div_(a).div_(b))
+    out = out.add_(_shifted_g(a, -1)).add_(_shifted_g(b, 1))
+    return out.sub_(_shifted_g(a + b, 0))
 
 
 # Beyond these magnitudes the error-free transformations could overflow or underflow.
@@ -159,13 +229,40 @@ class FisherSnedecor(Distribution):
         if work is None:
             return fisher_log_prob(self.df1, self.df2, value)
         dtype = torch.promote_types(self.df1.dtype, value.dtype)
-        a, b, log_ratio, log_beta = self._cached(
-            "textbook_terms", lambda: _textbook_terms(self, work)
-        )
         x = value.to(torch.promote_types(work, value.dtype))
-        # log(1 + d1 x / d2) as softplus(log x + log(d1 / d2)): no overflow of d1 x / d2
-        out = a * log_ratio + x_log_y(a - 1, x) - (a + b) * softplus(x.log() + log_ratio)
-        out = torch.where(x == math.inf, -math.inf, out - log_beta)  # not inf - inf
+        # float32 degrees and values in float64: d1 x / d2 <= 1e8 * 2^149 * 2^128 < 1e92, so
+        # log1p(d1 x / d2) directly; the floor -max of log x makes (a - 1) log 0 overflow to
+        # the right infinity in float32 (|a - 1| >= 2^-24 or 0), the cap 1e300 keeps
+        # (a - 1) log inf finite (a <= 5e7) against -(a + b) log1p(inf) = -inf.
+        widened = dtype == torch.float32 and x.dtype == torch.float64
+        a1, total, t, const, floor = self._cached(
+            f"textbook_terms_{widened}", lambda: _textbook_terms(self, work, widened)
+        )
+        batch = self._batch_shape  # the parameters' (broadcast) shape
+        if (
+            widened
+            and x.shape[max(0, x.dim() - len(batch)) :] == batch
+            and not (
+                torch.is_grad_enabled()
+                and (value.requires_grad or self.df1.requires_grad or self.df2.requires_grad)
+            )
+        ):
+            # nothing to differentiate, x of the result's shape: in place on the two float64
+            # buffers (x is a fresh copy of the float32 value), fewer 1M-entry temporaries
+            log_1p = torch.mul(t, x).log1p_().mul_(total)
+            log_x = x.log_().clamp_(min=-torch.finfo(x.dtype).max, max=1e300)
+            return log_x.mul_(a1).add_(const).sub_(log_1p).to(dtype)
+        log_x = torch.log(x)
+        if widened:
+            log_1p = torch.log1p(t * x)
+            log_x = log_x.clamp_(min=-torch.finfo(x.dtype).max, max=1e300)
+        else:
+            # log(1 + d1 x / d2) as softplus(log x + log(d1 / d2)): no overflow of d1 x / d2;
+            # log x capped at ~log(max) + 1 so that (a - 1) log x stays finite at x = inf
+            log_1p = softplus(log_x + t)
+            cap = math.log(torch.finfo(x.dtype).max) + 1
+            log_x = torch.clamp(log_x, min=floor).clamp_(max=cap)
+        out = torch.addcmul(const, a1, log_x).sub_(total * log_1p)
         return out.to(dtype)
 
     def _beta_tail(self, function, value, upper: bool = False, kind: str = "cdf"):
@@ -220,4 +317,7 @@ class FisherSnedecor(Distribution):
     def _entropy(self):
         # log(d2/d1) + log B(a, b) + (1 - a) psi(a) - (1 + b) psi(b) + (a + b) psi(a + b),
         # a = d1/2, b = d2/2, regrouped without cancellation
-        return fisher_entropy(self.df1, self.df2)
+        df1, df2 = self.df1, self.df2
+        if _float32_entropy_applies(df1, df2):
+            return blockwise(_entropy_float32, torch.broadcast_tensors(df1, df2))
+        return fisher_entropy(df1, df2)
