@@ -14,7 +14,14 @@ from .. import constraints
 from ..distribution import Distribution, _no_caching, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
-from ..utils import _flat_list, _readable, broadcast_shapes, lazy_property, softmax_last
+from ..utils import (
+    _flat_list,
+    _inplace_ok,
+    _readable,
+    broadcast_shapes,
+    lazy_property,
+    softmax_last,
+)
 from ._params import GivenParameter, probs_or_logits, rsample_hint
 
 __all__ = ["Categorical"]
@@ -216,6 +223,59 @@ def python_labels(d: Any, sample_shape: torch.Size, generator: Any) -> list[int]
     ]
 
 
+# int32 row numbers 0, 1, ..., kept for take_last up to this many rows (4 MB)
+_ROWS_KEPT = 1 << 20
+_rows = torch.empty(0, dtype=torch.int32)
+
+
+def _row_numbers(n: int) -> torch.Tensor:
+    """``arange(n)`` as int32 (CPU), a slice of one kept table when ``n <= _ROWS_KEPT``."""
+    global _rows
+    rows = _rows
+    if rows.numel() >= n:
+        return rows[:n]
+    with torch.inference_mode(False):  # a normal tensor, usable outside inference mode
+        rows = torch.arange(n, dtype=torch.int32)
+    if n <= _ROWS_KEPT:
+        _rows = rows
+    return rows
+
+
+# take_last's window: at least this many labels, a table of at most this many bytes
+_TAKE_FROM = 1 << 16
+_TAKE_BYTES = 8 << 20
+
+
+def take_last(table: torch.Tensor, labels: torch.Tensor, checked: bool) -> torch.Tensor | None:
+    """``table[..., labels]`` for integer ``labels`` of shape ``table.shape[:-1]`` (CPU eager),
+    as ``index_select`` on the flat table at ``K r + label`` (row ``r``, int32). ``gather``
+    over a short last dim loops per entry (333k rows of 3: 0.49 ms, this 0.41 ms, 0.31 ms
+    when ``checked``); it wins again below 64k labels (the extra calls) and once the
+    labels, the index and the table outgrow the cache (1M rows of 3: 1.6 ms, this 2.3 ms),
+    hence the window. None outside it, or when a label is outside ``0..K-1`` (unless
+    ``checked``), which would silently read a neighbouring row: the caller's ``gather``
+    then raises as it should."""
+    k = table.shape[-1]
+    n = labels.numel()
+    if (
+        n < _TAKE_FROM
+        or k > _SHORT_SUM
+        or table.numel() * table.element_size() > _TAKE_BYTES
+        or labels.is_floating_point()
+        or labels.dtype == torch.bool
+        or labels.shape != table.shape[:-1]
+        or not table.is_contiguous()
+        or not _readable((table, labels))
+    ):
+        return None
+    if not checked:
+        low, high = torch.aminmax(labels)
+        if low.item() < 0 or high.item() >= k:
+            return None
+    index = labels.reshape(-1).to(torch.int32, copy=True).add_(_row_numbers(n), alpha=k)
+    return table.view(-1).index_select(0, index).view(labels.shape)
+
+
 def log_of_probs(probs: torch.Tensor) -> torch.Tensor:
     """``log(probs)``, exactly -inf at 0 (and below), with a finite gradient there
     (safe-where); a plain ``log`` of ``max(p, 0)`` where no derivative can be taken."""
@@ -361,8 +421,14 @@ class Categorical(CategoricalParameter, Distribution):
             torch.searchsorted(cdf, target, out=index[start : start + block])
         return index.T.reshape(self._extended_shape(sample_shape))
 
-    def _gather(self, table: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        """``table[..., value]``: the entry of each value's label, broadcast over the batch."""
+    def _gather(
+        self, table: torch.Tensor, value: torch.Tensor, checked: bool = False
+    ) -> torch.Tensor:
+        """``table[..., value]``: the entry of each value's label, broadcast over the batch
+        (``checked``: the labels are known to lie in ``0..K-1``)."""
+        picked = take_last(table, value, checked)
+        if picked is not None:
+            return picked
         index = value.long().unsqueeze(-1)
         if index.shape[:-1] != table.shape[:-1]:
             index, table = torch.broadcast_tensors(index, table)
@@ -370,10 +436,13 @@ class Categorical(CategoricalParameter, Distribution):
         return table.gather(-1, index).squeeze(-1)
 
     def _log_prob(self, value):
+        # (validating, the public log_prob has checked that the labels are in range)
+        checked = value.numel() >= _TAKE_FROM and self._validate_args
         if self._given == "probs":
             # Gather first, then log only the gathered entries (log 0 = -inf exactly).
-            return self._gather(self.probs, value).log()
-        return self._gather(self.logits, value)
+            picked = self._gather(self.probs, value, checked)
+            return picked.log_() if _inplace_ok(picked) else picked.log()
+        return self._gather(self.logits, value, checked)
 
     def _cdf(self, value):
         cdf = self._cumulative_probs().to(self._param.dtype)

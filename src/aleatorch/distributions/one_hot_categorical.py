@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _readable, lazy_property
+from ..utils import _inplace_ok, _readable, lazy_property
 from ._params import rsample_hint
 from .categorical import (
     _SHORT_SUM,
@@ -20,6 +20,7 @@ from .categorical import (
     _kl_categorical_categorical,
     normalized_probs_or_logits,
     python_labels,
+    sum_last,
 )
 
 __all__ = ["OneHotCategorical", "OneHotCategoricalStraightThrough"]
@@ -43,6 +44,10 @@ def _argmax_last(x: torch.Tensor) -> torch.Tensor:
                 top = torch.maximum(top, cols[j])
             label = term if label is None else torch.maximum(label, term, out=label)
     return label
+
+
+# one-hot rows of this many bytes are copied as one word of this dtype (see _sample)
+_ROW_WORDS = {8: torch.int64, 16: torch.complex128}
 
 
 class OneHotCategorical(CategoricalParameter, Distribution):
@@ -118,10 +123,31 @@ class OneHotCategorical(CategoricalParameter, Distribution):
         ks = torch.arange(k, dtype=torch.uint8, device=p.device)
         if not _readable((labels,)):
             return torch.eq(labels.unsqueeze(-1), ks).to(p.dtype)
+        word = _ROW_WORDS.get(k * p.dtype.itemsize)
+        if word is not None:
+            # A one-hot row of 8 or 16 bytes is one word: copy the label's row of the
+            # identity, read as words (bits unchanged): 250k rows of 4 float32 in ~0.2 ms
+            # against ~0.7 ms for the comparisons.
+            rows = torch.eye(k, dtype=p.dtype, device=p.device).view(word).reshape(-1)
+            picked = rows.index_select(0, labels.reshape(-1).to(torch.int32))
+            return picked.view(p.dtype).view(labels.shape + (k,))
         out = torch.empty(labels.shape + (k,), dtype=p.dtype, device=p.device)
         return torch.eq(labels.unsqueeze(-1), ks, out=out)
 
     def _log_prob(self, value):
+        p = self._param
+        if (
+            p.numel() >= _WRITTEN_OUT_FROM
+            and self._given == "probs"
+            and 2 <= p.shape[-1] <= _SHORT_SUM
+            and value.shape == p.shape
+            and value.dtype == p.dtype
+            and _inplace_ok(p, value)
+        ):
+            # For a one-hot x, sum_j x_j p_j = p_label exactly (one product is p_label, the
+            # others 0), without the labels: ~2x cheaper than argmax + gather. Only without
+            # a graph: at p_label = 0 the gradient would be 0 * inf = NaN off the label.
+            return sum_last(value * p).log_()
         return self._categorical._log_prob(_argmax_last(value))
 
     def _entropy(self):
