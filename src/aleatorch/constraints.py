@@ -407,12 +407,38 @@ class _OneHot(Constraint):
 
     def all_ok(self, value):
         flat = _entries(value) if value.dim() else None
-        if not flat:  # (an empty row sums to 0: the check says so)
-            return bool(self.check(value).all())
-        # 0s and 1s (sums of them are exact), each row summing to 1.
-        return _ZERO_ONE.issuperset(flat) and all(
-            sum(row) == 1 for row in _rows(flat, value.shape[-1])
-        )
+        if flat:  # 0s and 1s (sums of them are exact), each row summing to 1.
+            return _ZERO_ONE.issuperset(flat) and all(
+                sum(row) == 1 for row in _rows(flat, value.shape[-1])
+            )
+        if not _reducible(value) or value.dtype == torch.bool:
+            return bool(self.check(value).all())  # (an empty row sums to 0: the check says so)
+        # Entries in [0, 1] and integral, so 0 or 1 (NaN fails the bounds), then every row
+        # sum exactly 1: three reductions, where the elementwise check builds two masks.
+        low, high = torch.aminmax(value)
+        if not (low.item() >= 0 and high.item() <= 1 and _all_integral(value)):
+            return False
+        low, high = torch.aminmax(_row_sums(value))
+        return low.item() == 1 and high.item() == 1
+
+
+def _reducible(value: torch.Tensor) -> bool:
+    """Whether a non-empty tensor with rows can be checked by reductions read in Python (not
+    under compile or a torch.func transform, where ``.item()`` is unavailable)."""
+    return bool(value.dim() and value.numel()) and not (_is_compiling() or _is_wrapped(value))
+
+
+def _row_sums(value: torch.Tensor) -> torch.Tensor:
+    """``value.sum(-1)``; over a last dim of 2 to 8 as a running sum of its columns (torch's
+    reduction over so short a dim does not vectorize: ~4x slower)."""
+    k = value.shape[-1]
+    if not 2 <= k <= 8:
+        return value.sum(-1)
+    columns = value.unbind(-1)
+    total = columns[0] + columns[1]
+    for column in columns[2:]:
+        total.add_(column)
+    return total
 
 
 def _no_nan(flat: list) -> bool:
