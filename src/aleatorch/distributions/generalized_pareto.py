@@ -12,7 +12,7 @@ from ..distribution import Distribution
 from ..special import log1mexp
 from ..special.compile_safe import expm1
 from ..special.double_float import div_residual, two_sum
-from ..utils import _readable, as_params, masked_compute
+from ..utils import _inplace_ok, _readable, as_params, broadcast_shapes, masked_compute
 
 __all__ = ["GeneralizedPareto"]
 
@@ -72,6 +72,24 @@ def _log_prob_general(value, loc, scale, c):
     log_sf = torch.where(near, near_end, plain)
     inside = (z >= 0) & (w > -1)
     return torch.where(inside, (1 + c) * log_sf - scale.log(), -math.inf)
+
+
+_FOLD = 8
+
+
+def _indices_below(flat: torch.Tensor, bound: float) -> torch.Tensor:
+    """The indices of the entries of the 1-d ``flat`` below ``bound``, when few are: the
+    entries are folded into ``_FOLD`` rows, a column is searched only if its minimum is below
+    ``bound`` (a bool mask and ``nonzero`` over every entry cost ~1.3 ms per 1M; the fold's
+    column minimum ~0.06 ms)."""
+    n = flat.numel()
+    width = n // _FOLD
+    rows = flat[: width * _FOLD].view(_FOLD, width)
+    columns = rows.amin(0).lt(bound).nonzero().squeeze(-1)
+    hits = rows[:, columns].lt(bound).nonzero()
+    found = hits[:, 0] * width + columns[hits[:, 1]]
+    tail = flat[width * _FOLD :].lt(bound).nonzero().squeeze(-1) + width * _FOLD
+    return torch.cat((found, tail))
 
 
 def _quantile_values(loc, scale, c, s):
@@ -248,11 +266,57 @@ class GeneralizedPareto(Distribution):
     def _log_prob(self, value):
         # log p = -log sigma - (1 + xi) log1p(xi z) / xi
         log_scale = self._cached("log_scale", self.scale.log)
-        if _readable((value, self.loc, self.scale, self.concentration)):
+        params = (self.loc, self.scale, self.concentration)
+        if _inplace_ok(value, *params):
+            return self._log_prob_in_place(value, log_scale)
+        if _readable((value, *params)):
             return self._log_prob_split(value, log_scale)
         log_sf, z = self._log_sf(value)
         inside = (z >= 0) & (self.concentration * z > -1)
         return torch.where(inside, (1 + self.concentration) * log_sf - log_scale, -math.inf)
+
+    def _log_prob_in_place(self, value, log_scale):
+        """No graph (CPU eager): ``-(log sigma + (1 + xi) z / q)``, ``q = w / log1p(w)``,
+        over three fresh buffers, with no clamp and no where. ``q`` is 0/0 at ``w = 0`` and
+        ``w / 0`` at a subnormal ``w`` (``log1p`` flushes those to 0): both are set to the
+        limit 1. The entries outside ``0 <= z``, ``-3/4 <= w <= max`` (one reduction each
+        says whether any exists, :func:`_indices_below` finds them; a NaN sends everything
+        to :meth:`_log_prob_split`) are recomputed by :func:`_log_prob_general` and
+        scattered in."""
+        c = self.concentration
+        z = torch.sub(value, self.loc)
+        big = torch.finfo(z.dtype).max
+        shape = broadcast_shapes(z.shape, self.scale.shape, c.shape)
+        if z.shape != shape:  # parameters wider than value and loc: a buffer of that shape
+            z = z.expand(shape).contiguous()
+        z.div_(self.scale)
+        w = torch.mul(c, z)
+        q = torch.log1p(w)
+        torch.div(w, q, out=q).nan_to_num_(nan=1.0, posinf=1.0, neginf=1.0)
+        z_min = z.min().item() if z.numel() else 0.0
+        w_min, w_max = torch.aminmax(w) if w.numel() else (0.0, 0.0)
+        w_min, w_max = float(w_min), float(w_max)
+        if not w_max <= big or not z_min >= -big:  # a NaN or an overflowing w
+            return self._log_prob_split(value, log_scale)
+        chosen = None
+        if z_min < 0:  # 0 <= z and -3/4 <= w fail together where min(z, w + 3/4) < 0
+            chosen = _indices_below(torch.minimum(z, w.add_(0.75), out=w).view(-1), 0.0)
+        elif w_min < -0.75:
+            chosen = _indices_below(w.view(-1), -0.75)
+        one_plus_c = self._cached("one_plus_concentration", lambda: 1 + c)
+        out = torch.addcdiv(log_scale, z.mul_(one_plus_c), q, out=q).neg_()
+        if chosen is None or chosen.numel() == 0:
+            return out
+        index = None
+        parts = []
+        for t in (value, self.loc, self.scale, c):
+            if t.shape == shape:
+                parts.append(t.reshape(-1)[chosen])
+            else:
+                index = torch.unravel_index(chosen, shape) if index is None else index
+                parts.append(t.expand(shape)[index])
+        out.view(-1).index_put_((chosen,), _log_prob_general(*parts).to(out.dtype))
+        return out
 
     def _log_prob_split(self, value, log_scale):
         """CPU eager: the plain form ``-(1 + xi) z log1p(w) / w - log sigma`` on the ordinary
@@ -296,5 +360,6 @@ class GeneralizedPareto(Distribution):
         return self._quantile_of_log_sf(torch.log1p(-value))
 
     def _entropy(self):
-        # H = log sigma + xi + 1
-        return self.scale.log().add_(self.concentration).add_(1).expand(self.batch_shape)
+        # H = log sigma + xi + 1 (log sigma cached, shared with log_prob)
+        log_scale = self._cached("log_scale", self.scale.log)
+        return torch.add(log_scale, self.concentration).add_(1).expand(self.batch_shape)

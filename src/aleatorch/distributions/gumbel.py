@@ -13,7 +13,7 @@ from ..special import log1mexp
 from ..special.compile_safe import expm1
 from ..special.logspace import expm1mx
 from ..special.stirling import _ZETA
-from ..utils import _inplace_ok, as_params
+from ..utils import _inplace_ok, as_params, broadcast_shapes
 from ..wrappers.transformed import TransformedDistribution
 
 __all__ = ["Gumbel"]
@@ -21,6 +21,25 @@ __all__ = ["Gumbel"]
 _KL_SERIES_BELOW = 0.2
 _EULER_GAMMA = 0.57721566490153286061
 _LOG_LOG_2 = math.log(math.log(2))
+
+
+# log_prob with no graph: exp(y) in blocks of this many entries into one scratch buffer
+# (1 MB in float32, in L2; a second 1M-entry buffer costs its page faults: 1M float32
+# entries 2.0-2.2 ms with blocks of 256K, 2.2-2.3 ms with 64K, 2.0-2.5 ms unblocked)
+_BLOCK = 262144
+
+
+def _minus_exp_plus_blocks(y: torch.Tensor, add: torch.Tensor) -> torch.Tensor:
+    """``y - exp(y) + add`` written over ``y`` (contiguous, ``add`` of its shape), block by
+    block through one scratch buffer."""
+    flat, extra = y.view(-1), add.view(-1)
+    scratch = torch.empty(_BLOCK, dtype=y.dtype, device=y.device)
+    n = flat.numel()
+    for i in range(0, n, _BLOCK):
+        j = min(n, i + _BLOCK)
+        block, e = flat[i:j], scratch[: j - i]
+        block.sub_(torch.exp(block, out=e)).add_(extra[i:j])
+    return y
 
 
 class Gumbel(TransformedDistribution):
@@ -89,10 +108,18 @@ class Gumbel(TransformedDistribution):
         # Below -log(finfo.max) exp(-z) is inf anyway: the clamp keeps z = -inf (a value far
         # left of a loc near finfo.max) from giving -(-inf + inf) = NaN instead of -inf.
         log_term = self._log_term()
-        if _inplace_ok(value, self.loc, self.scale):  # no graph: two buffers, in place
-            z = torch.sub(value, self.loc).div_(self.scale)
-            z.clamp_(min=-math.log(torch.finfo(z.dtype).max) - 1)
-            return torch.sub(log_term, torch.neg(z).exp_().add_(z), out=z)
+        if _inplace_ok(value, self.loc, self.scale):
+            y = torch.sub(self.loc, value)  # -z, then y - exp(y) - log(beta) in place
+            if broadcast_shapes(y.shape, self.scale.shape) == y.shape:
+                y.div_(self.scale).clamp_(max=math.log(torch.finfo(y.dtype).max) + 1)
+                if (
+                    y.numel() > 2 * _BLOCK
+                    and log_term.shape == y.shape
+                    and y.is_contiguous()
+                    and log_term.is_contiguous()
+                ):
+                    return _minus_exp_plus_blocks(y, log_term)
+                return y.sub_(torch.exp(y)).add_(log_term)
         z = self._standardize(value)
         z = z.clamp(min=-math.log(torch.finfo(z.dtype).max) - 1)
         return log_term - (z + torch.exp(-z))

@@ -10,8 +10,9 @@ from .. import constraints
 from ..distribution import _OPTIONAL_METHODS, Distribution, _shape_str
 from ..errors import MethodNotImplementedError, ParameterError, ShapeError, foreign_hint
 from ..kl import kl_divergence, register_kl
-from ..transforms import AffineTransform, ComposeTransform, Transform
+from ..transforms import AffineTransform, ComposeTransform, ExpTransform, Transform
 from ..transforms._base import _sum_rightmost
+from ..utils import _inplace_ok, broadcast_shapes
 from .independent import Independent
 
 __all__ = ["TransformedDistribution"]
@@ -23,6 +24,34 @@ _SWAPPED = {
     "survival_function": "cdf",
     "log_survival_function": "log_cdf",
 }
+
+
+def _fits(dst: torch.Tensor, src: torch.Tensor) -> bool:
+    """Whether ``dst op= src`` may run in place: same dtype, ``src`` broadcasts to ``dst``'s
+    shape, no graph wanted through either, both plain CPU eager tensors (``_inplace_ok``)."""
+    return (
+        src.dtype == dst.dtype
+        and broadcast_shapes(dst.shape, src.shape) == dst.shape
+        and _inplace_ok(dst, src)
+    )
+
+
+def _spent_pre_image(first: Transform, y: torch.Tensor, *others: torch.Tensor) -> bool:
+    """Whether ``log_prob - log_det`` may be written over the base's argument ``y``: ``y``
+    is the fresh output of ``first``'s inverse (an uncached affine or exp map), read by
+    nothing else now, of the result's shape and dtype, sharing no storage with ``others``,
+    and no graph is wanted."""
+    if type(first) not in (AffineTransform, ExpTransform) or first._cache_size:
+        return False
+    if not _inplace_ok(y, *others) or not y.is_contiguous():
+        return False
+    if broadcast_shapes(*(t.shape for t in others)) != y.shape:
+        return False
+    address = y.untyped_storage().data_ptr()
+    for t in others:
+        if t.dtype != y.dtype or t.untyped_storage().data_ptr() == address:
+            return False
+    return True
 
 
 class TransformedDistribution(Distribution):
@@ -252,17 +281,39 @@ class TransformedDistribution(Distribution):
 
     def _log_prob(self, value: torch.Tensor) -> torch.Tensor:
         event_dim = len(self._event_shape)
-        log_det = None
+        terms = []  # the log-dets, each summed over its event dims
         y = value
         for t in reversed(self.transforms):
             x, ladj = t.inverse_and_ladj(y)
             event_dim += t.domain.event_dim - t.codomain.event_dim
-            term = _sum_rightmost(ladj, event_dim - t.domain.event_dim)
-            log_det = term if log_det is None else log_det + term
+            terms.append(_sum_rightmost(ladj, event_dim - t.domain.event_dim))
             y = x
         base = self.base_dist
         log_prob = _sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
-        return log_prob if log_det is None else log_prob - log_det
+        if not terms:
+            return log_prob
+        # log_prob - (t_1 + ... + t_n); with no graph written over a buffer of ours (the
+        # base's spent argument, or the first sum), in the same order: the same numbers
+        if y is not value and _spent_pre_image(self.transforms[0], y, log_prob, *terms):
+            log_det = terms[0]
+            if len(terms) > 1:
+                if broadcast_shapes(terms[0].shape, terms[1].shape) == y.shape:
+                    log_det = torch.add(terms[0], terms[1], out=y)
+                else:
+                    log_det = y.copy_(terms[0]).add_(terms[1])
+            for term in terms[2:]:
+                log_det.add_(term)
+            return torch.sub(log_prob, log_det, out=y)
+        log_det, owned = terms[0], False
+        for term in terms[1:]:
+            if owned and _fits(log_det, term):
+                log_det.add_(term)
+            else:
+                log_det = log_det + term
+                owned = _inplace_ok(log_det)
+        if owned and _fits(log_det, log_prob):
+            return torch.sub(log_prob, log_det, out=log_det)
+        return log_prob - log_det
 
     def _pre_image(self, value: torch.Tensor) -> torch.Tensor:
         for t in reversed(self.transforms):
