@@ -1,0 +1,115 @@
+"""The numerator/denominator (Wallis) evaluation of the implicit-gradient fraction.
+
+The eager path (adaptive depth) and the traced one (fixed depth, each entry keeping its values
+from its first passed test) both run ``implicit._Wallis``; these check it against mpmath, against
+the ratio (Lentz) evaluation, across its rescalings, and for an integer ``q``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from mp_beta_gradients import beta_sample_gradients as mp_gradients
+
+from aleatorch._samplers import implicit
+
+F64 = torch.float64
+
+
+def _random_tails(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    p = 10.0 ** torch.empty(n, dtype=F64).uniform_(-3, 3, generator=g)
+    q = 10.0 ** torch.empty(n, dtype=F64).uniform_(-3, 3, generator=g)
+    u = torch.rand(n, dtype=F64, generator=g) * (p + 1) / (p + q + 2)
+    base_p, base_q = torch.randn(n, dtype=F64, generator=g), torch.randn(n, dtype=F64, generator=g)
+    return p, q, u, base_p, base_q
+
+
+@pytest.mark.parametrize("wrt", ["p", "q", "pq"])
+def test_wallis_matches_the_ratio_evaluation(wrt):
+    # The same convergents: g and the brackets after 12 pairs, to rounding.
+    p, q, u, base_p, base_q = _random_tails(4000, 3)
+    lentz = implicit._Lentz(p, q, u, base_p, base_q, wrt=wrt)
+    for eager in (False, True):
+        wallis = implicit._Wallis(p, q, u, base_p, base_q, wrt=wrt, eager=eager)
+        for _ in range(12):
+            wallis.pair()
+        got = wallis.results()
+        if not eager:
+            for _ in range(12):
+                lentz.pair()
+            want = lentz.results()
+        for x, y in zip(got, want):
+            assert (x is None) == (y is None)
+            if x is not None:
+                err = ((x - y).abs() / y.abs().clamp(min=1.0)).max().item()
+                assert err < 1e-12, err
+
+
+def test_rescaling_leaves_the_results():
+    p, q, u, base_p, base_q = _random_tails(2000, 4)
+    results = []
+    for every in (1, 3, 10**6):
+        implicit_state = implicit._Wallis(p, q, u, base_p, base_q, eager=True)
+        old = implicit._RESCALE_PAIRS
+        implicit._RESCALE_PAIRS = every
+        try:
+            for _ in range(20):
+                implicit_state.pair()
+        finally:
+            implicit._RESCALE_PAIRS = old
+        results.append(implicit_state.results())
+    for other in results[1:]:
+        for x, y in zip(other, results[0]):
+            assert torch.allclose(x, y, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(
+    "a, b, x",
+    [
+        (0.05, 3.0, 0.004),  # integer q: d_{2m+2} vanishes at m = 2
+        (3.0, 0.05, 0.996),  # the same above the switch point (q = a = 3)
+        (2.0, 5.0, 0.3),  # both integers, near the switch point 3/9
+        (5e3, 1e-3, 1 - 2e-4),  # the slowest: many pairs, several rescalings
+        (1e-3, 5e3, 2e-4),
+        (30.0, 40.0, 31 / 72),  # right at the switch point
+        (0.5, 20.5, 0.05),
+    ],
+)
+@pytest.mark.parametrize("traced", [False, True])
+def test_both_paths_match_mpmath(a, b, x, traced, monkeypatch):
+    if traced:
+        monkeypatch.setattr(implicit, "_has_values", lambda t: False)
+    want = mp_gradients(a, b, x)
+    at = [torch.tensor([v], dtype=F64) for v in (a, b, x)]
+    d_a, d_b = implicit.beta_implicit_gradients(*at)
+    for got, ref in ((d_a, want[0]), (d_b, want[1])):
+        assert abs(got.item() / ref - 1) < 1e-10, (got.item(), ref)
+    if not traced:
+        first, _ = implicit._scaled_gradients(*at, 1 - at[2], F64, first_only=True)
+        got = (at[2] * (1 - at[2]) * first).item()
+        assert abs(got / want[0] - 1) < 1e-10, (got, want[0])
+
+
+def test_traced_path_keeps_the_first_converged_values():
+    # Run far past convergence, the traced values stay those of the eager path.
+    p, q, u, base_p, base_q = _random_tails(3000, 5)
+    tolerance = implicit._TOLERANCE[F64]
+    traced = implicit._fraction_fixed(p, q, u, base_p, base_q, 150, tolerance)
+    eager = implicit._fraction_adaptive([(p, q, u, base_p, base_q)], tolerance, "pq")
+    for x, (y,) in zip(traced, eager):
+        err = ((x - y).abs() / y.abs().clamp(min=1e-3)).max().item()
+        assert err < 1e-12, err
+
+
+def test_float32_first_only_against_mpmath():
+    # float32 samples, float32 tolerance: within a few float32 ulps of mpmath.
+    cases = [(0.05, 2.05, 0.01), (20.0, 1.5, 0.95), (0.5, 21.0, 0.02), (7.0, 2.05, 0.8)]
+    a, b, x = (torch.tensor(c, dtype=torch.float32) for c in zip(*cases))
+    x64 = x.double()
+    args = (a.double(), b.double(), x64, 1 - x64, torch.float32)
+    h, _ = implicit._scaled_gradients(*args, first_only=True)
+    for i in range(len(cases)):
+        want = mp_gradients(float(a[i]), float(b[i]), float(x64[i]))[0]
+        got = (x64[i] * (1 - x64[i]) * h[i]).float().item()
+        assert abs(got / want - 1) < 4 * 2.0**-24, (got, want)
