@@ -24,11 +24,13 @@ from aleatorch._samplers.implicit import _exclusive_sum, beta_implicit_gradients
 CONCENTRATIONS = [[0.05, 0.05, 0.05], [0.5, 1.0, 20.0], [0.05, 2.0, 7.0]]
 
 
-def mpmath_gradient(a: float, b: float, x: float) -> float:
-    """-d_a I_x(a, b) / f(x; a, b) at 40 digits."""
-    a_, b_, x_ = mp.mpf(a), mp.mpf(b), mp.mpf(x)
+def mpmath_gradient(a: float, b: float, x: float, y: float) -> float:
+    """-d_a I_x(a, b) / f(x; a, b) at 40 digits, where the sample's ``1 - x`` is ``y`` (the sum
+    of its other entries: near 1, ``x`` itself has rounded away the digits of ``1 - x``)."""
+    a_, b_ = mp.mpf(a), mp.mpf(b)
+    x_, y_ = (mp.mpf(x), 1 - mp.mpf(x)) if x <= y else (1 - mp.mpf(y), mp.mpf(y))
     d_incomplete = mp.diff(lambda t: mp.betainc(t, b_, 0, x_, regularized=True), a_)
-    density = x_ ** (a_ - 1) * (1 - x_) ** (b_ - 1) / mp.beta(a_, b_)
+    density = x_ ** (a_ - 1) * y_ ** (b_ - 1) / mp.beta(a_, b_)
     return float(-d_incomplete / density)
 
 
@@ -59,8 +61,9 @@ def main() -> None:
     scale = ours.abs().clamp_min(1e-300)
     quantiles("torch vs aleatorch", (theirs - ours).abs() / scale)
     pick = torch.randperm(ours.numel())[: args.checked]
-    a, b, xs = (t.flatten()[pick].tolist() for t in (alpha, _exclusive_sum(alpha), x))
-    exact = torch.tensor([mpmath_gradient(*e) for e in zip(a, b, xs)], dtype=torch.float64)
+    rest = _exclusive_sum(x)
+    a, b, xs, ys = (t.flatten()[pick].tolist() for t in (alpha, _exclusive_sum(alpha), x, rest))
+    exact = torch.tensor([mpmath_gradient(*e) for e in zip(a, b, xs, ys)], dtype=torch.float64)
     finite = exact != 0  # x rounded to 1 in float64: the exact gradient underflows to 0
     denom = exact[finite].abs()
     quantiles(
