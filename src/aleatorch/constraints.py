@@ -794,9 +794,27 @@ class _Multinomial(Constraint):
     def all_ok(self, value):
         flat = _entries(value) if value.dim() and _is_number(self.upper_bound) else None
         # Integer counts: Python's sums equal torch's (a fraction, NaN or inf: the check).
+        if flat is None and self._by_reductions(value):
+            return self._counts_ok(value)
         if not flat or not (min(flat) >= 0 and _integral(flat)):
             return bool(self.check(value).all())
         return all(sum(row) <= self.upper_bound for row in _rows(flat, value.shape[-1]))
+
+    def _by_reductions(self, value: torch.Tensor) -> bool:
+        # Integer counts up to the bound sum exactly in any order below 1/eps (2^23 in float32).
+        bound = self.upper_bound
+        if not (_is_number(bound) and _reducible(value) and value.is_floating_point()):
+            return False
+        return 0 <= bound < 1.0 / torch.finfo(value.dtype).eps
+
+    def _counts_ok(self, value: torch.Tensor) -> bool:
+        """The check by reductions: nonnegative (NaN fails), integral (else the elementwise
+        check decides, its sum's order then mattering), every row sum within the bound."""
+        if not value.amin().item() >= 0:
+            return False
+        if not _all_integral(value):
+            return bool(self.check(value).all())
+        return _row_sums(value).amax().item() <= self.upper_bound
 
 
 class _LowerTriangular(Constraint):

@@ -48,3 +48,36 @@ def test_a_corruption_is_caught():
     assert constraints.one_hot.all_ok(value)
     value[5] = torch.tensor([1.0, 0.0, 1.0])
     assert not constraints.one_hot.all_ok(value)
+
+
+def _counts(k: int, dtype: torch.dtype, total: int) -> torch.Tensor:
+    probs = torch.full((k,), 1.0 / k)
+    generator = torch.Generator().manual_seed(k)
+    labels = torch.multinomial(probs, ROWS * total, replacement=True, generator=generator)
+    counts = torch.nn.functional.one_hot(labels, k).view(ROWS, total, k).sum(1)
+    return counts.to(dtype)
+
+
+COUNT_CORRUPTIONS = {
+    "valid": lambda v: None,
+    "below the bound": lambda v: v[5].zero_(),
+    "over the bound": lambda v: v[7, 0].add_(1),
+    "negative": lambda v: v[9, -1].fill_(-1),
+    "negative but in bound": lambda v: (v[9, 0].sub_(2), v[9, -1].add_(1)),
+    "fraction": lambda v: (v[11, 0].sub_(0.5), v[11, -1].add_(0.5)),
+    "fraction over": lambda v: v[11, 0].add_(0.25),
+    "nan": lambda v: v[13, 0].fill_(float("nan")),
+    "inf": lambda v: v[13, 0].fill_(float("inf")),
+}
+
+
+@pytest.mark.parametrize("k", [1, 3, 4, 9])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("corruption", list(COUNT_CORRUPTIONS))
+def test_multinomial_reductions_agree_with_the_elementwise_check(k, dtype, corruption):
+    total = 10
+    value = _counts(k, dtype, total)
+    COUNT_CORRUPTIONS[corruption](value)
+    constraint = constraints.multinomial(total)
+    expected = bool(constraint.check(value).all())
+    assert constraint.all_ok(value) is expected
