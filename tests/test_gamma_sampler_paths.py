@@ -1,6 +1,8 @@
 """The CPU-eager Marsaglia–Tsang rounds in their log form (``log_marsaglia_tsang``: the
 draws' logs straight from the rounds, boost included), the uniforms made from ``random_``
-words, and the Python-float path for a few draws: exact in law, generator-driven."""
+words, the Python-float path for a few draws, and the rounds with cached parameter terms
+(``prepare_rounds``: Gamma, Chi2, Dirichlet categories first, Wishart): exact in law,
+generator-driven."""
 
 from __future__ import annotations
 
@@ -11,8 +13,14 @@ import pytest
 import torch
 from scipy import special, stats
 
+import aleatorch as D
 from aleatorch._samplers import marsaglia_tsang as mt
 from aleatorch._samplers.gamma import log_standard_gamma
+from aleatorch._samplers.marsaglia_tsang import (
+    log_marsaglia_tsang,
+    marsaglia_tsang,
+    prepare_rounds,
+)
 from tests.test_speed_gamma_sampler import KS_CRIT, _cdf_at_log, _ks_rounded
 
 DTYPES = [torch.float32, torch.float64]
@@ -124,8 +132,6 @@ def test_log_gamma_gradient_has_the_trigamma_mean(n, dtype):
 
 @pytest.mark.parametrize("n", [1, 2000])
 def test_sample_and_rsample_agree_when_parameters_require_grad(n):
-    import aleatorch as D
-
     df = torch.tensor([0.3, 1.5, 7.0], dtype=torch.float64).repeat(n).requires_grad_()
     a = torch.tensor([0.05, 0.9, 3.0], dtype=torch.float64).repeat(n).requires_grad_()
     cases = [
@@ -139,3 +145,117 @@ def test_sample_and_rsample_agree_when_parameters_require_grad(n):
         x = d.sample((2,), generator=torch.Generator().manual_seed(4))
         y = d.rsample((2,), generator=torch.Generator().manual_seed(4))
         assert torch.equal(x, y.detach()), type(d).__name__
+
+
+# ------------------------------------------------ cached parameter terms (prepare_rounds)
+
+# every regime: boosted (tiny, moderate), a = 1, direct, float32 series (a > 100)
+CONCENTRATIONS = [0.003, 0.05, 0.5, 0.999, 1.0, 1.7, 20.0, 150.0, 1e5]
+N = 100_000
+
+
+def _grouped(dtype):
+    """Every concentration repeated, interleaved (one tensor: mixed regimes)."""
+    return torch.tensor(CONCENTRATIONS, dtype=dtype).repeat(N)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["value", "log"])
+def test_prepared_rounds_give_the_same_draws(dtype, mode):
+    a = _grouped(dtype)
+    prepared = prepare_rounds(a, mode)
+    assert prepared is not None
+    draw = marsaglia_tsang if mode == "value" else log_marsaglia_tsang
+    kw = {} if mode == "value" else {"keep_u": True}
+    plain = draw(a, torch.Generator().manual_seed(7), **kw)
+    cached = draw(a, torch.Generator().manual_seed(7), prepared=prepared, **kw)
+    if mode == "log":
+        assert (plain[1] is None) == (cached[1] is None)
+        if plain[1] is not None:
+            torch.testing.assert_close(plain[1], cached[1], rtol=0, atol=0)
+        plain, cached = plain[0], cached[0]
+    torch.testing.assert_close(plain, cached, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("mode", ["value", "log"])
+def test_prepared_rounds_law(dtype, mode):
+    a = _grouped(dtype)
+    prepared = prepare_rounds(a, mode)
+    gen = torch.Generator().manual_seed(11)
+    if mode == "value":
+        x = marsaglia_tsang(a, gen, prepared=prepared).view(N, -1)
+    else:
+        x = log_marsaglia_tsang(a, gen, keep_u=False, prepared=prepared)[0].view(N, -1)
+    for j, conc in enumerate(CONCENTRATIONS):
+        # (the law rounded to the dtype, atoms at the clamp included; the logs' law)
+        ks = _ks_rounded(x[:, j], conc) if mode == "value" else _ks_log(x[:, j], conc)
+        assert ks < KS_CRIT / math.sqrt(N), (dtype, mode, conc, ks)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_chi2_cached_law_and_generator(dtype):
+    dfs = [0.1, 1.0, 2.0, 7.5, 250.0]
+    df = torch.tensor(dfs, dtype=dtype).repeat(N // 2, 1)
+    d = D.Chi2(df)
+    first = d.sample(generator=torch.Generator().manual_seed(3))  # fills the cache
+    assert "gamma_rounds" in d.__dict__.get("_cache", {})
+    again = d.sample(generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    x = d.sample(generator=torch.Generator().manual_seed(4))
+    assert not torch.equal(x, first)
+    assert x.dtype == dtype and bool((x > 0).all())
+    for j, v in enumerate(dfs):  # x / 2 ~ Gamma(df / 2) (the halving is exact)
+        ks = _ks_rounded(x[:, j] / 2, v / 2)
+        assert ks < KS_CRIT / math.sqrt(x.shape[0]), (dtype, v, ks)
+
+
+def _ks_between(x: torch.Tensor, law, lo: float, hi: float) -> tuple[float, int]:
+    """Kolmogorov distance of the draws in ``(lo, hi]`` to the law conditioned on it (away
+    from the atoms of rounding at ``tiny`` and near 1)."""
+    y = x.double().numpy()
+    y = np.sort(y[(y > lo) & (y <= hi)])
+    f_lo, f_hi = law.cdf(lo), law.cdf(hi)
+    cdf = (law.cdf(y) - f_lo) / (f_hi - f_lo)
+    n = y.size
+    upto, below = np.arange(1, n + 1) / n, np.arange(n) / n
+    return float(max(np.abs(upto - cdf).max(), np.abs(cdf - below).max())), n
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dirichlet_cached_law_and_generator(dtype):
+    rows = [[0.05, 0.05, 0.05], [0.5, 1.0, 20.0], [0.01, 2.0, 150.0], [1.0, 1.0, 1.0]]
+    c = torch.tensor(rows, dtype=dtype).repeat(N // 2, 1, 1)
+    d = D.Dirichlet(c)
+    first = d.sample(generator=torch.Generator().manual_seed(5))
+    assert "gamma_rounds" in d.__dict__.get("_cache", {})
+    again = d.sample(generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    x = d.rsample(generator=torch.Generator().manual_seed(6))
+    assert x.shape == c.shape and x.dtype == dtype and x.is_contiguous()
+    assert bool((x > 0).all())
+    torch.testing.assert_close(x.sum(-1), torch.ones_like(x[..., 0]), rtol=0, atol=4e-7)
+    lo = 4 * torch.finfo(dtype).tiny
+    for r, row in enumerate(rows):
+        total = sum(row)
+        for i, conc in enumerate(row):
+            law = stats.beta(conc, total - conc)
+            ks, n = _ks_between(x[:, r, i], law, lo, 1 - 1e-4)
+            assert ks < KS_CRIT / math.sqrt(n), (dtype, row, i, ks)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_wishart_cached_law(dtype):
+    # every diagonal entry of Wishart(df, I) is chi^2(df); df near p - 1 (boosted gammas)
+    dfs = [3.2, 9.0]
+    df = torch.tensor(dfs, dtype=dtype).repeat(N // 2, 1)
+    d = D.Wishart(df, scale_tril=torch.eye(3, dtype=dtype))
+    first = d.sample(generator=torch.Generator().manual_seed(8))
+    assert "gamma_rounds" in d.__dict__.get("_cache", {})
+    again = d.sample(generator=torch.Generator().manual_seed(8))
+    torch.testing.assert_close(first, again, rtol=0, atol=0)
+    x = d.sample(generator=torch.Generator().manual_seed(9))
+    for j, v in enumerate(dfs):
+        for i in range(3):
+            ks = stats.kstest(x[:, j, i, i].double().numpy(), stats.chi2(v).cdf).statistic
+            assert ks < KS_CRIT / math.sqrt(x.shape[0]), (dtype, v, i, ks)

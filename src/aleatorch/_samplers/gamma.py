@@ -18,22 +18,27 @@ import operator
 
 import torch
 
+from ..distribution import _no_caching
 from .implicit import IdentityOnSample
 from .marsaglia_tsang import (
     _KERNEL_LOG_FROM,
+    Prepared,
     _below_one,
     _eager_ok,
     _from_floats,
     log_marsaglia_tsang,
     marsaglia_tsang,
     marsaglia_tsang_with_uniform,
+    prepare_rounds,
 )
 
 __all__ = [
+    "cached_rounds",
     "few_beta",
     "few_dirichlet",
     "log_standard_gamma",
     "simplex_from_logs_",
+    "simplex_from_major_logs_",
     "standard_gamma",
 ]
 
@@ -84,21 +89,27 @@ class _ImplicitLogGamma(torch.autograd.Function):
 
 
 def standard_gamma(
-    concentration: torch.Tensor, generator: torch.Generator | None = None
+    concentration: torch.Tensor,
+    generator: torch.Generator | None = None,
+    prepared: Prepared | None = None,
 ) -> torch.Tensor:
     """Draws of Gamma(a, 1), one per entry of ``concentration``, reparameterized with torch's
     implicit gradient (``_standard_gamma_grad``). Half-precision concentrations are drawn in
-    float32 and returned in their own dtype."""
+    float32 and returned in their own dtype. ``prepared``: ``prepare_rounds(concentration,
+    "value")`` (a distribution's cached terms), or None."""
     if concentration.dtype in _HALF:
         return standard_gamma(concentration.float(), generator).to(concentration.dtype)
-    x = marsaglia_tsang(concentration, generator)
+    x = marsaglia_tsang(concentration, generator, prepared=prepared)
     if torch.is_grad_enabled() and concentration.requires_grad:
         return _ImplicitGamma.apply(concentration, x)
     return x
 
 
 def log_standard_gamma(
-    concentration: torch.Tensor, shape: torch.Size, generator: torch.Generator | None = None
+    concentration: torch.Tensor,
+    shape: torch.Size,
+    generator: torch.Generator | None = None,
+    prepared: Prepared | None = None,
 ) -> torch.Tensor:
     r"""Draw :math:`\log G` with :math:`G \sim \mathrm{Gamma}(a, 1)`, reparameterized.
 
@@ -112,6 +123,8 @@ def log_standard_gamma(
         :math:`a` are pathwise: through torch's implicit gradient of ``_standard_gamma`` at
         :math:`a + 1` and through :math:`-E / a` where the draw was boosted, else at
         :math:`a` (``a >= 1``, or a few draws all from torch's kernel).
+        prepared: ``prepare_rounds(concentration, "log")`` where ``concentration`` has
+            ``shape`` (a distribution's cached terms), or None.
     """
     if _eager_ok(concentration):
         # CPU eager: the logs straight from the rounds (boost included); with a graph, the
@@ -121,7 +134,7 @@ def log_standard_gamma(
             return out.to(concentration.dtype)
         a = concentration if concentration.shape == shape else concentration.expand(shape)
         grad = torch.is_grad_enabled() and concentration.requires_grad
-        log_g, log_u = log_marsaglia_tsang(a, generator, keep_u=grad)
+        log_g, log_u = log_marsaglia_tsang(a, generator, keep_u=grad, prepared=prepared)
         return _ImplicitLogGamma.apply(a, log_g, log_u) if grad else log_g
     if concentration.dtype in _HALF:  # drawn in float32
         out = log_standard_gamma(concentration.float(), shape, generator)
@@ -138,6 +151,16 @@ def log_standard_gamma(
     # 1/a where a < 1 and 0/a = 0 elsewhere: no stray inf or NaN, in values or gradients.
     inv_small = small / concentration
     return torch.addcmul(g.log(), log_u, inv_small)
+
+
+def cached_rounds(dist, param: torch.Tensor, concentration, mode: str) -> Prepared | None:
+    """``prepare_rounds(concentration(), mode)`` kept in ``dist``'s cache (see
+    ``Distribution._cached``: keyed on the parameters' versions) where it is kept, else None
+    (a parameter requiring grad, few entries, compile, torch.func, inference mode: the rounds
+    then compute the terms block by block, as cheap as once)."""
+    if param.requires_grad or param.numel() < dist._cache_min_numel or _no_caching():
+        return None
+    return dist._cached("gamma_rounds", lambda: prepare_rounds(concentration(), mode))
 
 
 def simplex_from_logs_(log_g: torch.Tensor) -> torch.Tensor:
@@ -159,13 +182,35 @@ def simplex_from_logs_(log_g: torch.Tensor) -> torch.Tensor:
     total = torch.add(cols[0], cols[1], out=top)
     for col in cols[2:]:
         total.add_(col)
+    # (strided products cost less than strided quotients; within an ulp more)
+    total.reciprocal_()
     for col in cols:
-        col.div_(total)
+        col.mul_(total)
     return log_g
 
 
 _COLUMNS_UP_TO = 8
 _COLUMNS_FROM = 4096
+
+
+def simplex_from_major_logs_(log_g: torch.Tensor) -> torch.Tensor:
+    r"""``simplex_from_logs_`` for fresh log-gammas laid out categories first (shape
+    ``(k,) + batch``, contiguous; no graph, ``2 <= k``), overwritten: every category a
+    contiguous column, ~2x cheaper than the strided ones. Returns the draws, shape
+    ``batch + (k,)``: :math:`e^{\ell_i - m} \cdot (1 / \sum_j e^{\ell_j - m})`."""
+    cols = log_g.unbind(0)
+    top = torch.maximum(cols[0], cols[1])
+    for col in cols[2:]:
+        torch.maximum(top, col, out=top)
+    log_g.sub_(top).exp_()
+    total = torch.add(cols[0], cols[1], out=top)
+    for col in cols[2:]:
+        total.add_(col)
+    total.reciprocal_()
+    out = torch.empty(log_g.shape[1:] + log_g.shape[:1], dtype=log_g.dtype)
+    for i, col in enumerate(cols):
+        torch.mul(col, total, out=out[..., i])
+    return out
 
 
 # Up to this many draws (CPU eager) Beta and Dirichlet samples are finished in Python floats.

@@ -18,7 +18,10 @@ Every round draws one normal and one uniform per pending entry. On CPU in eager 
 rejected entries are drawn again, until none is left; elsewhere (compile, vmap, accelerators)
 a fixed number of rounds runs on every entry, then ``torch._standard_gamma`` (the same
 method, entry by entry) draws the entries still rejected, at concentration 0 (an immediate
-0) for the others. Either way each entry is its first accepted pair: the law is exact.
+0) for the others. Either way each entry is its first accepted pair: the law is exact. The
+rounds' parameter terms (``d``, ``d^(-1/2)``, ``log d``, ``1/a``) are computed block by block,
+or once (``prepare_rounds``) and kept by a distribution for its next draws: ~2 ms per 1M
+entries, the same numbers either way.
 Concentrations below 1 are boosted: :math:`G_a = G_{a+1} U^{1/a}` (ibid., §6). As
 ``torch._standard_gamma`` does, draws below the smallest normal float are returned as it.
 """
@@ -27,12 +30,19 @@ from __future__ import annotations
 
 import array
 import math
+from typing import NamedTuple
 
 import torch
 
 from ..utils import _flat_list, _readable
 
-__all__ = ["log_marsaglia_tsang", "marsaglia_tsang", "marsaglia_tsang_with_uniform"]
+__all__ = [
+    "Prepared",
+    "log_marsaglia_tsang",
+    "marsaglia_tsang",
+    "marsaglia_tsang_with_uniform",
+    "prepare_rounds",
+]
 
 # From this d on, 3 d R(t) is evaluated by its series (float32: the direct form's rounding,
 # about 2 sqrt(d) eps |x|, exceeds 5e-6 beyond; the series' truncation, 3 d t^10 / 10, is
@@ -125,14 +135,15 @@ def _log_complement_uniforms(m: int, dtype: torch.dtype, generator) -> torch.Ten
     return low.to(dtype).mul_(-(2.0**-24)).log1p_()
 
 
-def _eager_round(out, d, regime, generator, inv, mode, log_u=None):
+def _eager_round(out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None):
     """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
     fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
     ``random_`` words, and in the direct regime ``log(d v) = log d + 3 log1p(t)`` with the
-    ``log1p(t)`` of the bound. Writes the draws (or their logs) into ``out``, and ``log U``
-    into ``log_u`` when given; returns which pairs are accepted."""
+    ``log1p(t)`` of the bound. ``c = d^(-1/2)`` and ``log d``: computed here unless given
+    (``Prepared``). Writes the draws (or their logs) into ``out``, and ``log U`` into
+    ``log_u`` when given; returns which pairs are accepted."""
     m = out.numel()
-    t = _normals(out, generator, 1 / 3).mul_(d.rsqrt())
+    t = _normals(out, generator, 1 / 3).mul_(d.rsqrt() if c is None else c)
     log_v = _log_complement_uniforms(m, out.dtype, generator)
     if regime == "direct":
         l1p = torch.log1p(t)
@@ -146,7 +157,7 @@ def _eager_round(out, d, regime, generator, inv, mode, log_u=None):
         log_uniform = torch.addcmul(log_v, d, h, value=-1, out=log_u)
     accepted = log_uniform < 0
     if mode == "log" and l1p is not None:
-        torch.add(d.log(), l1p, alpha=3, out=out)
+        torch.add(d.log() if log_d is None else log_d, l1p, alpha=3, out=out)
     else:
         w = (t + 3).mul_(t).add_(3).mul_(t)
         torch.addcmul(d, d, w, out=out)
@@ -247,58 +258,115 @@ def _kernel_finish(a: torch.Tensor, generator, mode: str, boost: bool):
     return g, _fresh_log_uniform(g, generator) if mode == "uniform" else None
 
 
-def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False):
-    base = _compact(a)
-    few = a.numel() <= _TORCH_UP_TO
-    lowest, highest = (0.0, 0.0) if few else (float(v) for v in torch.aminmax(base))
-    if few or not 0 < lowest <= highest < float("inf"):
-        # few entries, or odd ones (NaN too): torch's kernel (the same method), as before
-        return _torch_kernel(a, generator, mode)
+class Prepared(NamedTuple):
+    """The parameter terms of the eager rounds for one flat concentration (``prepare_rounds``),
+    worth keeping where the same concentrations are drawn again (a distribution's cache)."""
+
+    a: torch.Tensor  # the concentrations, flat
+    lowest: float
+    highest: float
+    d: torch.Tensor  # a' - 1/3, a' = a + [a < 1] (boost) or a
+    c: torch.Tensor  # d^(-1/2)
+    log_d: torch.Tensor | None  # log d (log mode, direct regime), else None
+    inv: torch.Tensor | None  # 1/a where a < 1, else 0 (boost), else None
+
+
+def _span(base: torch.Tensor) -> tuple[float, float]:
+    return tuple(float(v) for v in torch.aminmax(base))
+
+
+def _plan(lowest: float, highest: float, mode: str, dtype: torch.dtype):
+    """``(boost, regime, clamp_inv)`` of the rounds for concentrations in [lowest, highest]."""
     boost = lowest < 1 and mode != "uniform"
-    regime = _regime(lowest, highest + 1 if highest < 1 else highest, a.dtype)
+    regime = _regime(lowest, highest + 1 if highest < 1 else highest, dtype)
+    # 1/a overflows below 1 / max (a subnormal float32 a)
+    return boost, regime, lowest * torch.finfo(dtype).max < 1
+
+
+def _setup(a_part, boost: bool, clamp_inv: bool):
+    """``d = a' - 1/3`` for the boosted ``a' = a + [a < 1]``, and ``1/a`` where ``a < 1``
+    (else 0): ``G_a = G_{a+1} U^(1/a)``."""
+    if not boost:
+        return a_part - 1 / 3, None
+    below = _below_one(a_part)
+    inv = below.div(a_part)
+    if clamp_inv:
+        inv = inv.clamp_(max=torch.finfo(a_part.dtype).max)
+    return below.add_(a_part).sub_(1 / 3), inv
+
+
+def prepare_rounds(a: torch.Tensor, mode: str) -> Prepared | None:
+    """The parameter terms (``Prepared``) of ``_eager`` in ``mode`` (``"value"`` or ``"log"``)
+    for the concentrations ``a`` (detached, CPU eager), drawn in the order of
+    ``a.reshape(-1)``; None where the rounds would not use them (few entries, an entry not
+    finite and positive, or not CPU eager)."""
+    a = a.detach()
+    if a.numel() <= _TORCH_UP_TO or a.dtype not in _SERIES_FROM or not _eager_ok(a):
+        return None
+    flat = a.reshape(-1)
+    lowest, highest = _span(flat)
+    if not 0 < lowest <= highest < float("inf"):
+        return None
+    boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
+    d, inv = _setup(flat, boost, clamp_inv)
+    log_d = d.log() if mode == "log" and regime == "direct" else None
+    return Prepared(flat, lowest, highest, d, d.rsqrt(), log_d, inv)
+
+
+def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared=None):
+    if prepared is not None:  # (of a's shape, from prepare_rounds in this mode)
+        lowest, highest, flat = prepared.lowest, prepared.highest, prepared.a
+    else:
+        base = _compact(a)
+        few = a.numel() <= _TORCH_UP_TO
+        lowest, highest = (0.0, 0.0) if few else _span(base)
+        if few or not 0 < lowest <= highest < float("inf"):
+            # few entries, or odd ones (NaN too): torch's kernel (the same method), as before
+            return _torch_kernel(a, generator, mode)
+        flat = base.reshape(()) if base.numel() == 1 else a.reshape(-1)
+    boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
     n, dtype = a.numel(), a.dtype
-    flat = base.reshape(()) if base.numel() == 1 else a.reshape(-1)
     out = torch.empty(n, dtype=dtype)
     keep_u = mode == "uniform" or (keep_u and boost)
     log_u = torch.empty(n, dtype=dtype) if keep_u else None
     rejected = torch.empty(n, dtype=torch.bool)
-    # 1/a overflows below 1 / max (a subnormal float32 a)
-    clamp_inv = lowest * torch.finfo(dtype).max < 1
 
-    def setup(a_part):
-        """``d = a' - 1/3`` for the boosted ``a' = a + [a < 1]``, and ``1/a`` where ``a < 1``
-        (else 0): ``G_a = G_{a+1} U^(1/a)``."""
-        if not boost:
-            return a_part - 1 / 3, None
-        below = _below_one(a_part)
-        inv = below.div(a_part)
-        if clamp_inv:
-            inv = inv.clamp_(max=torch.finfo(dtype).max)
-        return below.add_(a_part).sub_(1 / 3), inv
+    def terms(index):
+        """``(d, inv, c, log_d)`` of the entries ``index`` (a slice or indices)."""
+
+        def take(t):
+            return t[index] if isinstance(index, slice) else t.index_select(0, index)
+
+        if prepared is None:
+            d, inv = _setup(flat if flat.dim() == 0 else take(flat), boost, clamp_inv)
+            return d, inv, None, None
+        p = prepared
+        inv = None if p.inv is None else take(p.inv)
+        return take(p.d), inv, take(p.c), None if p.log_d is None else take(p.log_d)
 
     # Blocks of _BLOCK entries: the temporaries stay in cache and are reused by the
     # allocator (1M-entry temporaries cost more in page faults than in arithmetic).
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        d, inv = setup(flat if flat.dim() == 0 else flat[start : start + m])
+        d, inv, c, log_d = terms(slice(start, start + m))
         log_u_block = None if log_u is None else log_u[start : start + m]
         accepted = _eager_round(
-            out[start : start + m], d, regime, generator, inv, mode, log_u_block
+            out[start : start + m], d, regime, generator, inv, mode, log_u_block, c, log_d
         )
         torch.logical_not(accepted, out=rejected[start : start + m])
     pending = rejected.nonzero().squeeze(1)  # one call: ~1% to 5% of the entries
     while pending.numel():
-        a_part = flat if flat.dim() == 0 else flat.index_select(0, pending)
         if pending.numel() <= _TORCH_UP_TO:  # the last few: torch's kernel, ~10x cheaper
+            a_part = flat if flat.dim() == 0 else flat.index_select(0, pending)
             draws, log_v = _kernel_finish(a_part.expand(pending.shape), generator, mode, boost)
             out.index_copy_(0, pending, draws)
             if log_u is not None:
                 log_u.index_copy_(0, pending, log_v)
             break
-        d, inv = setup(a_part)
+        d, inv, c, log_d = terms(pending)
         draws = torch.empty(pending.numel(), dtype=dtype)
         log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
-        accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v)
+        accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v, c, log_d)
         kept = pending.masked_select(accepted)
         out.index_copy_(0, kept, draws.masked_select(accepted))
         if log_u is not None:
@@ -342,16 +410,20 @@ def _traced(a: torch.Tensor, generator, rounds: int, uniform: bool):
 
 
 def marsaglia_tsang(
-    a: torch.Tensor, generator: torch.Generator | None = None, rounds: int | None = None
+    a: torch.Tensor,
+    generator: torch.Generator | None = None,
+    rounds: int | None = None,
+    prepared: Prepared | None = None,
 ) -> torch.Tensor:
     """Draws of ``Gamma(a, 1)`` (float32 or float64 ``a > 0``), one per entry of ``a``,
     without a graph; ``G_a = G_{a+1} U^(1/a)`` where ``a < 1``. ``rounds``: force the
-    fixed-round path with this many rounds (tests)."""
+    fixed-round path with this many rounds (tests). ``prepared``: ``prepare_rounds(a,
+    "value")``, or None."""
     a = a.detach()
     if rounds is None and _eager_ok(a):
         if a.numel() <= _TORCH_UP_TO:  # first: the small-tensor case is all call overhead
             return torch._standard_gamma(a, generator=generator)
-        return _eager(a, generator, "value")
+        return _eager(a, generator, "value", prepared=prepared)
     return _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, False)
 
 
@@ -370,13 +442,17 @@ def marsaglia_tsang_with_uniform(
 
 
 def log_marsaglia_tsang(
-    a: torch.Tensor, generator: torch.Generator | None = None, keep_u: bool = True
+    a: torch.Tensor,
+    generator: torch.Generator | None = None,
+    keep_u: bool = True,
+    prepared: Prepared | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``log G`` for ``G ~ Gamma(a, 1)``, one per entry of ``a``, without a graph, CPU eager
     only (``_eager_ok``): ``log G_a = log G_{a+1} + log(U) / a`` where ``a < 1``, with ``U``
     from the accepted pair, in the same pass (exact for tiny ``a``, where ``G_a`` underflows).
     Also returns ``log U`` where the boost was used (for the gradient), else None (every
-    entry drawn at its own ``a``; or ``keep_u`` false and more than a few entries)."""
+    entry drawn at its own ``a``; or ``keep_u`` false and more than a few entries).
+    ``prepared``: ``prepare_rounds(a, "log")``, or None."""
     a = a.detach()
     if not a.numel():
         return torch.empty_like(a), None
@@ -384,7 +460,7 @@ def log_marsaglia_tsang(
         out = _python_log(a, generator)
         if out is not None:
             return out
-    return _eager(a, generator, "log", keep_u=keep_u)
+    return _eager(a, generator, "log", keep_u=keep_u, prepared=prepared)
 
 
 def _python_log(a: torch.Tensor, generator) -> tuple[torch.Tensor, torch.Tensor | None] | None:

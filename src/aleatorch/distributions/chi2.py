@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import standard_gamma
+from .._samplers.gamma import cached_rounds
 from ..special.xlogy import x_log_y
 from ..utils import as_params, textbook_dtype
 from .gamma import (
@@ -72,9 +73,21 @@ class Chi2(Gamma):
         # Gamma's draw at a = df/2, rate 1/2, without forming the rate: g / (1/2) is 2 g
         # exactly (the same numbers as rsample)
         shape = self._extended_shape(sample_shape)
-        a = 0.5 * self.df
+        df = self.df
+        if shape == df.shape:
+            # the rounds' parameter terms (a = df/2 among them) kept for the next draw
+            prepared = cached_rounds(self, df, lambda: 0.5 * df, "value")
+            if prepared is not None:
+                g = standard_gamma(prepared.a.view(shape), generator, prepared)
+                return g.mul_(2)  # (at least 2 tiny: no clamp)
+        a = 0.5 * df
         g = standard_gamma(a if a.shape == shape else a.expand(shape), generator)
         return g.mul_(2).clamp_(min=torch.finfo(g.dtype).tiny)
+
+    def _rsample(self, sample_shape, generator):
+        if self.df.requires_grad:
+            return super()._rsample(sample_shape, generator)
+        return self._sample(sample_shape, generator)  # (no graph to attach: the same numbers)
 
     def _entropy(self):
         # without forming concentration and rate (two temporaries of the batch's size)

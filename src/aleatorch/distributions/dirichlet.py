@@ -9,7 +9,13 @@ import torch
 
 from .. import constraints
 from .._samplers import implicit_dirichlet, log_standard_gamma
-from .._samplers.gamma import few_dirichlet, simplex_from_logs_
+from .._samplers.gamma import (
+    _COLUMNS_UP_TO,
+    cached_rounds,
+    few_dirichlet,
+    simplex_from_logs_,
+    simplex_from_major_logs_,
+)
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
@@ -177,7 +183,17 @@ class Dirichlet(ExponentialFamily):
         with torch.no_grad():
             # softmax written out (torch's kernel is ~5x slower over a short last dim),
             # in place on the fresh draws
-            x = simplex_from_logs_(log_standard_gamma(c, shape, generator))
+            prepared = None
+            if shape == c.shape and 2 <= shape[-1] <= _COLUMNS_UP_TO:
+                # the rounds' parameter terms kept for the next draw of this shape, laid out
+                # categories first (contiguous columns for the normalization)
+                major = c.movedim(-1, 0)
+                prepared = cached_rounds(self, c, lambda: major, "log")
+            if prepared is not None:
+                log_g = log_standard_gamma(major, major.shape, generator, prepared)
+                x = simplex_from_major_logs_(log_g)
+            else:
+                x = simplex_from_logs_(log_standard_gamma(c, shape, generator))
             # 0 has infinite log-density for alpha_i < 1: keep the components positive.
             x = x.clamp_(min=torch.finfo(dtype).tiny)
         return implicit_dirichlet(c, x).to(dtype)

@@ -9,6 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import log_standard_gamma
+from .._samplers.gamma import cached_rounds
 from ..errors import ParameterError, ShapeError
 from ..exp_family import ExponentialFamily
 from ..utils import (
@@ -55,21 +56,23 @@ def _bartlett(
     generator,
     suspects=False,
     tril_by_entry=None,
+    prepared=None,
 ):
     """Bartlett's draw ``(L A)(L A)^T`` of shape ``shape`` (``... + (p, p)``): ``A`` lower
     triangular with standard normals below the diagonal and ``A_ii^2 ~ chi^2(df - i)``.
 
     With ``suspects``, also a mask of the matrices that may have rounded to a singular one
     (see ``_suspects``), or None where every matrix must be checked. ``tril_by_entry``: the
-    factor with its two matrix dims first, contiguous (a cached copy), if at hand."""
+    factor with its two matrix dims first, contiguous (a cached copy), if at hand;
+    ``prepared``: the gamma rounds' terms (``cached_rounds``), if at hand."""
     p = shape[-1]
     # A_ii^2 = 2 Gamma((df - i) / 2), drawn in log space (exact for small df - i, where the
     # gamma draw itself can underflow).
-    steps = torch.arange(p, dtype=df.dtype, device=df.device)
-    if p <= _ELEMENTWISE_MAX_P and math.prod(shape[:-2]) >= _ELEMENTWISE_MIN_BATCH:
+    if _gamma_batch(shape):
         # entry-major: every entry of A, L, M and X a contiguous tensor of the batch shape
-        a = 0.5 * (df - steps.view((p,) + (1,) * (len(shape) - 2)))
-        log_g = log_standard_gamma(a, shape[-1:] + shape[:-2], generator)
+        log_g = log_standard_gamma(
+            _gamma_concentrations(df, shape), shape[-1:] + shape[:-2], generator, prepared
+        )
         tiny = torch.finfo(df.dtype).tiny
         # no graph (CPU eager): A's diagonal and X's entries written in place
         inplace = _inplace_ok(log_g, scale_tril)
@@ -80,6 +83,7 @@ def _bartlett(
         if tril_by_entry is None:
             tril_by_entry = scale_tril.movedim((-2, -1), (0, 1))
         return _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inplace)
+    steps = torch.arange(p, dtype=df.dtype, device=df.device)
     a = 0.5 * (df.unsqueeze(-1) - steps)
     log_g = log_standard_gamma(a, shape[:-1], generator)
     diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
@@ -87,6 +91,20 @@ def _bartlett(
     m = scale_tril @ (noise.tril(-1) + torch.diag_embed(diag))
     x = m @ m.mT
     return (x, None) if suspects else x
+
+
+def _gamma_batch(shape: torch.Size) -> bool:
+    """Whether ``_bartlett`` draws ``shape`` entry-major (elementwise products)."""
+    return shape[-1] <= _ELEMENTWISE_MAX_P and math.prod(shape[:-2]) >= _ELEMENTWISE_MIN_BATCH
+
+
+def _gamma_concentrations(df: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """The elementwise ``_bartlett``'s gamma concentrations ``(df - i) / 2``, entry-major
+    (``i`` first), of their draws' shape."""
+    p = shape[-1]
+    steps = torch.arange(p, dtype=df.dtype, device=df.device)
+    a = 0.5 * (df - steps.view((p,) + (1,) * (len(shape) - 2)))
+    return a.expand(shape[-1:] + shape[:-2])
 
 
 def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inplace=False):
@@ -446,12 +464,16 @@ class Wishart(ExponentialFamily):
         df, tril = self.df, self._unbroadcasted_scale_tril
         if not _readable((df, tril)) or not math.prod(shape):
             return _bartlett(df, tril, shape, generator)
-        by_entry = None
-        if shape[-1] <= _ELEMENTWISE_MAX_P:
+        by_entry = prepared = None
+        p = shape[-1]
+        if p <= _ELEMENTWISE_MAX_P:
             by_entry = self._cached(
                 "tril_by_entry", lambda: tril.movedim((-2, -1), (0, 1)).contiguous()
             )
-        x, suspects = _bartlett(df, tril, shape, generator, True, by_entry)
+            if shape[:-2] == self.batch_shape and _gamma_batch(shape):
+                # the gamma rounds' parameter terms, kept for the next draw of this shape
+                prepared = cached_rounds(self, df, lambda: _gamma_concentrations(df, shape), "log")
+        x, suspects = _bartlett(df, tril, shape, generator, True, by_entry, prepared)
         return self._redraw_singular(x, shape, generator, suspects)
 
     def _redraw_singular(self, x, shape, generator, suspects=None):
