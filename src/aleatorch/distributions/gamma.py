@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -14,7 +15,14 @@ from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
-from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
+from ..utils import (
+    _WIDENED_LIMIT,
+    _flat_list,
+    _inplace_ok,
+    _readable,
+    as_params,
+    textbook_dtype,
+)
 from ._gamma_tails import incomplete_gamma_tail
 
 __all__ = ["Gamma"]
@@ -311,6 +319,27 @@ def _gamma_entropy(a: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     return h.sub_(rate.log()).add_(_HALF_LOG_2PI - _SHIFT)
 
 
+def _textbook_log_density(a, rate, const, value, dtype):
+    """``(a - 1) log x - r x + const`` in the terms' dtype, rounded to ``dtype``."""
+    value = value.to(torch.promote_types(a.dtype, value.dtype))
+    out = x_log_y(a - 1, value)
+    if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
+        return (out - rate * value + const).to(dtype)
+    return out.addcmul_(rate, value, value=-1).add_(const).to(dtype)
+
+
+def _blocks_pay(value: torch.Tensor, *terms: torch.Tensor) -> bool:
+    """Whether a wider-dtype log-density of ``value`` should run in cache-sized blocks
+    (``blockwise``): CPU eager, no graph, every term of the value's shape and the work wider
+    than the value (its temporaries, a fresh 8 MB buffer each per 1M entries, then cost more
+    in page faults and memory traffic than the arithmetic)."""
+    if value.numel() <= 2 * _BLOCK or terms[0].dtype == value.dtype:
+        return False
+    if any(t.shape != value.shape for t in terms) or not _inplace_ok(value, *terms):
+        return False
+    return value.device.type == "cpu"
+
+
 def _textbook_terms(d, work: torch.dtype):
     """``(a, rate, a log(rate) - lgamma(a))`` of a gamma or inverse-gamma law ``d`` in
     ``work`` (utils.textbook_dtype), cached with its other parameter-only terms."""
@@ -398,11 +427,11 @@ class Gamma(ExponentialFamily):
             # while a is moderate, or in float64 for float32 parameters up to 1e8
             # (utils.textbook_dtype). Parameter-only terms are formed at batch size.
             a, rate, const = _textbook_terms(self, work)
-            value = value.to(torch.promote_types(work, value.dtype))
-            out = x_log_y(a - 1, value)
-            if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
-                return (out - rate * value + const).to(dtype)
-            return out.addcmul_(rate, value, value=-1).add_(const).to(dtype)
+            if _blocks_pay(value, a, rate, const):
+                return blockwise(
+                    partial(_textbook_log_density, dtype=dtype), (a, rate, const, value)
+                )
+            return _textbook_log_density(a, rate, const, value, dtype)
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms).to(dtype)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -21,6 +22,7 @@ from .gamma import (
     _SHIFT,
     _TEXTBOOK_LIMIT,
     Gamma,
+    _blocks_pay,
     _log_density_terms,
     _textbook_terms,
     _work,
@@ -31,6 +33,15 @@ from .gamma import (
 )
 
 __all__ = ["InverseGamma"]
+
+
+def _textbook_log_density(a, rate, const, value, dtype):
+    """``const - (a + 1) log y - r / y`` in the terms' dtype (-inf at 0, not inf - inf),
+    rounded to ``dtype``."""
+    value = value.to(torch.promote_types(a.dtype, value.dtype))
+    out = const - x_log_y(a + 1, value) - rate / value
+    return torch.where(value == 0, -math.inf, out).to(dtype)
+
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -102,9 +113,11 @@ class InverseGamma(TransformedDistribution):
             # a log r - lgamma(a) - (a + 1) log y - r / y, while a is moderate or in float64
             # for float32 parameters up to 1e8 (utils.textbook_dtype), as Gamma's
             a, rate, const = _textbook_terms(self, work)
-            value = value.to(torch.promote_types(work, value.dtype))
-            out = const - x_log_y(a + 1, value) - rate / value
-            return torch.where(value == 0, -math.inf, out).to(dtype)  # not inf - inf at 0
+            if _blocks_pay(value, a, rate, const):
+                return blockwise(
+                    partial(_textbook_log_density, dtype=dtype), (a, rate, const, value)
+                )
+            return _textbook_log_density(a, rate, const, value, dtype)
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms, inverse=True).to(dtype)
 
