@@ -13,6 +13,7 @@ from scipy import stats
 
 import aleatorch as D
 from aleatorch.distributions.categorical import sum_last
+from aleatorch.distributions.relaxed_categorical import _uniforms
 
 
 def _rows(k: int, dtype: torch.dtype, n: int = 3000) -> torch.Tensor:
@@ -170,7 +171,10 @@ def test_relaxed_categorical_samples_at_fixed_uniforms(tau, dtype):
     g = torch.Generator().manual_seed(2)
     logits = torch.randn(3000, 4, dtype=dtype, generator=g) * 3
     logits[::7, 2] = -math.inf
-    u = torch.rand((2, 3000, 4), dtype=dtype, generator=torch.Generator().manual_seed(3))
+    # the uniforms the sampler draws from this generator state (their law and grid are
+    # tested in tests/test_sampler_paths_misc.py; which stream they come from is not a
+    # contract: float32 takes them from random_ words, not torch.rand)
+    u = _uniforms(torch.Size((2, 3000, 4)), logits, torch.Generator().manual_seed(3))
     w = (-u.clamp(min=torch.finfo(dtype).tiny).double().log()).log()
     scores = (logits.double().log_softmax(-1) - w) / tau
     for cls in (D.RelaxedOneHotCategorical, D.ExpRelaxedCategorical):

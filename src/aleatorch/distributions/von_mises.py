@@ -33,6 +33,10 @@ _ROUNDS = 12
 # Above this concentration samples come from the normal limit N(loc, 1 / kappa), whose
 # density differs from the von Mises one by O(1 / (24 kappa)) ~ 4e-8.
 _NORMAL_LIMIT = 1e6
+# The largest float below pi of each dtype: draws lie in [-pi, pi), and a wrapped angle
+# can round onto float32(pi) > pi (or float64(pi), the bound itself); clamping to this moves
+# one ulp of mass, below the rounding of the angle itself.
+_PI_BELOW = {torch.float32: 3.1415925025939941, torch.float64: math.nextafter(math.pi, 0)}
 
 
 _SERIES_FROM = 300.0
@@ -161,13 +165,13 @@ def _envelope(kappa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 
 def _propose(q, a, b, u):
     """One Best-Fisher round from the uniforms ``u[0]``, ``u[1]`` (overwritten): ``y = tan(T
-    / 2)`` for the candidate angle ``T``, and whether it is accepted: ``u1 <= c e^(1 - c)``,
-    as ``log(c / u1) >= c - 1`` (their squeeze ``c (2 - c) > u1``, which implies it, would
-    only spare a log that every entry takes anyway)."""
+    / 2)`` for the candidate angle ``T``, and whether it is accepted: ``u1 <= c e^(1 - c)``
+    (an ``exp`` is cheaper than the ``log`` of ``log(c / u1) >= c - 1``; their squeeze ``c (2
+    - c) > u1``, which implies it, would only spare an op that every entry takes anyway)."""
     y = q * torch.tan(u[0].sub_(0.5).mul_(math.pi))
     y2 = y * y
     c = torch.addcmul(a, b, y2.div_(y2 + 1))
-    return y, torch.log(c / u[1]) >= c - 1
+    return y, c * torch.exp(1 - c) >= u[1]
 
 
 def _wrap(x: torch.Tensor) -> torch.Tensor:
@@ -176,15 +180,44 @@ def _wrap(x: torch.Tensor) -> torch.Tensor:
     return x.sub_(torch.mul(x, 0.5 / math.pi).round_().mul_(2 * math.pi))
 
 
-def _propose_in_place(q, a, b, u):
+def _propose_in_place(q, a, b, u, spare=None):
     """:func:`_propose` for CPU eager, in place in ``u`` (the returned ``y`` is ``u[0]``) and
-    two more buffers: a fresh 4 MB buffer can cost ~2 ms of page faults per million entries,
-    more than the arithmetic on it."""
+    two more buffers, the rows of ``spare`` (of ``u``'s shape) when given (a fresh 4 MB
+    buffer can cost ~1 ms of page faults per million entries, more than the arithmetic on
+    it); returns whether each candidate is *rejected*."""
     y = u[0].sub_(0.5).mul_(math.pi).tan_().mul_(q)
-    y2 = y * y
-    c = torch.add(y2, 1)
-    c = torch.addcmul(a, b, y2.div_(c), out=c)
-    return y, torch.div(c, u[1], out=y2).log_() >= c.sub_(1)
+    if spare is None:
+        c = y * y
+        scratch = torch.add(c, 1)
+    else:
+        c = torch.mul(y, y, out=spare[0])
+        scratch = torch.add(c, 1, out=spare[1])
+    c = torch.addcmul(a, b, c.div_(scratch), out=c)
+    return y, torch.neg(c, out=scratch).add_(1).exp_().mul_(c) < u[1]
+
+
+_WORDS_FROM = 1 << 14
+
+
+def _uniforms(
+    shape: tuple[int, ...], dtype: torch.dtype, generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """CPU uniforms on ``[0, 1)`` with torch.rand's grid and law, and a spare buffer of their
+    shape or None. float32 outside torch.func, from 16K entries on (the word path's ~7 calls
+    cost ~15 us): ``k 2^-24`` with ``k`` the low 24 bits of a random 32-bit word, as
+    ``torch.rand`` makes it, two words from each int64 of ``random_`` (1.9 ms per 1M
+    against 2.8 ms); the words' own buffer, dead once converted, is the spare."""
+    m = math.prod(shape)
+    if (
+        m < _WORDS_FROM
+        or dtype != torch.float32
+        or torch._C._functorch.maybe_current_level() is not None
+    ):
+        return torch.rand(shape, dtype=dtype, generator=generator), None
+    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
+    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
+    u = low.to(torch.float32).mul_(2.0**-24).view(shape)
+    return u, words.view(torch.float32)[:m].view(shape)
 
 
 # Up to this many draws (CPU eager) the rejection runs on Python floats: the tensor rounds
@@ -236,7 +269,8 @@ def _sample_on_floats(kappa, loc, shape, generator):
         x = a + math.remainder(m, turn) if math.isfinite(m) else math.nan
         angles[i] = math.remainder(x, turn) if math.isfinite(x) else math.nan
     out = torch.tensor(angles, dtype=kappa.dtype).reshape(shape)
-    return out.clamp_(-math.pi, math.pi)
+    edge = _PI_BELOW.get(out.dtype, math.pi)
+    return out.clamp_(-edge, edge)
 
 
 class VonMises(Distribution):
@@ -436,7 +470,8 @@ class VonMises(Distribution):
         # loc reduced to [-pi, pi] once (the sum then rounds as in [-2 pi, 2 pi]); in place
         # only in CPU eager (under vmap an unbatched angle cannot take a batched loc)
         loc = self._cached("reduced_loc", lambda: _wrap(self.loc.detach().clone()))
-        return _wrap(angle.add_(loc) if special is not None else angle + loc)
+        edge = _PI_BELOW.get(angle.dtype, math.pi)
+        return _wrap(angle.add_(loc) if special is not None else angle + loc).clamp_(-edge, edge)
 
     def _envelope_parts(self):
         """``(q, a, b)`` of :func:`_envelope` (CPU eager: views of the rows of a ``(3, n)``
@@ -462,17 +497,17 @@ class VonMises(Distribution):
         (~20-30%, then fewer: no full-size work after the first round), until all are
         accepted. ``rows`` holds ``(q, a, b)`` flattened; entry ``i`` of the draws uses
         column ``i mod n``."""
-        u = torch.rand((2, *shape), dtype=q.dtype, generator=generator)
-        y, accept = _propose_in_place(q, a, b, u)
+        u, spare = _uniforms((2, *shape), q.dtype, generator)
+        y, rejected = _propose_in_place(q, a, b, u, spare)
         y = y.reshape(-1)
-        pending = accept.logical_not_().reshape(-1).nonzero().squeeze(-1)
+        pending = rejected.reshape(-1).nonzero().squeeze(-1)
         n = rows.shape[1]
         while pending.numel():
             columns = rows.index_select(1, pending if n == y.numel() else pending % n)
-            u = torch.rand((2, pending.numel()), dtype=q.dtype, generator=generator)
-            candidate, accept = _propose_in_place(*columns, u)
+            u, spare = _uniforms((2, pending.numel()), q.dtype, generator)
+            candidate, rejected = _propose_in_place(*columns, u, spare)
             y.index_copy_(0, pending, candidate)
-            pending = pending[accept.logical_not_()]
+            pending = pending[rejected]
         return y.reshape(shape)
 
     @staticmethod
