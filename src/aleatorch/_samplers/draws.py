@@ -19,3 +19,16 @@ def standard_exponential(
     # E = -log(1 - U), U uniform on [0, 1): exactly Exp(1) on the grid of U (largest draw
     # -log(eps / 2), as torch's exponential_), and ~4x cheaper than exponential_ on CPU.
     return out.uniform_(generator=generator).neg_().log1p_().neg_()
+
+
+def uniform_words(m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``m`` CPU float32 integers ``k``, uniform on ``0 .. 2^24 - 1``, and a spare buffer.
+
+    ``k 2^-24`` is exactly ``torch.rand``'s float32 uniform (its grid and law), made as torch
+    makes it from the low 24 bits of a random 32-bit word, but two words come from each int64
+    of ``random_`` (~0.9 ms less per 1M than ``rand``). The spare: the words' own buffer, dead
+    once converted, as ``m`` float32 entries (scratch for the caller).
+    """
+    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
+    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
+    return low.to(torch.float32), words.view(torch.float32)[:m]

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import torch
 
 from ..utils import _flat_list, _readable
+from .draws import uniform_words
 
 __all__ = [
     "Prepared",
@@ -130,9 +131,7 @@ def _log_complement_uniforms(m: int, dtype: torch.dtype, generator) -> torch.Ten
     two words come from each int64 of ``random_`` (~0.8 ms less per 1M than ``rand``)."""
     if dtype != torch.float32:
         return torch.rand(m, dtype=dtype, generator=generator).neg_().log1p_()
-    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
-    low = words.view(torch.int32)[:m].bitwise_and(0xFFFFFF)
-    return low.to(dtype).mul_(-(2.0**-24)).log1p_()
+    return uniform_words(m, generator)[0].mul_(-(2.0**-24)).log1p_()
 
 
 def _eager_round(out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None):

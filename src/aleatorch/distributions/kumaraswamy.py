@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import uniform_words
 from ..special.compile_safe import expm1
 from ..special.incomplete_beta import _lgamma_ratio
 from ..special.logspace import log1mexp
@@ -70,9 +71,7 @@ def _log_uniforms(shape: torch.Size, dtype: torch.dtype, generator) -> torch.Ten
     m = math.prod(shape)
     if dtype != torch.float32:
         return torch.rand(shape, dtype=dtype, generator=generator).neg_().log1p_()
-    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
-    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
-    return low.to(dtype).mul_(-(2.0**-24)).log1p_().view(shape)
+    return uniform_words(m, generator)[0].mul_(-(2.0**-24)).log1p_().view(shape)
 
 
 class Kumaraswamy(TransformedDistribution):

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import uniform_words
 from ..distribution import Distribution
 from ..errors import ShapeError
 from ..utils import _readable, as_params, broadcast_shapes
@@ -80,9 +81,7 @@ def _uniforms(shape: torch.Size, like: torch.Tensor, generator) -> torch.Tensor:
         or torch._C._functorch.maybe_current_level() is not None
     ):
         return torch.rand(shape, dtype=like.dtype, device=like.device, generator=generator)
-    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
-    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
-    return low.to(torch.float32).mul_(2.0**-24).view(shape)
+    return uniform_words(m, generator)[0].mul_(2.0**-24).view(shape)
 
 
 def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:

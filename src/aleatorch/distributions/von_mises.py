@@ -10,6 +10,7 @@ from torch._higher_order_ops.while_loop import while_loop
 
 from .. import constraints
 from .._generic_icdf import _with_implicit_gradient
+from .._samplers.draws import uniform_words
 from ..distribution import Distribution
 from ..special.bessel_i0 import (
     circular_variance,
@@ -214,10 +215,8 @@ def _uniforms(
         or torch._C._functorch.maybe_current_level() is not None
     ):
         return torch.rand(shape, dtype=dtype, generator=generator), None
-    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
-    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
-    u = low.to(torch.float32).mul_(2.0**-24).view(shape)
-    return u, words.view(torch.float32)[:m].view(shape)
+    k, spare = uniform_words(m, generator)
+    return k.mul_(2.0**-24).view(shape), spare.view(shape)
 
 
 # Up to this many draws (CPU eager) the rejection runs on Python floats: the tensor rounds
