@@ -259,3 +259,22 @@ def test_wishart_cached_law(dtype):
         for i in range(3):
             ks = stats.kstest(x[:, j, i, i].double().numpy(), stats.chi2(v).cdf).statistic
             assert ks < KS_CRIT / math.sqrt(x.shape[0]), (dtype, v, i, ks)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_beta_cached_rounds_give_the_uncached_draws(dtype):
+    # one cache entry per concentration; the draws are those of a distribution whose
+    # parameters require grad (nothing cached), and follow Beta's law
+    a = torch.tensor([0.03, 0.7, 1.0, 4.0, 300.0], dtype=dtype).repeat(N // 5)
+    b = torch.tensor([0.5, 0.02, 1.0, 9.0, 2.0], dtype=dtype).repeat(N // 5)
+    d = D.Beta(a, b)
+    cached = d.sample(generator=torch.Generator().manual_seed(8))
+    assert {"gamma_rounds_1", "gamma_rounds_0"} <= set(d.__dict__.get("_cache", {}))
+    leaves = a.clone().requires_grad_(), b.clone().requires_grad_()
+    plain = D.Beta(*leaves).rsample(generator=torch.Generator().manual_seed(8)).detach()
+    torch.testing.assert_close(cached, plain, rtol=0, atol=0)
+    lo = 4 * torch.finfo(dtype).tiny
+    for i in range(5):
+        law = stats.beta(a[i].item(), b[i].item())
+        ks, n = _ks_between(cached[i::5], law, lo, 1 - 1e-4)
+        assert ks < KS_CRIT / math.sqrt(n), (dtype, i, ks)

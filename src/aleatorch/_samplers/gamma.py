@@ -153,14 +153,16 @@ def log_standard_gamma(
     return torch.addcmul(g.log(), log_u, inv_small)
 
 
-def cached_rounds(dist, param: torch.Tensor, concentration, mode: str) -> Prepared | None:
-    """``prepare_rounds(concentration(), mode)`` kept in ``dist``'s cache (see
+def cached_rounds(
+    dist, param: torch.Tensor, concentration, mode: str, name: str = "gamma_rounds"
+) -> Prepared | None:
+    """``prepare_rounds(concentration(), mode)`` kept in ``dist``'s cache under ``name`` (see
     ``Distribution._cached``: keyed on the parameters' versions) where it is kept, else None
     (a parameter requiring grad, few entries, compile, torch.func, inference mode: the rounds
     then compute the terms block by block, as cheap as once)."""
     if param.requires_grad or param.numel() < dist._cache_min_numel or _no_caching():
         return None
-    return dist._cached("gamma_rounds", lambda: prepare_rounds(concentration(), mode))
+    return dist._cached(name, lambda: prepare_rounds(concentration(), mode))
 
 
 def simplex_from_logs_(log_g: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 
 from .. import constraints
 from .._samplers import implicit_beta, log_standard_gamma
-from .._samplers.gamma import few_beta
+from .._samplers.gamma import cached_rounds, few_beta
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
@@ -152,14 +152,21 @@ class Beta(ExponentialFamily):
         x = few_beta(a, b, shape, generator)  # a few draws (CPU eager): in Python floats
         if x is None:
             with torch.no_grad():
-                log_x = log_standard_gamma(a, shape, generator)
-                log_y = log_standard_gamma(b, shape, generator)
+                # (the rounds' parameter terms kept for the next draw of this shape)
+                log_x = log_standard_gamma(a, shape, generator, self._rounds(a, shape, 1))
+                log_y = log_standard_gamma(b, shape, generator, self._rounds(b, shape, 0))
                 x = torch.sigmoid(log_x.sub_(log_y))
                 # 0 and 1 have infinite log-density when a parameter is below 1: keep the
                 # samples in the open interval, like the smallest gamma draw torch keeps positive.
                 finfo = torch.finfo(x.dtype)
                 x = x.clamp(finfo.tiny, 1 - finfo.eps / 2)
         return implicit_beta(a, b, x)
+
+    def _rounds(self, c: torch.Tensor, shape: torch.Size, which: int):
+        """The gamma rounds' cached terms for concentration ``which`` (1 or 0), or None."""
+        if c.shape != shape:
+            return None
+        return cached_rounds(self, c, lambda: c, "log", name=f"gamma_rounds_{which}")
 
     def _log_prob(self, value):
         a, b = self.concentration1, self.concentration0
