@@ -436,13 +436,13 @@ class Categorical(CategoricalParameter, Distribution):
         return table.gather(-1, index).squeeze(-1)
 
     def _log_prob(self, value):
-        # (validating, the public log_prob has checked that the labels are in range)
-        checked = value.numel() >= _TAKE_FROM and self._validate_args
+        # (the labels' range is checked again even when validating: wrappers such as
+        # Independent and MixtureSameFamily call _log_prob on values they did not check)
         if self._given == "probs":
             # Gather first, then log only the gathered entries (log 0 = -inf exactly).
-            picked = self._gather(self.probs, value, checked)
+            picked = self._gather(self.probs, value)
             return picked.log_() if _inplace_ok(picked) else picked.log()
-        return self._gather(self.logits, value, checked)
+        return self._gather(self.logits, value)
 
     def _cdf(self, value):
         cdf = self._cumulative_probs().to(self._param.dtype)
