@@ -436,6 +436,25 @@ def _largest_magnitude(params: tuple[torch.Tensor, ...]) -> float | None:
     return largest
 
 
+# Over a last dim this short, on tensors of at least _WRITTEN_OUT_FROM entries, sums are
+# written out as running sums of the columns: torch's reductions over a short last dim do
+# not vectorize (sum over 333333x3 float32: 1.4 ms, written out 0.26 ms).
+_SHORT_SUM = 8
+_WRITTEN_OUT_FROM = 4096
+
+
+def sum_last(x: torch.Tensor) -> torch.Tensor:
+    """``x.sum(-1)``, as a running sum over a short last dim of a large tensor."""
+    k = x.shape[-1]
+    if k < 2 or k > _SHORT_SUM or x.numel() < _WRITTEN_OUT_FROM:
+        return x.sum(-1)
+    cols = x.unbind(-1)
+    total = cols[0] + cols[1]
+    for col in cols[2:]:
+        total.add_(col)
+    return total
+
+
 def _readable(tensors: tuple[torch.Tensor, ...]) -> bool:
     """Whether the values of ``tensors`` can steer Python for free: eager mode, CPU tensors,
     no torch.func wrapper (no device sync, no graph break, no data-dependent trace)."""

@@ -15,12 +15,15 @@ from ..distribution import Distribution, _no_caching, will_validate
 from ..errors import ParameterError
 from ..kl import register_kl
 from ..utils import (
+    _SHORT_SUM,
+    _WRITTEN_OUT_FROM,
     _flat_list,
     _inplace_ok,
     _readable,
     broadcast_shapes,
     lazy_property,
     softmax_last,
+    sum_last,
 )
 from ._params import GivenParameter, probs_or_logits, rsample_hint
 
@@ -28,31 +31,16 @@ __all__ = ["Categorical"]
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 _BLOCK_ENTRIES = 1 << 20
-# Over a last dim this short (on tensors of at least _WRITTEN_OUT_FROM entries), sums over
-# the categories are written out as running sums, and the sampler compares its targets
-# with each running sum instead of searching: torch's reductions over a short last dim do
-# not vectorize (sum over 333333x3 float32: 1.4 ms, written out 0.26 ms) and searchsorted
-# costs ~7 ns per row (2.5 ms for 333333 rows of 3, the comparisons 0.4 ms).
-_SHORT_SUM = 8
+# Over a last dim this short (on tensors of at least utils._WRITTEN_OUT_FROM entries) the
+# sampler compares its targets with each running sum of the categories (utils.sum_last)
+# instead of searching: searchsorted costs ~7 ns per row (2.5 ms for 333333 rows of 3, the
+# comparisons 0.4 ms).
 _SHORT_SEARCH = 16
-_WRITTEN_OUT_FROM = 4096
 # Up to this many labels (batch rows x draws), from at most this many probabilities, the
 # sampler's inverse cdf runs on Python floats (CPU eager): its ~8 torch calls on a few
 # entries cost more than the Python (3 x 3 logits, one draw each: sample 31 -> 21 us).
 _PYTHON_LABELS = 64
 _PYTHON_PROBS = 256
-
-
-def sum_last(x: torch.Tensor) -> torch.Tensor:
-    """``x.sum(-1)``, as a running sum over a short last dim of a large tensor."""
-    k = x.shape[-1]
-    if k < 2 or k > _SHORT_SUM or x.numel() < _WRITTEN_OUT_FROM:
-        return x.sum(-1)
-    cols = x.unbind(-1)
-    total = cols[0] + cols[1]
-    for col in cols[2:]:
-        total.add_(col)
-    return total
 
 
 def normalized_probs_or_logits(
