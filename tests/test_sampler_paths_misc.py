@@ -13,23 +13,24 @@ import torch
 from scipy import stats
 
 import aleatorch as D
-from aleatorch.distributions import relaxed_categorical, von_mises
+from aleatorch._samplers.draws import uniforms
+from aleatorch.distributions import von_mises
 from aleatorch.wrappers.mixture_same_family import _picked_normal
 
-UNIFORMS = [
-    ("relaxed", lambda shape, g: relaxed_categorical._uniforms(shape, torch.zeros(()), g)),
-    ("von_mises", lambda shape, g: von_mises._uniforms(shape, torch.float32, g)[0]),
-]
+
+def _word_uniforms(shape, g):  # VonMises's and the relaxed categoricals' uniforms
+    u, spare = uniforms(shape, torch.float32, torch.device("cpu"), g)
+    assert spare is None or spare.shape == u.shape
+    return u
 
 
-@pytest.mark.parametrize(("name", "draw"), UNIFORMS)
-def test_word_uniforms_grid_law_and_generator(name, draw):
+def test_word_uniforms_grid_law_and_generator():
     """``k 2^-24`` with ``k`` uniform on ``[0, 2^24)``: chi-square of the top and bottom
     byte of ``k`` (256 cells each) and KS at 1e6 draws; an odd count; the same numbers from
     the same seed, others from another, and the global RNG untouched."""
     g = torch.Generator().manual_seed(5)
     state = torch.get_rng_state()
-    u = draw((1_000_001,), g)
+    u = _word_uniforms((1_000_001,), g)
     assert torch.equal(torch.get_rng_state(), state)
     assert u.dtype == torch.float32 and u.shape == (1_000_001,)
     k = u.double() * 2**24
@@ -38,26 +39,22 @@ def test_word_uniforms_grid_law_and_generator(name, draw):
     for byte in (k >> 16, k & 255):
         counts = torch.bincount(byte, minlength=256).double()
         stat = float(((counts - counts.mean()) ** 2 / counts.mean()).sum())
-        assert stats.chi2.sf(stat, 255) > 1e-4, (name, stat)
+        assert stats.chi2.sf(stat, 255) > 1e-4, stat
     assert stats.kstest(u.double().numpy(), "uniform").pvalue > 1e-4
-    again = draw((1_000_001,), torch.Generator().manual_seed(5))
+    again = _word_uniforms((1_000_001,), torch.Generator().manual_seed(5))
     assert torch.equal(u, again)
-    other = draw((1_000_001,), torch.Generator().manual_seed(6))
+    other = _word_uniforms((1_000_001,), torch.Generator().manual_seed(6))
     assert not torch.equal(u, other)
-    assert draw((2, 3, 0), g).shape == (2, 3, 0)
+    assert _word_uniforms((2, 3, 0), g).shape == (2, 3, 0)
 
 
 def test_uniforms_of_other_dtypes_are_torch_rand():
-    g = torch.Generator().manual_seed(1)
-    u = relaxed_categorical._uniforms((4, 5), torch.zeros((), dtype=torch.float64), g)
-    assert torch.equal(
-        u, torch.rand((4, 5), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    )
-    u, spare = von_mises._uniforms((4, 5), torch.float64, torch.Generator().manual_seed(1))
-    assert spare is None
-    assert torch.equal(
-        u, torch.rand((4, 5), dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    )
+    cpu = torch.device("cpu")
+    for dtype, shape in ((torch.float64, (4, 5)), (torch.float32, (4, 5))):  # (few: rand)
+        u, spare = uniforms(shape, dtype, cpu, torch.Generator().manual_seed(1))
+        assert spare is None
+        want = torch.rand(shape, dtype=dtype, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(u, want)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

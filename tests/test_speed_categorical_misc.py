@@ -12,8 +12,8 @@ import torch
 from scipy import stats
 
 import aleatorch as D
+from aleatorch._samplers.draws import uniforms
 from aleatorch.distributions.categorical import sum_last
-from aleatorch.distributions.relaxed_categorical import _uniforms
 
 
 def _rows(k: int, dtype: torch.dtype, n: int = 3000) -> torch.Tensor:
@@ -174,7 +174,7 @@ def test_relaxed_categorical_samples_at_fixed_uniforms(tau, dtype):
     # the uniforms the sampler draws from this generator state (their law and grid are
     # tested in tests/test_sampler_paths_misc.py; which stream they come from is not a
     # contract: float32 takes them from random_ words, not torch.rand)
-    u = _uniforms(torch.Size((2, 3000, 4)), logits, torch.Generator().manual_seed(3))
+    u, _ = uniforms((2, 3000, 4), logits.dtype, logits.device, torch.Generator().manual_seed(3))
     w = (-u.clamp(min=torch.finfo(dtype).tiny).double().log()).log()
     scores = (logits.double().log_softmax(-1) - w) / tau
     for cls in (D.RelaxedOneHotCategorical, D.ExpRelaxedCategorical):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -32,3 +34,27 @@ def uniform_words(m: int, generator: torch.Generator | None) -> tuple[torch.Tens
     words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
     low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
     return low.to(torch.float32), words.view(torch.float32)[:m]
+
+
+# From this many entries uniforms come from words (the word path's ~7 calls cost ~15 us).
+_WORDS_FROM = 1 << 14
+
+
+def uniforms(
+    shape: tuple[int, ...], dtype: torch.dtype, device: torch.device, generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Uniforms on ``[0, 1)`` of ``shape``, on torch.rand's grid and with its law, and a spare
+    float32 buffer of their shape or None: from :func:`uniform_words` (1.9 ms per 1M against
+    2.8 ms) for float32 on CPU eager outside torch.func, from ``_WORDS_FROM`` entries on;
+    else ``torch.rand`` and no spare."""
+    m = math.prod(shape)
+    if (
+        m < _WORDS_FROM
+        or dtype != torch.float32
+        or torch.device(device).type != "cpu"
+        or torch.compiler.is_compiling()
+        or torch._C._functorch.maybe_current_level() is not None
+    ):
+        return torch.rand(shape, dtype=dtype, device=device, generator=generator), None
+    k, spare = uniform_words(m, generator)
+    return k.mul_(2.0**-24).view(shape), spare.view(shape)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers.draws import uniform_words
+from .._samplers.draws import uniforms
 from ..distribution import Distribution
 from ..errors import ShapeError
 from ..utils import _readable, as_params, broadcast_shapes
@@ -61,27 +61,6 @@ def _log_sum_exp_last(z: torch.Tensor) -> torch.Tensor:
     over the contiguous ``z`` then the written-out row sums (the ``exp`` of strided
     columns is not vectorised: 1.5 against 1.4 ms per 1M)."""
     return sum_last(z.exp()).log_().unsqueeze(-1)
-
-
-_WORDS_FROM = 1 << 14
-
-
-def _uniforms(shape: torch.Size, like: torch.Tensor, generator) -> torch.Tensor:
-    """Uniforms on ``[0, 1)`` of ``shape``, in ``like``'s dtype and device, on torch.rand's
-    grid and with its law. float32 on CPU eager outside torch.func: ``k 2^-24`` with ``k``
-    the low 24 bits of a random 32-bit word, as ``torch.rand`` makes it, two words from each
-    int64 of ``random_`` (1.9 ms per 1M against 2.8 ms; from 16K entries on: the word
-    path's ~7 calls cost ~15 us); else ``torch.rand``."""
-    m = math.prod(shape)
-    if (
-        m < _WORDS_FROM
-        or like.dtype != torch.float32
-        or not like.is_cpu
-        or torch.compiler.is_compiling()
-        or torch._C._functorch.maybe_current_level() is not None
-    ):
-        return torch.rand(shape, dtype=like.dtype, device=like.device, generator=generator)
-    return uniform_words(m, generator)[0].mul_(2.0**-24).view(shape)
 
 
 def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:
@@ -155,7 +134,7 @@ class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
         the shift is left out where no exponent can overflow (``_no_shift_needed``)."""
         shape = self._extended_shape(sample_shape)
         logits, t = self.logits, self.temperature
-        u = _uniforms(shape, logits, generator)
+        u = uniforms(shape, logits.dtype, logits.device, generator)[0]
         w = u.clamp_(min=torch.finfo(u.dtype).tiny).log_().neg_().log_()
         if not _readable((logits, t)):  # torch.func: no in-place update by a batched operand
             d = w - logits

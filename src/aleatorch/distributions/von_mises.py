@@ -10,7 +10,7 @@ from torch._higher_order_ops.while_loop import while_loop
 
 from .. import constraints
 from .._generic_icdf import _with_implicit_gradient
-from .._samplers.draws import uniform_words
+from .._samplers.draws import uniforms
 from ..distribution import Distribution
 from ..special.bessel_i0 import (
     circular_variance,
@@ -195,28 +195,6 @@ def _propose_in_place(q, a, b, u, spare=None):
         scratch = torch.add(c, 1, out=spare[1])
     c = torch.addcmul(a, b, c.div_(scratch), out=c)
     return y, torch.neg(c, out=scratch).add_(1).exp_().mul_(c) < u[1]
-
-
-_WORDS_FROM = 1 << 14
-
-
-def _uniforms(
-    shape: tuple[int, ...], dtype: torch.dtype, generator
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """CPU uniforms on ``[0, 1)`` with torch.rand's grid and law, and a spare buffer of their
-    shape or None. float32 outside torch.func, from 16K entries on (the word path's ~7 calls
-    cost ~15 us): ``k 2^-24`` with ``k`` the low 24 bits of a random 32-bit word, as
-    ``torch.rand`` makes it, two words from each int64 of ``random_`` (1.9 ms per 1M
-    against 2.8 ms); the words' own buffer, dead once converted, is the spare."""
-    m = math.prod(shape)
-    if (
-        m < _WORDS_FROM
-        or dtype != torch.float32
-        or torch._C._functorch.maybe_current_level() is not None
-    ):
-        return torch.rand(shape, dtype=dtype, generator=generator), None
-    k, spare = uniform_words(m, generator)
-    return k.mul_(2.0**-24).view(shape), spare.view(shape)
 
 
 # Up to this many draws (CPU eager) the rejection runs on Python floats: the tensor rounds
@@ -496,14 +474,14 @@ class VonMises(Distribution):
         (~20-30%, then fewer: no full-size work after the first round), until all are
         accepted. ``rows`` holds ``(q, a, b)`` flattened; entry ``i`` of the draws uses
         column ``i mod n``."""
-        u, spare = _uniforms((2, *shape), q.dtype, generator)
+        u, spare = uniforms((2, *shape), q.dtype, q.device, generator)
         y, rejected = _propose_in_place(q, a, b, u, spare)
         y = y.reshape(-1)
         pending = rejected.reshape(-1).nonzero().squeeze(-1)
         n = rows.shape[1]
         while pending.numel():
             columns = rows.index_select(1, pending if n == y.numel() else pending % n)
-            u, spare = _uniforms((2, pending.numel()), q.dtype, generator)
+            u, spare = uniforms((2, pending.numel()), q.dtype, q.device, generator)
             candidate, rejected = _propose_in_place(*columns, u, spare)
             y.index_copy_(0, pending, candidate)
             pending = pending[rejected]
