@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import torch
@@ -19,8 +20,15 @@ from .._samplers.gamma import (
 from ..errors import ParameterError
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
-from ..special.xlogy import x_log_y
-from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
+from ..special.xlogy import log_floor, x_log_y
+from ..utils import (
+    _WIDENED_LIMIT,
+    _flat_list,
+    _readable,
+    as_params,
+    sum_last,
+    textbook_dtype,
+)
 from ._beta_exact import dirichlet_entropy, dirichlet_kl, dirichlet_log_prob, working
 from .gamma import (
     _FLOAT32_LIMIT,
@@ -28,6 +36,7 @@ from .gamma import (
     _SHIFT,
     ONE,
     PYTHON_NUMEL,
+    _blocks_pay,
     blockwise,
     float32_within,
     from_floats,
@@ -51,6 +60,19 @@ def _entropy_float32(c: torch.Tensor) -> torch.Tensor:
     h = stirling_excess(c)[0].sum(-1)
     g_t, u_t = stirling_excess(c.sum(-1), power=k - 0.5)
     return h.sub_(g_t).add_(u_t + (_HALF_LOG_2PI - _SHIFT), alpha=k - 1)
+
+
+def _textbook_terms(minus_one, value, log_norm, dtype):
+    """``sum_i (c_i - 1) log x_i + log_norm`` in the terms' dtype, rounded to ``dtype``."""
+    x = value.to(torch.promote_types(minus_one.dtype, value.dtype))
+    return sum_last(x_log_y(minus_one, x)).add_(log_norm).to(dtype)
+
+
+def _textbook_block(minus_one, floor, value, log_norm, dtype):
+    """:func:`_textbook_terms` of a block, with :func:`log_floor` of ``minus_one`` given."""
+    x = value.to(minus_one.dtype)
+    terms = x.log_().clamp_(min=floor).mul_(minus_one)
+    return sum_last(terms).add_(log_norm).to(dtype)
 
 
 def _small_textbook_dtype(c: torch.Tensor) -> torch.dtype | None:
@@ -224,11 +246,24 @@ class Dirichlet(ExponentialFamily):
             log_norm = self._cached(
                 "log_normalizer", lambda: torch.lgamma(cw.sum(-1)) - torch.lgamma(cw).sum(-1)
             )
-            x = value.to(torch.promote_types(work, value.dtype))
-            out = x_log_y(cw - 1, x).sum(-1) + log_norm
-            # +inf - inf on a face of the simplex: the exact form takes the limit there
-            if not bool(out.isnan().any()):
-                return out.to(torch.promote_types(c.dtype, value.dtype))
+            dtype = torch.promote_types(c.dtype, value.dtype)
+            if work != dtype and _blocks_pay(value, cw):
+                # wider than the value: in cache-sized blocks (a 1M-entry float64 temporary
+                # per op costs more in memory traffic than its arithmetic)
+                minus_one, floor = self._cached(
+                    "textbook_minus_one", lambda: (cw - 1, log_floor(cw - 1))
+                )
+                out = blockwise(
+                    partial(_textbook_block, dtype=dtype),
+                    (minus_one, floor, value, log_norm),
+                    event_dims=(1, 1, 1, 0),
+                )
+            else:
+                out = _textbook_terms(cw - 1, value, log_norm, dtype)
+            # +inf - inf on a face of the simplex: the exact form takes the limit there (a
+            # sum that is not NaN rules NaN out in one cheap pass)
+            if not bool(out.sum().isnan()) or not bool(out.isnan().any()):
+                return out
         return dirichlet_log_prob(c, value)
 
     def _entropy(self):

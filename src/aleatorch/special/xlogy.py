@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["x_log1p_y", "x_log_y"]
+__all__ = ["log_floor", "x_log1p_y", "x_log_y"]
 
 # Below this many entries the fused xlogy/xlog1py win (Python overhead dominates); above it
 # the two vectorized passes of _times_log do (xlogy is ~15x slower than log per entry on CPU).
@@ -20,11 +20,17 @@ def _times_log(coefficient: torch.Tensor, log_value: torch.Tensor) -> torch.Tens
     ``xlog1py`` which is not vectorized on CPU) in two cheap passes: where ``c = 0`` the log
     is floored at ``-max`` so the product is 0, and its derivative in ``c`` stays the log.
     """
-    finite = -torch.finfo(coefficient.dtype).max
-    floor = torch.full_like(coefficient, -math.inf).masked_fill_(coefficient == 0, finite)
+    floor = log_floor(coefficient)
     if _broadcasts_into(coefficient.shape, log_value.shape):
         return log_value.clamp_(min=floor).mul_(coefficient)
     return torch.clamp(log_value, min=floor).mul_(coefficient)
+
+
+def log_floor(coefficient: torch.Tensor) -> torch.Tensor:
+    """The floor of :func:`_times_log`: ``-max`` where ``coefficient = 0``, else ``-inf``
+    (parameter-only: a distribution may keep it for its next calls)."""
+    finite = -torch.finfo(coefficient.dtype).max
+    return torch.full_like(coefficient, -math.inf).masked_fill_(coefficient == 0, finite)
 
 
 def _broadcasts_into(small: torch.Size, big: torch.Size) -> bool:
