@@ -68,7 +68,7 @@ def test_draws_invert_the_same_words(case):
     consumed (one block: the words of one ``random_``): at most a few disagreements (a cdf
     boundary within ``2^-32`` of the word, or the cdf's rounding)."""
     d, laws = _laws(case, torch.float64)
-    draws = 40_000
+    draws = counts._DRAW_BLOCK // len(laws)  # one block
     count = draws * len(laws)
     assert count % 2 == 0 and count <= counts._DRAW_BLOCK and count >= d._law_tables()[0].worth
     x = d.sample((draws,), generator=torch.Generator().manual_seed(5)).numpy()

@@ -46,6 +46,8 @@ __all__ = [
     "law_tables",
     "table_draws",
     "law_index",
+    "word_thresholds",
+    "words_below",
     "poisson_inversion",
     "reduced_laws",
 ]
@@ -175,8 +177,8 @@ _MAX_CELLS = 1 << 18  # guide cells of all laws together at most (a few MiB: in 
 _MIN_CELL_BITS = 13
 _MAX_GRID = 1 << 15  # grid points per law at most
 _TAIL = 2.0**-80  # the pmf at an open end of a grid must be below this (normalised)
-_DRAW_BLOCK = 1 << 18  # draws per block
-_NAN_ROW = 512  # entries per row when looking for the NaNs of a block
+_DRAW_BLOCK = 1 << 17  # draws per block
+_NAN_ROW = 128  # entries per row when looking for the NaNs of a block
 LAW_GRID_WIDTH = 15.0  # grids reach mean +- (15 sd + 15): the rest is below 2^-64
 
 
@@ -339,7 +341,7 @@ class LawTables:
             step = cell.view(torch.float32)
         else:
             step = torch.empty(block, dtype=self.dtype, device=device)
-        found: list[tuple[Tensor, Tensor, Tensor]] = []  # (positions, word, cell) to search
+        found: list[tuple[Tensor, Tensor]] = []  # (positions, word) to search
         for start in range(0, count, block):
             size = min(block, count - start)
             word = _random_words(words[: (size + 1) // 2], generator).view(torch.int32)[:size]
@@ -355,15 +357,14 @@ class LawTables:
             part.add_(d.mul_(math.inf).clamp_(0.0, 1.0))
             if not math.isfinite(float(part.sum())):  # a tie, or several boundaries
                 bad = _nan_positions(part)
-                s = word.index_select(0, bad)
-                j = s.bitwise_right_shift(self.shift)
-                if offsets is None:
-                    j.add_(bias)
-                else:
-                    j.add_((offsets if periodic else offsets[start:]).index_select(0, bad))
-                found.append((bad + start, s, j))
-        if found:
-            where, word, j = (torch.cat(parts) for parts in zip(*found))
+                found.append((bad + start, word.index_select(0, bad)))
+        if found:  # their cells, all at once
+            where, word = (torch.cat(parts) for parts in zip(*found))
+            j = word.bitwise_right_shift(self.shift)
+            if offsets is None:
+                j.add_(bias)
+            else:
+                j.add_(offsets.index_select(0, where.remainder(block) if periodic else where))
             w = torch.rand(word.shape, dtype=torch.float64, device=device, generator=generator)
             v = word.to(torch.float64).add_(2.0**31).add_(w).mul_(2.0**-self.shift)
             self._search(out, where, v, j)
@@ -400,6 +401,59 @@ class LawTables:
                 found = (flat.expand(shape).reshape(-1), _DRAW_BLOCK)
             self._last_offsets = (key, found)
         return self._last_offsets[1]
+
+
+# Bernoulli draws ``[U < p]`` from 32-bit words: with ``U = (s + W) / 2^32`` (``s`` a random
+# word, ``W`` uniform on [0, 1)) and ``p 2^32`` an integer ``T``, ``U < p`` is ``s < T``
+# whatever ``W``: P = p exactly, one word and one compare per draw (torch.bernoulli's
+# kernel costs ~3x as much on CPU).
+_WORD_BLOCK = 1 << 16  # draws per block (the words stay in cache)
+_TOP_WORD = 2**31 - 1
+
+
+def word_thresholds(p: Tensor) -> Tensor | None:
+    """``p 2^32 - 2^31`` (the threshold of the signed words) as a flat int32 tensor, capped at
+    ``2^31 - 1`` (``p = 1``: the top word is settled apart, :func:`words_below`), where every
+    ``p 2^32`` is an integer in ``[0, 2^32]`` (every float32 ``p >= 2^-8``, and 0); else
+    None (NaN, out of range, or finer than ``2^-32``)."""
+    scaled = p.detach().reshape(-1).to(torch.float64).mul(2.0**32)
+    if not scaled.numel() or not torch.equal(scaled, scaled.floor()):
+        return None
+    low, high = scaled.aminmax()
+    if not (float(low) >= 0 and float(high) <= 2.0**32):
+        return None
+    return scaled.sub_(2.0**31).clamp_(max=_TOP_WORD).to(torch.int32)
+
+
+def words_below(
+    thresholds: Tensor, p: Tensor, shape: torch.Size, dtype: torch.dtype, generator
+) -> Tensor:
+    """Draws ``[s < T]`` of ``shape`` (in ``dtype``) for the flat ``thresholds``
+    (:func:`word_thresholds` of the flat ``p``) repeated along the leading dims, in blocks of
+    about ``_WORD_BLOCK``. The top word ``2^31 - 1`` (chance ``2^-32``) is below ``T``
+    only at ``p = 1``: set apart where a block holds it."""
+    count, period = math.prod(shape), thresholds.numel()
+    out = torch.empty(count, dtype=dtype, device=thresholds.device)
+    if period <= _WORD_BLOCK // 2:  # blocks of whole periods over one repeated pattern
+        block = period * (_WORD_BLOCK // period)
+        pattern = thresholds.repeat(block // period)
+        starts = [(start, 0) for start in range(0, count, block)]
+    else:  # blocks within each period
+        block, pattern = _WORD_BLOCK, thresholds
+        starts = [
+            (row + at, at) for row in range(0, count, period) for at in range(0, period, block)
+        ]
+    words = torch.empty((block + 1) // 2, dtype=torch.int64, device=out.device)
+    for start, at in starts:
+        size = min(block, count - start, len(pattern) - at)
+        word = _random_words(words[: (size + 1) // 2], generator).view(torch.int32)[:size]
+        part = out[start : start + size]
+        torch.lt(word, pattern[at : at + size], out=part)
+        if int(word.max()) == _TOP_WORD:
+            top = (word == _TOP_WORD).nonzero().squeeze(1)
+            ones = p.index_select(0, top.add(at).remainder_(period)).eq(1)
+            part.index_copy_(0, top, ones.to(dtype))
+    return out.view(shape)
 
 
 def _random_words(words: Tensor, generator) -> Tensor:

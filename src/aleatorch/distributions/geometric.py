@@ -83,11 +83,20 @@ class Geometric(BinaryGivenParameter, Distribution):
         # floor(E / -log(1 - p)) with E ~ Exp(1) is geometric: P(X >= k) = (1 - p)^k.
         # As floor(log(1 - U) / log(1 - p)) with U uniform on [0, 1), in place on the draws
         # (the buffer comes from log(1 - p) expanded, as in standard_exponential).
+        # (Detached: no graph to keep out of, no no_grad context to pay on small draws.)
         shape = self._extended_shape(sample_shape)
-        with torch.no_grad():
-            log_q = self._log_success_failure()[1].detach()
-            out = torch.empty_like(log_q.expand(shape), memory_format=torch.contiguous_format)
-            return out.uniform_(generator=generator).neg_().log1p_().div_(log_q).floor_()
+        log_q = self._log_failure().detach()
+        like = log_q if log_q.shape == shape else log_q.expand(shape)
+        out = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return out.uniform_(generator=generator).neg_().log1p_().div_(log_q).floor_()
+
+    def _log_failure(self) -> torch.Tensor:
+        """``log(1 - p)``: the cached pair's where it is cached, else alone (no ``log p``)."""
+        if self._param.numel() >= self._cache_min_numel:
+            return self._log_success_failure()[1]
+        if self._given == "logits":
+            return -softplus(self.logits)
+        return torch.log1p(-self.probs)
 
     def _log_prob(self, value):
         # log p + k log(1 - p)

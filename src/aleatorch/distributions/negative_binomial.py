@@ -183,26 +183,23 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         r, log_p, base, r_zero, p_zero = self._cached(
             f"textbook_{work}", lambda: self._textbook_terms(work)
         )
-        k = value.to(torch.promote_types(work, value.dtype))
         low, high = value.aminmax() if value.numel() else (value.new_zeros(()),) * 2
-        negative = bool(low < 0)
-        out = r + k
+        flags = (bool(low < 0), bool(high < _LOG_FACTORIAL_SIZE), r_zero, p_zero)
         # in place where no graph is kept (fewer large temporaries)
         grad = torch.is_grad_enabled() and (
-            base.requires_grad or log_p.requires_grad or k.requires_grad
+            base.requires_grad or log_p.requires_grad or value.requires_grad
         )
-        out = torch.lgamma(out) if grad else out.lgamma_()
-        out -= _log_factorial(value, k, not negative and bool(high < _LOG_FACTORIAL_SIZE))
-        if p_zero:  # 0 log 0 = 0 at p = 0
-            out += torch.where(k == 0, 0.0, k * log_p)
-        else:
-            out = out.addcmul_(k, log_p) if out.shape == k.shape else out + k * log_p
-        out += base
-        if r_zero:  # the point mass at 0: lgamma(0) - lgamma(0) = 0
-            out = torch.where((r == 0) & (k == 0), 0.0, out)
-        if negative:
-            out = torch.where(k < 0, -math.inf, out)
-        return out.to(out_dtype)
+        terms = (r, log_p, base)
+        if grad or value.numel() < 2 * _BLOCK or any(t.shape != value.shape for t in terms):
+            return _textbook_formula(value, terms, work, flags, grad).to(out_dtype)
+        # no graph: in blocks whose temporaries stay in cache (a pass over the whole float64
+        # tensors costs ~4x as much from memory)
+        out = torch.empty(value.shape, dtype=out_dtype, device=value.device)
+        flat = [t.reshape(-1) for t in (out, value, *terms)]
+        for start in range(0, value.numel(), _BLOCK):
+            part, *block = (t[start : start + _BLOCK] for t in flat)
+            part.copy_(_textbook_formula(block[0], block[1:], work, flags, False))
+        return out
 
     def _python_log_prob(self, value: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor | None:
         """The textbook form entry by entry in Python floats (double precision) for a few
@@ -429,6 +426,7 @@ _LOG_FACTORIAL_SIZE = 4096  # counts below this read log k! from a table (textbo
 _LOG_FACTORIAL: dict[torch.dtype, torch.Tensor] = {}
 _TABLE_MIN_NUMEL = 4096  # smaller values call lgamma (a table read costs more ops there)
 _PYTHON_NUMEL = 16  # up to this many entries, log_prob is computed in Python floats
+_BLOCK = 1 << 15  # entries per block of the textbook log_prob without a graph (float64: 256 KiB)
 
 _WINDOW_CHUNK = 2**22  # labels x batch entries summed at once by _recurrent_entropy
 
@@ -478,6 +476,30 @@ def _softplus(x: float) -> float:
     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
 
 
+def _textbook_formula(
+    value: torch.Tensor, terms: tuple, work: torch.dtype, flags: tuple, grad: bool
+) -> torch.Tensor:
+    """``lgamma(r + k) - log k! + k log p + base`` (``terms = (r, log p, base)``, see
+    :meth:`NegativeBinomial._textbook_log_prob`) in ``work`` or wider; ``flags``: whether
+    some ``k < 0``, every ``k`` is below the table's end, some ``r = 0``, some ``p = 0``."""
+    r, log_p, base = terms
+    negative, below_end, r_zero, p_zero = flags
+    k = value.to(torch.promote_types(work, value.dtype))
+    out = r + k
+    out = torch.lgamma(out) if grad else out.lgamma_()
+    out -= _log_factorial(value, k, not negative and below_end)
+    if p_zero:  # 0 log 0 = 0 at p = 0
+        out += torch.where(k == 0, 0.0, k * log_p)
+    else:
+        out = out.addcmul_(k, log_p) if out.shape == k.shape else out + k * log_p
+    out += base
+    if r_zero:  # the point mass at 0: lgamma(0) - lgamma(0) = 0
+        out = torch.where((r == 0) & (k == 0), 0.0, out)
+    if negative:
+        out = torch.where(k < 0, -math.inf, out)
+    return out
+
+
 def _log_factorial(value: torch.Tensor, k: torch.Tensor, in_table: bool) -> torch.Tensor:
     """``lgamma(k + 1)`` (``k`` is ``value`` in the working dtype): from a table of
     ``lgamma(j + 1)`` when every value is an integer in ``[0, 4096)`` (``in_table`` says the
@@ -488,5 +510,5 @@ def _log_factorial(value: torch.Tensor, k: torch.Tensor, in_table: bool) -> torc
         if table is None:
             grid = torch.arange(_LOG_FACTORIAL_SIZE, dtype=torch.float64)
             table = _LOG_FACTORIAL.setdefault(k.dtype, torch.lgamma(grid + 1).to(k.dtype))
-        return torch.take(table, value.long())
+        return table.index_select(0, value.reshape(-1).long()).view(value.shape)
     return torch.lgamma(k + 1)
