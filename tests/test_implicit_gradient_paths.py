@@ -143,3 +143,33 @@ def test_chunked_dirichlet_backward_is_the_full_one(shape, dtype, monkeypatch):
     a = alpha.clone().requires_grad_()
     (through_autograd,) = torch.autograd.grad((implicit.implicit_dirichlet(a, x) * grad).sum(), a)
     assert torch.equal(through_autograd, want)
+
+
+def test_nan_and_endpoint_samples_end_the_fraction_at_once(monkeypatch):
+    # A NaN, 0 or 1 sample makes its entry's terms NaN: it counts as converged at the first
+    # test (it used to run all _MAX_PAIRS pairs, ~1 s per such entry per 1000) and stays NaN;
+    # the other entries keep their gradients (checked against mpmath).
+    g = torch.Generator().manual_seed(5)
+    n = 3000
+    a = 10.0 ** torch.empty(n, dtype=F64).uniform_(-1, 2, generator=g)
+    b = 10.0 ** torch.empty(n, dtype=F64).uniform_(-1, 2, generator=g)
+    x = torch.rand(n, dtype=F64, generator=g).clamp(1e-6, 1 - 1e-6)
+    bad = torch.arange(0, n, 500)
+    x[bad[0::3]], x[bad[1::3]], x[bad[2::3]] = 0.0, float("nan"), 1.0
+    pairs = [0]
+    pair = implicit._Wallis.pair
+
+    def counted(self):
+        pairs[0] += 1
+        return pair(self)
+
+    monkeypatch.setattr(implicit._Wallis, "pair", counted)
+    d_a, d_b = implicit.beta_implicit_gradients(a, b, x)
+    assert pairs[0] < 200  # ~1.2 sqrt(100) + 60 pairs reach 1e-13 at these parameters
+    assert d_a[bad].isnan().all() and d_b[bad].isnan().all()
+    good = torch.ones(n, dtype=torch.bool)
+    good[bad] = False
+    for i in good.nonzero().squeeze(1)[::300].tolist():
+        want_a, want_b = mp_gradients(a[i].item(), b[i].item(), x[i].item())
+        assert d_a[i].item() == pytest.approx(want_a, rel=1e-10)
+        assert d_b[i].item() == pytest.approx(want_b, rel=1e-10)

@@ -334,7 +334,9 @@ def test_torch_compile_parameter_gradients_and_inverse():
     torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)
     inverse = torch.compile(lambda a, b, p: betaincinv(a, b, p), fullgraph=True)
     x = inverse(a, b, p)
-    torch.testing.assert_close(x, betaincinv(a, b, p), rtol=0, atol=0)
+    # (to an ulp: the steps around the opaque evaluations are compiled code, which may round
+    # differently from eager: one ulp at a = 30, b = 40 on one of our machines)
+    torch.testing.assert_close(x, betaincinv(a, b, p), rtol=2 * torch.finfo(F64).eps, atol=0)
     (grad,) = torch.autograd.grad(x.sum(), a)
     (expected,) = torch.autograd.grad(betaincinv(a, b, p).sum(), a)
     torch.testing.assert_close(grad, expected, rtol=1e-12, atol=0)

@@ -353,15 +353,16 @@ class _Wallis:
 
     def done(self, tolerance: float):
         """Whether the last term moved :math:`g` and each bracket by at most ``tolerance``
-        of their values."""
+        of their values; a NaN (from a NaN or an endpoint sample) counts as done, since no
+        further term can change it."""
         now, before = self.a1 * self.b2, self.a2 * self.b1
-        done = now.sub_(before).abs_() <= before.abs_().mul_(tolerance)
+        done = torch.gt(now.sub_(before).abs_(), before.abs_().mul_(tolerance)).logical_not_()
         self.brackets = {}
         for t, base in self.base.items():
             last = self._log_derivative(t, 0)
             step = self._log_derivative(t, 1).sub_(last).abs_()
             bracket = self.brackets[t] = base - last
-            done &= step <= bracket.abs().mul_(tolerance)
+            done &= torch.gt(step, bracket.abs().mul_(tolerance)).logical_not_()
         return done
 
     def results(self):
