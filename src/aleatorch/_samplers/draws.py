@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 
@@ -58,3 +59,71 @@ def uniforms(
         return torch.rand(shape, dtype=dtype, device=device, generator=generator), None
     k, spare = uniform_words(m, generator)
     return k.mul_(2.0**-24).view(shape), spare.view(shape)
+
+
+# Bytes per block of a blocked sampler: a few temporaries of this size stay in a 2 MB L2
+# cache (a pass over data in DRAM costs ~4x one in cache), and 8 blocks per million float32
+# entries keep the per-block cost of the torch calls (~1-2 us each) small.
+_BLOCK_BYTES = 1 << 19
+
+
+def blocks_wanted(like: torch.Tensor, shape: torch.Size) -> bool:
+    """Whether :func:`uniform_blocks` applies to draws of ``shape`` like ``like``: CPU eager
+    outside torch.func, at least two blocks of entries (fewer: the plain draws cost no
+    more). The caller checks that no gradient is to be recorded."""
+    return (
+        math.prod(shape) * like.dtype.itemsize >= 2 * _BLOCK_BYTES
+        and like.is_cpu
+        and not torch.compiler.is_compiling()
+        and torch._C._functorch.maybe_current_level() is None
+    )
+
+
+def uniform_blocks(
+    shape: torch.Size,
+    dtype: torch.dtype,
+    generator,
+    params: tuple[torch.Tensor, ...] = (),
+    per_entry: int = 1,
+    normal: bool = False,
+) -> Iterator[tuple[slice, torch.Tensor, list[torch.Tensor]]]:
+    """``(rows, u, blocks)`` for consecutive blocks of rows of ``shape``'s first dimension.
+
+    ``u``: CPU uniforms on ``[0, 1)`` with ``torch.rand``'s grid and law (float32 blocks of
+    ``_WORDS_FROM`` entries on from words, as :func:`uniform_words`), or with ``normal``
+    standard normals (``normal_``), of shape ``(per_entry, rows, *shape[1:])`` (no leading
+    dimension for ``per_entry=1``), in one scratch buffer that the next block overwrites: a
+    sampler transforms it in cache (in place if it likes) into ``out[rows]``. ``blocks``:
+    each of ``params`` broadcast to the block (one element as it is; one that repeats along
+    the first dimension copied out once, as the contiguous operand that vectorises).
+    """
+    inner = math.prod(shape[1:])
+    step = max(1, _BLOCK_BYTES // (max(inner * per_entry, 1) * dtype.itemsize))
+    size = min(step, shape[0]) * inner * per_entry
+    from_words = not normal and dtype == torch.float32 and size >= _WORDS_FROM
+    if from_words:
+        words = torch.empty((size + 1) // 2, dtype=torch.int64)
+    else:
+        buffer = torch.empty(size, dtype=dtype)
+    lead = (per_entry,) if per_entry > 1 else ()
+    full = [p if p.numel() == 1 else p.expand(shape) for p in params]
+    fixed = [p.numel() > 1 and p.stride(0) == 0 and not p[:1].is_contiguous() for p in full]
+    full = [
+        p[: min(step, shape[0])].contiguous() if f else p for p, f in zip(full, fixed, strict=True)
+    ]
+    for start in range(0, shape[0], step):
+        rows = min(step, shape[0] - start)
+        m = rows * inner * per_entry
+        if from_words:
+            # k 2^-24 from the low 24 bits of each word, written over the words themselves
+            low = words[: (m + 1) // 2].random_(generator=generator).view(torch.int32)[:m]
+            u = torch.mul(low.bitwise_and_(0xFFFFFF), 2.0**-24, out=low.view(torch.float32))
+        elif normal:
+            u = buffer[:m].normal_(generator=generator)
+        else:
+            u = buffer[:m].uniform_(generator=generator)
+        blocks = [
+            p if p.numel() == 1 else p[:rows] if f else p[start : start + rows]
+            for p, f in zip(full, fixed, strict=True)
+        ]
+        yield slice(start, start + rows), u.view(*lead, rows, *shape[1:]), blocks

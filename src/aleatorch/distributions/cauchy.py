@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import blocks_wanted, uniform_blocks
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..utils import _SMALL_NUMEL, _flat_list, _inplace_ok, _readable
@@ -38,6 +39,12 @@ def _tan_pi_centered(q: torch.Tensor) -> torch.Tensor:
     lower = -torch.tan(math.pi * torch.where(low, q, 0.25)).reciprocal()
     upper = torch.tan(math.pi * (1 - torch.where(high, q, 0.75))).reciprocal()
     return torch.where(mid, centre, torch.where(low, lower, upper))
+
+
+def _ratio(normals: torch.Tensor) -> torch.Tensor:
+    """``normals[0] / normals[1]`` (in place), a standard Cauchy draw, kept finite
+    (nan_to_num_: +-inf to +-finfo.max, and 0/0 to 0)."""
+    return normals[0].div_(normals[1]).nan_to_num_()
 
 
 _NEG_LOG_PI: dict[torch.dtype, torch.Tensor] = {}
@@ -102,12 +109,22 @@ class Cauchy(SymmetricLocationScale, Distribution):
             # from 53-bit uniforms, rounded once to the dtype: finite (|z| < 2e16), and its
             # tails resolved on the 2^-53 grid of u (tests/test_small_call_paths.py).
             z = torch.empty(shape, dtype=dtype).cauchy_(generator=generator)
+        elif not (
+            torch.is_grad_enabled() and (loc.requires_grad or self.scale.requires_grad)
+        ) and blocks_wanted(loc, shape):
+            # CPU eager, large: each block's normals and ratio in cache, written once
+            out = torch.empty(shape, dtype=dtype)
+            params = (loc, self.scale)
+            for rows, normals, block in uniform_blocks(
+                shape, dtype, generator, params, per_entry=2, normal=True
+            ):
+                torch.addcmul(*block, _ratio(normals), out=out[rows])
+            return out
         else:
             normals = torch.randn(
                 (2, *shape), dtype=dtype, device=loc.device, generator=generator
             )  # both in one call
-            # (nan_to_num_: +-inf to +-finfo.max, and 0/0 to 0)
-            z = normals[0].div_(normals[1]).nan_to_num_()
+            z = _ratio(normals)
         return torch.addcmul(loc, self.scale, z)
 
     def _standardize(self, value):

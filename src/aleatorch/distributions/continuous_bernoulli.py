@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import blocks_wanted, uniform_blocks
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import log1mexp
@@ -112,12 +113,13 @@ def _log1p_ratio(u: torch.Tensor) -> torch.Tensor:
 
 
 # Below this |eta| the law is uniform to rounding (its density is off by |eta| / 2); a smaller
-# floor would drive exp and expm1 into a slow path (2x on CPU) through subnormal powers.
-_RATE_FLOOR = {torch.float64: 1e-20}
+# floor would drive exp, expm1 and log1p into a slow path through subnormal powers (log1p of
+# float32 arguments below ~1e-10: 8x on CPU, for every vector holding one).
+_RATE_FLOOR = {torch.float64: 1e-20, torch.float32: 1e-8}
 
 
 def _bounded_rate(eta: torch.Tensor) -> torch.Tensor:
-    """``|eta|``, at least ``_RATE_FLOOR`` (1e-12 but in float64) and finite."""
+    """``|eta|``, at least ``_RATE_FLOOR`` (1e-12 in other dtypes) and finite."""
     return eta.abs().clamp(_RATE_FLOOR.get(eta.dtype, 1e-12), torch.finfo(eta.dtype).max)
 
 
@@ -145,6 +147,16 @@ def _sample_from_mode(terms: tuple[torch.Tensor, ...], r: torch.Tensor) -> torch
     w = torch.addcmul(f, r, e, value=-2.0).clamp_(max=1).log_()
     # |q| <= 1 (rounding at r = 0, where w = e^-a, may leave it above).
     return t.add_(w).div_(s).clamp_(-1, 1)
+
+
+def _sample_in_blocks(terms: tuple[torch.Tensor, ...], shape: torch.Size, generator):
+    """``m + q`` of :func:`_sample_from_mode` block by block (CPU eager, large, no
+    gradient): each block's uniforms and temporaries stay in cache, the sample is written
+    once."""
+    out = torch.empty(shape, dtype=terms[0].dtype)
+    for rows, r, (s, e, f, m) in uniform_blocks(shape, out.dtype, generator, terms):
+        torch.add(_sample_from_mode((s, e, f, m), r), m, out=out[rows])
+    return out
 
 
 # dx/deta below |eta| = _GRADIENT_SWITCH by a series in (a, a y) with this many terms (the
@@ -256,11 +268,14 @@ class ContinuousBernoulli(BinaryGivenParameter, ExponentialFamily):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         eta = self.logits
-        r = torch.rand(shape, dtype=eta.dtype, device=eta.device, generator=generator)
+        grad = torch.is_grad_enabled() and eta.requires_grad
         with torch.no_grad():
             terms = self._cached("_sampler_terms", lambda: _sampler_terms(self.logits.detach()))
+            if not grad and blocks_wanted(eta, shape):
+                return _sample_in_blocks(terms, shape, generator)
+            r = torch.rand(shape, dtype=eta.dtype, device=eta.device, generator=generator)
             q = _sample_from_mode(terms, r)
-        if torch.is_grad_enabled() and eta.requires_grad:
+        if grad:
             return _Reparameterized.apply(eta, q, terms[3])
         return q.add_(terms[3])
 

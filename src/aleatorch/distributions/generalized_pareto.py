@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import blocks_wanted, uniform_blocks
 from ..distribution import Distribution
 from ..special import log1mexp
 from ..special.compile_safe import expm1
@@ -92,15 +93,15 @@ def _indices_below(flat: torch.Tensor, bound: float) -> torch.Tensor:
     return torch.cat((found, tail))
 
 
-def _quantile_values(loc, scale, c, s):
+def _quantile_values(loc, scale, c, s, out=None):
     """The quantile ``mu + sigma s expm1(v) / v`` at ``s = -log(1 - u) >= 0``, ``v = xi s``,
-    values only. Near ``v = 0`` ``expm1(v) / v`` is within an ulp or two of its series, and
-    only ``v = 0`` (``xi = 0`` or ``u = 0``) is 0/0, set to its limit 1 (no where); ``v`` is
-    kept below finfo.max, so ``inf / inf`` never occurs (expm1 of it is inf: the quantile
-    overflows, as it should)."""
+    values only (into ``out`` when given). Near ``v = 0`` ``expm1(v) / v`` is within an ulp
+    or two of its series, and only ``v = 0`` (``xi = 0`` or ``u = 0``) is 0/0, set to its
+    limit 1 (no where); ``v`` is kept below finfo.max, so ``inf / inf`` never occurs (expm1
+    of it is inf: the quantile overflows, as it should)."""
     v = (c * s).clamp_(max=torch.finfo(s.dtype).max)
     ratio = expm1(v).div_(v).nan_to_num_(nan=1.0, posinf=math.inf, neginf=-math.inf)
-    return torch.addcmul(loc, scale, ratio.mul_(s))
+    return torch.addcmul(loc, scale, ratio.mul_(s), out=out)
 
 
 _SLOPE_SERIES_BELOW = 0.25
@@ -238,11 +239,19 @@ class GeneralizedPareto(Distribution):
 
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
+        params = (self.loc, self.scale, self.concentration)
+        grad = torch.is_grad_enabled() and any(t.requires_grad for t in params)
+        if not grad and blocks_wanted(self.loc, shape):
+            # CPU eager, large: each block's quantiles in cache, written once; -log(1 - u)
+            # (1 - u is exact on the uniforms' grid) costs a third of -log1p(-u)
+            out = torch.empty(shape, dtype=self.loc.dtype)
+            for rows, u, block in uniform_blocks(shape, out.dtype, generator, params):
+                _quantile_values(*block, u.neg_().add_(1).log_().neg_(), out=out[rows])
+            return out
         u = torch.rand(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
         # log(1 - u) for u in [0, 1) is finite: every draw lies in the support.
         s = torch.log1p(-u).neg_()
-        params = (self.loc, self.scale, self.concentration)
-        if torch.is_grad_enabled() and any(t.requires_grad for t in params):
+        if grad:
             return _Quantile.apply(*params, s)
         return _quantile_values(*params, s)
 

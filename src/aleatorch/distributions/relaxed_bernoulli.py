@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import blocks_wanted, uniform_blocks
 from ..distribution import Distribution, _shape_str
 from ..errors import ShapeError
 from ..special import softplus
@@ -28,6 +29,27 @@ def _sigmoid(x: torch.Tensor) -> torch.Tensor:
     negative = x < 0
     e = torch.exp(torch.where(negative, x, -x))
     return torch.where(negative, e / (1 + e), 1 / (1 + e))
+
+
+def _logistic_from_uniform(u: torch.Tensor) -> torch.Tensor:
+    """``log(u / (1 - u))`` for uniform ``u`` (overwritten), kept finite. torch's float32 and
+    float64 uniforms lie on the grid ``k 2^-24`` (``2^-53``), where ``1 - u`` is exact: there
+    ``log(1 - u)`` is ``log1p(-u)`` at a third of the cost."""
+    u = u.clamp_(min=torch.finfo(u.dtype).tiny)
+    log_u = torch.log(u)
+    if u.dtype in (torch.float32, torch.float64):
+        return log_u.sub_(u.neg_().add_(1).log_())
+    return log_u.sub_(u.neg_().log1p_())
+
+
+def _squash(t: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``sigmoid(t)`` kept inside ``(0, 1)``: between the smallest normal and ``1 - eps/2``
+    (in place only in ``out``: the sigmoid's backward reads its own result)."""
+    finfo = torch.finfo(t.dtype)
+    y = torch.sigmoid(t, out=out)
+    if out is None:
+        return y.clamp(min=finfo.tiny, max=1 - finfo.eps / 2)
+    return y.clamp_(min=finfo.tiny, max=1 - finfo.eps / 2)
 
 
 class TemperatureParameter:
@@ -80,13 +102,26 @@ class _RelaxedBinaryParameter(TemperatureParameter, BinaryGivenParameter):
         self._set_given(name, param if param.shape == batch_shape else param.expand(batch_shape))
         return batch_shape
 
-    def _logistic_noise(self, sample_shape, generator) -> torch.Tensor:
-        """``log(u / (1 - u))`` for uniform ``u``, kept finite."""
+    def _relaxed_logit(self, sample_shape, generator, squash: bool) -> torch.Tensor:
+        """``t = (L + logits) / temperature`` for logistic noise ``L``, or with ``squash``
+        ``sigmoid(t)`` kept inside ``(0, 1)``."""
         shape = self._extended_shape(sample_shape)
-        param = self._param
-        u = torch.rand(shape, dtype=param.dtype, device=param.device, generator=generator)
-        u = u.clamp_(min=torch.finfo(u.dtype).tiny)
-        return u.log() - torch.log1p(-u)
+        logits, tau = self.logits, self.temperature
+        grad = torch.is_grad_enabled() and (logits.requires_grad or tau.requires_grad)
+        if grad or not blocks_wanted(logits, shape):
+            param = self._param
+            u = torch.rand(shape, dtype=param.dtype, device=param.device, generator=generator)
+            t = (_logistic_from_uniform(u) + logits) / tau
+            return _squash(t) if squash else t
+        # CPU eager, large: each block's draws in cache, written once
+        out = torch.empty(shape, dtype=logits.dtype)
+        for rows, u, (ell, t) in uniform_blocks(shape, out.dtype, generator, (logits, tau)):
+            noise = _logistic_from_uniform(u).add_(ell)
+            if squash:
+                _squash(noise.div_(t), out=out[rows])
+            else:
+                torch.div(noise, t, out=out[rows])
+        return out
 
     def _logistic_log_density(self, t: torch.Tensor) -> torch.Tensor:
         """``log tau + d - 2 softplus(d)`` with ``d = logits - tau t``, the density of the
@@ -134,7 +169,7 @@ class LogitRelaxedBernoulli(_RelaxedBinaryParameter, Distribution):
         super().__init__(batch_shape, validate_args=validate_args)
 
     def _rsample(self, sample_shape, generator):
-        return (self._logistic_noise(sample_shape, generator) + self.logits) / self.temperature
+        return self._relaxed_logit(sample_shape, generator, squash=False)
 
     def _log_prob(self, value):
         return self._logistic_log_density(value)
@@ -227,9 +262,7 @@ class RelaxedBernoulli(_RelaxedBinaryParameter, TransformedDistribution):
         return base, [SigmoidTransform()]
 
     def _rsample(self, sample_shape, generator):
-        t = (self._logistic_noise(sample_shape, generator) + self.logits) / self.temperature
-        finfo = torch.finfo(t.dtype)
-        return torch.sigmoid(t).clamp(min=finfo.tiny, max=1 - finfo.eps / 2)
+        return self._relaxed_logit(sample_shape, generator, squash=True)
 
     def _sample(self, sample_shape, generator):
         return self._rsample(sample_shape, generator)

@@ -80,6 +80,64 @@ def _no_shift_needed(d: torch.Tensor, t: torch.Tensor) -> bool:
     return float(low) >= bound
 
 
+def _score_grads(ctx, dz, t, z):
+    """The gradients in ``logits`` and ``tau`` of a loss with gradient ``dz`` (overwritten)
+    in the scores ``z = (logits + G - m) / tau``: ``dz / tau`` and ``-sum(dz z) / tau``."""
+    grad_logits = grad_t = None
+    if ctx.needs_input_grad[0]:
+        grad_logits = (dz / t).sum_to_size(ctx.logits_shape)
+    if ctx.needs_input_grad[1]:
+        grad_t = dz.mul_(z).sum_to_size(t.shape).div_(t).neg_()
+    return grad_logits, grad_t, None
+
+
+class _ConcreteSoftmax(torch.autograd.Function):
+    """``x = max(s, tiny)``, ``s = softmax(z)`` over the last dim, for the scores ``z = (logits
+    + G - m) / tau`` of ``_gumbel_scores`` (``G`` the Gumbel noise, ``m`` a detached shift
+    per row; ``z`` given, computed without a graph), with the backward in one pass of
+    written-out column ops where autograd's graph of exp, row sums, division and clamp
+    replays broadcast divisions and full-size copies: ``dz = s (g' - sum_k g'_k s_k)`` with
+    ``g' = g [s >= tiny]`` (the clamp), then :func:`_score_grads`.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, t, z):
+        want_t = ctx.needs_input_grad[1]
+        e = z.exp() if want_t else z.exp_()  # z itself only for d tau
+        s = _sub_last_(e, sum_last(e).unsqueeze(-1), torch.Tensor.div_)
+        ctx.save_for_backward(s, t, z if want_t else None)
+        ctx.logits_shape = logits.shape
+        return s.clamp(min=torch.finfo(s.dtype).tiny)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        s, t, z = ctx.saved_tensors
+        g = torch.where(s >= torch.finfo(s.dtype).tiny, grad, 0.0)
+        dz = _sub_last_(g, sum_last(g * s).unsqueeze(-1)).mul_(s)
+        return _score_grads(ctx, dz, t, z)
+
+
+class _ConcreteLogSoftmax(torch.autograd.Function):
+    """``y = log softmax(z)`` over the last dim for the scores of :class:`_ConcreteSoftmax`,
+    with the backward written out: ``dz = g - e^y sum_k g_k``, then :func:`_score_grads`."""
+
+    @staticmethod
+    def forward(ctx, logits, t, z):
+        want_t = ctx.needs_input_grad[1]
+        y = _sub_last_(z.clone() if want_t else z, _log_sum_exp_last(z))
+        ctx.save_for_backward(y, t, z if want_t else None)
+        ctx.logits_shape = logits.shape
+        return y
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        y, t, z = ctx.saved_tensors
+        dz = torch.addcmul(grad, y.exp(), sum_last(grad).unsqueeze(-1), value=-1)
+        return _score_grads(ctx, dz, t, z)
+
+
 class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
     """``temperature`` and normalized ``probs``/``logits``, shared by the two families.
 
@@ -193,6 +251,13 @@ class ExpRelaxedCategorical(_RelaxedCategoricalParameter, Distribution):
 
     def _rsample(self, sample_shape, generator):
         # log softmax is invariant to a shift per row
+        logits, t = self.logits, self.temperature
+        grad = torch.is_grad_enabled() and (logits.requires_grad or t.requires_grad)
+        if grad and _readable((logits, t)):
+            # CPU eager: the values of the path below, the backward written out
+            with torch.no_grad():
+                z = self._gumbel_scores(sample_shape, generator, scale_free=True)
+            return _ConcreteLogSoftmax.apply(logits, t, z)
         z = self._gumbel_scores(sample_shape, generator, scale_free=True)
         if z.requires_grad:
             return z - sum_last(z.exp()).log_().unsqueeze(-1)
@@ -260,6 +325,13 @@ class RelaxedOneHotCategorical(_RelaxedCategoricalParameter, TransformedDistribu
         return base, [ExpTransform()]
 
     def _rsample(self, sample_shape, generator):
+        logits, t = self.logits, self.temperature
+        grad = torch.is_grad_enabled() and (logits.requires_grad or t.requires_grad)
+        if grad and _readable((logits, t)):
+            # CPU eager: the values of the path below, the backward written out
+            with torch.no_grad():
+                z = self._gumbel_scores(sample_shape, generator, scale_free=True)
+            return _ConcreteSoftmax.apply(logits, t, z)
         e = self._gumbel_scores(
             sample_shape, generator, scale_free=True
         ).exp_()  # exp in place: no grad needs z
