@@ -204,7 +204,11 @@ def test_relaxed_categorical_law_on_both_paths(dtype, t, cls):
     assert torch.isfinite(leaf.grad).all()
     _relaxed_law(plain, logits, t, log_space=cls is D.ExpRelaxedCategorical)
     if cls is D.ExpRelaxedCategorical:
-        tol = 8 * torch.finfo(dtype).eps
+        # log softmax of scores z = (logits + G) / t, unshifted (as torch's): y = z - L loses
+        # up to an ulp of |L| <= max |z| + log K, where |G| <= 17 (float32) or 37 (float64)
+        g = 17.0 if dtype == torch.float32 else 37.0
+        scale = (logits.abs().max().item() + g) / t + math.log(logits.numel())
+        tol = 4 * torch.finfo(dtype).eps * max(1.0, scale)
         assert (plain.double().logsumexp(-1).abs() < tol).all()
     else:
         torch.testing.assert_close(plain.sum(-1), torch.ones(n, dtype=dtype))
@@ -249,24 +253,3 @@ def test_wishart_written_out_log_prob_compiles_and_vmaps():
     batched = torch.func.vmap(log_prob)(torch.stack([value, value.flip(0)]))
     torch.testing.assert_close(batched[0], expected, rtol=1e-6, atol=1e-5)
     torch.testing.assert_close(batched[1], log_prob(value.flip(0)), rtol=1e-6, atol=1e-5)
-
-
-@pytest.mark.parametrize("p", [2, 3, 4])
-def test_wishart_suspects_bound_is_the_trace_of_the_inverse_correlation(p):
-    # float32 M, lower triangular with diagonals spread down to 1e-(7-p): tr(C^-1) around 1/tau
-    n = 20000
-    g = _gen(18)
-    m = torch.randn(n, p, p, dtype=torch.float64, generator=g).tril(-1)
-    diag = 10 ** (-(7 - p) * torch.rand(n, p, dtype=torch.float64, generator=g))
-    m = (m + torch.diag_embed(diag)).float()
-    x = m @ m.mT
-    m64, x64 = m.double(), x.double()
-    inv = torch.linalg.inv(m64)
-    trace = (x64.diagonal(dim1=-2, dim2=-1) * inv.pow(2).sum(-2)).sum(-1)
-    tau = 32 * p * (p + 1) * torch.finfo(torch.float32).eps
-    rows = [[m[:, i, j].clone() for j in range(i + 1)] for i in range(p)]
-    got = wishart_module._suspects_in_place(rows, [x[:, k, k] for k in range(p)], p, torch.empty(n))
-    expected = ~(trace * tau < 1)
-    clear = (trace * tau).log().abs() > 1e-3  # away from the boundary
-    assert 0.05 < expected.double().mean() < 0.95
-    assert torch.equal(got[clear], expected[clear])

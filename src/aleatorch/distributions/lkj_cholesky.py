@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -70,6 +71,9 @@ class LKJCholesky(Distribution):
         batch = shape[:-2]
         rows = torch.arange(1, d, dtype=dtype, device=device)
         b = (eta + 0.5 * (d - 2)).unsqueeze(-1) - 0.5 * (rows - 1)
+        # CPU eager, not under torch.func (whose draws are batched even for unbatched eta)
+        if _readable((eta,)) and torch._C._functorch.maybe_current_level() is None:
+            return _onion_by_entry(b, shape, generator)
         chi = 2 * standard_gamma(b.expand(batch + (d - 1,)), generator)
         z = torch.randn(
             batch + (d * (d - 1) // 2,), dtype=dtype, device=device, generator=generator
@@ -83,15 +87,6 @@ class LKJCholesky(Distribution):
             total = zi.square().sum(-1) + chi[..., i - 1]
             diag = (chi[..., i - 1] / total).clamp(min=tiny).sqrt()
             parts.append((zi * total.rsqrt().unsqueeze(-1), diag))
-        if torch._C._functorch.maybe_current_level() is None:
-            # written in place into one buffer (not under torch.func: a batched row cannot
-            # be copied into an unbatched buffer)
-            out = torch.zeros(shape, dtype=dtype, device=device)
-            out[..., 0, 0] = 1.0
-            for i, (w, diag) in enumerate(parts, 1):
-                out[..., i, :i] = w
-                out[..., i, i] = diag
-            return out
         one = torch.ones_like(z[..., :1])
         rows = [torch.cat([one, one.new_zeros(batch + (d - 1,))], -1)]
         for i, (w, diag) in enumerate(parts, 1):
@@ -129,3 +124,57 @@ class LKJCholesky(Distribution):
             diff = torch.where(large, ratio, direct)
         # sum_k k/2 log(pi) = d (d - 1) / 4 log(pi)
         return (0.25 * d * (d - 1) * math.log(math.pi)) - diff.sum(-1)
+
+
+def _onion_by_entry(b: torch.Tensor, shape: torch.Size, generator) -> torch.Tensor:
+    """``LKJCholesky._sample``'s onion method in CPU eager mode, entry-major: each gamma
+    and normal a contiguous tensor of the batch (an op over a short last dim, as the sums
+    of squares of a row's normals, costs several times more), worked in place: row ``i``'s
+    normals become ``z / sqrt(|z|^2 + 2 g)``, its gamma the diagonal ``sqrt(2 g / (|z|^2 +
+    2 g))``. The output is gathered from those rows by one ``index_select`` (a strided
+    write per entry touches every cache line of the output)."""
+    d = shape[-1]
+    n = math.prod(shape[:-2])
+    below = d * (d - 1) // 2
+    g = standard_gamma(b.expand(shape[:-2] + (d - 1,)).movedim(-1, 0), generator)
+    # rows: the normals below the diagonal, the diagonal from row 1 on; then a 1 and a 0
+    entries = b.new_empty((below + d - 1) * n + 2)
+    z = entries[: below * n].view(below, n).normal_(generator=generator)
+    entries[-2:] = torch.tensor([1.0, 0.0])
+    diagonal = entries[below * n : -2].view(d - 1, n)
+    g = g.reshape(d - 1, n)
+    tiny = torch.finfo(b.dtype).tiny
+    start = 0
+    for i in range(1, d):
+        row = z[start : start + i].unbind(0)
+        start += i
+        total = torch.mul(row[0], row[0])
+        for entry in row[1:]:
+            total.addcmul_(entry, entry)
+        scale = total.add_(g[i - 1], alpha=2.0).rsqrt_()
+        for entry in row:
+            entry.mul_(scale)
+        torch.mul(g[i - 1].mul_(2.0).sqrt_(), scale, out=diagonal[i - 1]).clamp_(min=tiny)
+    return entries.index_select(0, _onion_index(d, n)).view(shape)
+
+
+@functools.lru_cache(maxsize=1)
+def _onion_index(d: int, n: int) -> torch.Tensor:
+    """Where entry ``(i, j)`` of matrix ``q`` (matrix-major) is in ``_onion_by_entry``'s
+    rows: the normals of row ``i`` below the diagonal, then the diagonal of rows ``1..d-1``,
+    then a 1 (entry ``(0, 0)``) and a 0 (above the diagonal)."""
+    below = d * (d - 1) // 2
+    one, zero = (below + d - 1) * n, (below + d - 1) * n + 1
+    source = []
+    for i in range(d):
+        for j in range(d):
+            if i == j:
+                source.append(one if i == 0 else (below + i - 1) * n)
+            elif j < i:
+                source.append((i * (i - 1) // 2 + j) * n)
+            else:
+                source.append(zero)
+    base = torch.tensor(source)
+    step = (base < one).long()  # the constant entries stay put
+    index = base + step * torch.arange(n).unsqueeze(-1)
+    return index.reshape(-1).to(torch.int32 if one < 2**31 else torch.int64)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from .. import constraints
 from ..distribution import Distribution
-from ..utils import _readable, as_params
+from ..utils import _inplace_ok, as_params
 from ..wrappers.independent import Independent
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
@@ -18,6 +18,8 @@ from .normal import Normal
 __all__ = ["LogisticNormal"]
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
+#: Draws from which a draw with no graph is worked in place (``_sticks_in_place``).
+_IN_PLACE_FROM = 4096
 
 
 def _log_tiny(dtype: torch.dtype) -> float:
@@ -97,6 +99,10 @@ class LogisticNormal(TransformedDistribution):
         loc = self.loc
         shape = self._extended_shape(sample_shape)[:-1] + loc.shape[-1:]
         eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
+        # no graph wanted (sample, or rsample of parameters without grad), and enough draws
+        # that fresh buffers cost more than the ops
+        if eps.numel() >= _IN_PLACE_FROM and _inplace_ok(eps, loc, self.scale):
+            return self._sticks_in_place(eps)
         return self._rsample_from(eps)
 
     def _rsample_from(self, eps: torch.Tensor) -> torch.Tensor:
@@ -113,12 +119,13 @@ class LogisticNormal(TransformedDistribution):
         return log_y.clamp_min_(_log_tiny(loc.dtype)).exp_()
 
     def _sample(self, sample_shape, generator):
+        return self._rsample(sample_shape, generator)
+
+    def _sticks_in_place(self, eps: torch.Tensor) -> torch.Tensor:
+        """``_rsample_from``'s steps with no graph, written over the draws and into one
+        output buffer."""
         loc, scale = self.loc, self.scale
-        shape = self._extended_shape(sample_shape)[:-1] + loc.shape[-1:]
-        eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
-        if torch.is_grad_enabled() or not _readable((eps, loc, scale)):
-            return self._rsample_from(eps)
-        # _rsample's steps with no graph, written over the draws and into one output buffer.
+        shape = eps.shape
         shifted = self._cached("_shifted_loc", lambda: self._log_offsets() - loc)
         minus_x = torch.addcmul(shifted, eps, scale, value=-1.0, out=eps)
         log_kept = F.logsigmoid(minus_x).cumsum_(-1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -73,16 +74,12 @@ def _bartlett(
         log_g = log_standard_gamma(
             _gamma_concentrations(df, shape), shape[-1:] + shape[:-2], generator, prepared
         )
-        tiny = torch.finfo(df.dtype).tiny
-        # no graph (CPU eager): A's diagonal and X's entries written in place
-        inplace = _inplace_ok(log_g, scale_tril)
-        if inplace:
-            diag = log_g.add_(_LOG_2).mul_(0.5).exp_().clamp_(min=tiny)
-        else:
-            diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=tiny)
         if tril_by_entry is None:
             tril_by_entry = scale_tril.movedim((-2, -1), (0, 1))
-        return _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inplace)
+        if _inplace_ok(log_g, scale_tril):  # no graph (CPU eager): see _bartlett_in_place
+            return _bartlett_in_place(log_g, tril_by_entry, shape, generator, suspects)
+        diag = (0.5 * (log_g + _LOG_2)).exp().clamp(min=torch.finfo(df.dtype).tiny)
+        return _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects)
     steps = torch.arange(p, dtype=df.dtype, device=df.device)
     a = 0.5 * (df.unsqueeze(-1) - steps)
     log_g = log_standard_gamma(a, shape[:-1], generator)
@@ -107,11 +104,11 @@ def _gamma_concentrations(df: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return a.expand(shape[-1:] + shape[:-2])
 
 
-def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inplace=False):
+def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects):
     """``_bartlett`` for small ``p``, entry by entry: ``M = L A`` with ``M_ij = sum_{j<=k<=i}
     L_ik A_kj`` and ``X_ij = sum_{k<=j} M_ik M_jk`` (``j <= i``), mirrored. Only the
     ``p(p-1)/2`` normals below the diagonal are drawn. ``diag`` and ``tril_by_entry`` have
-    their entry dims first. ``inplace``: no graph wanted (CPU eager), see ``_bartlett_in_place``."""
+    their entry dims first."""
     p = shape[-1]
     noise = torch.randn(
         (p * (p - 1) // 2,) + shape[:-2],
@@ -123,8 +120,6 @@ def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inpla
     below = iter(noise)
     a = [[a_diag[i] if i == j else next(below) for j in range(i + 1)] for i in range(p)]
     el = [[tril_by_entry[i, k] for k in range(i + 1)] for i in range(p)]
-    if inplace:
-        return _bartlett_in_place(a, el, shape, suspects)
     m = [[None] * (i + 1) for i in range(p)]
     for i in range(p):
         for j in range(i + 1):
@@ -144,90 +139,99 @@ def _bartlett_elementwise(diag, tril_by_entry, shape, generator, suspects, inpla
     if not suspects:
         return out
     with torch.no_grad():
-        return out, _suspects(m, [x[k][k] for k in range(p)], p)
+        m_diag = [m[j][j].square() for j in range(p)]
+        det = _det_correlation(m_diag, [x[j][j] for j in range(p)])
+        return out, _suspects(det, p)
 
 
-def _bartlett_in_place(a, el, shape, suspects):
-    """``_bartlett_elementwise``'s products without a graph, over few fresh buffers (each
-    fresh buffer of the batch's size costs its page faults, more than the arithmetic):
-    ``A`` (fresh draws) is overwritten by ``M = L A`` column by column, bottom row first
-    (``M_ij`` reads ``A_kj`` for ``j <= k <= i`` only); each ``X_ij`` is formed in one
-    scratch buffer and copied into its two places of the output (strided copies, ~5x
-    cheaper than a stack)."""
+#: Matrices in a block of ``_bartlett_in_place`` (float32; half as many in float64): its
+#: scratch buffer stays small, and each of its ~30 ops per block covers enough entries that
+#: its ~1.5 us of dispatch stays small (blocks of 16k-1M matrices cost within noise).
+_BLOCK = 1 << 16
+
+
+def _bartlett_in_place(log_g, tril_by_entry, shape, generator, suspects):
+    """``_bartlett_elementwise`` without a graph, block by block along the first batch dim,
+    over the fresh draws: ``log_g`` (the diagonal's log-gammas, entry-major) becomes ``A``'s
+    diagonal, then is overwritten with ``A`` by ``M = L A`` column by column, bottom row
+    first (``M_ij`` reads ``A_kj`` for ``j <= k <= i`` only); ``X``'s ``p(p+1)/2`` entries
+    go to one scratch buffer, scattered into the matrix-major output by one
+    ``index_select`` (a strided copy per entry, or a transposing copy, costs 2-4x more).
+    With ``suspects``, the matrices' ``det(C)`` (see ``_suspects``) are left in ``log_g[0]``."""
     p = shape[-1]
-    m = a
-    for j in range(p):
-        for i in range(p - 1, j - 1, -1):
-            acc = m[i][j].mul_(el[i][i])
-            for k in range(j, i):
-                acc.addcmul_(el[i][k], m[k][j])
-    out = torch.empty(shape, dtype=m[0][0].dtype, device=m[0][0].device)
-    scratch = torch.empty_like(m[0][0])
-    for i in range(p):
-        for j in range(i + 1):
-            acc = torch.mul(m[i][0], m[j][0], out=scratch)
+    batch = shape[:-2]
+    noise = torch.randn(
+        (p * (p - 1) // 2,) + batch, dtype=log_g.dtype, device=log_g.device, generator=generator
+    )
+    out = torch.empty(shape, dtype=log_g.dtype, device=log_g.device)
+    rest = math.prod(batch[1:])
+    step = max(1, _BLOCK * 4 // log_g.element_size() // max(rest, 1))
+    lower = [(i, j) for i in range(p) for j in range(i + 1)]
+    scratch = log_g.new_empty(len(lower) * min(step, batch[0]) * rest)
+    tiny = torch.finfo(log_g.dtype).tiny
+    # the factor's entries are sliced along the first batch dim where they have it
+    sliced = tril_by_entry.dim() - 2 == len(batch) and tril_by_entry.shape[2] != 1
+    for start in range(0, batch[0], step):
+        stop = min(start + step, batch[0])
+        diag = log_g[:, start:stop].add_(_LOG_2).mul_(0.5).exp_().clamp_(min=tiny)
+        below = iter(noise[:, start:stop].unbind(0))
+        a_diag = diag.unbind(0)
+        m = [[a_diag[i] if i == j else next(below) for j in range(i + 1)] for i in range(p)]
+        tril = tril_by_entry[:, :, start:stop] if sliced else tril_by_entry
+        for j in range(p):
+            for i in range(p - 1, j - 1, -1):
+                acc = m[i][j].mul_(tril[i, i])
+                for k in range(j, i):
+                    acc.addcmul_(tril[i, k], m[k][j])
+        count = (stop - start) * rest
+        x = scratch[: len(lower) * count].view((len(lower),) + m[0][0].shape)
+        for row, (i, j) in enumerate(lower):
+            acc = torch.mul(m[i][0], m[j][0], out=x[row])
             for k in range(1, j + 1):
                 acc.addcmul_(m[i][k], m[j][k])
-            out[..., i, j].copy_(acc)
-            if j < i:
-                out[..., j, i].copy_(acc)
+        torch.index_select(
+            scratch[: x.numel()], 0, _scatter_index(p, count), out=out[start:stop].view(-1)
+        )
+        if suspects:  # in place over M's diagonal: det(C) lands in log_g[0]
+            m_diag = [m[j][j].square_() for j in range(p)]
+            _det_correlation(m_diag, [x[lower.index((j, j))] for j in range(p)])
     if not suspects:
         return out
-    return out, _suspects_in_place(m, [out[..., k, k] for k in range(p)], p, scratch)
+    return out, _suspects(log_g[0], p)
 
 
-def _suspects(m, x_diag, p: int) -> torch.Tensor:
-    """The matrices ``X = M M^T`` (``M`` lower triangular, as nested rows) whose Cholesky
-    factorization may fail in floating point. With ``D = diag(X)^(1/2)`` and the correlation
-    ``C = D^-1 X D^-1``, the factorization is backward stable: it succeeds while the smallest
-    eigenvalue of ``C`` exceeds the scaled rounding of forming and factoring ``X``, at most
-    ``2 p (p + 1) eps``; and ``lambda_min(C) >= 1 / tr(C^-1)`` with ``tr(C^-1) = sum_j X_jj
-    |(M^-1)_{:j}|^2``. A matrix is a suspect unless ``tr(C^-1) tau < 1`` with ``tau`` 16
-    times that bound (NaN and inf included); the suspects are then checked exactly."""
-    tau = 32 * p * (p + 1) * torch.finfo(x_diag[0].dtype).eps
-    inv = [[None] * (i + 1) for i in range(p)]  # (M^-1)_ij, by forward substitution
-    for i in range(p):
-        inv[i][i] = m[i][i].reciprocal()
-        for j in range(i):
-            acc = m[i][j] * inv[j][j]
-            for k in range(j + 1, i):
-                acc.addcmul_(m[i][k], inv[k][j])
-            inv[i][j] = acc.mul_(inv[i][i]).neg_()
-    trace = None
-    for j in range(p):
-        norm = inv[j][j] * inv[j][j]
-        for i in range(j + 1, p):
-            norm.addcmul_(inv[i][j], inv[i][j])
-        norm.mul_(x_diag[j])
-        trace = norm if trace is None else trace.add_(norm)
-    return trace.mul_(tau).lt(1).logical_not_()
+@functools.lru_cache(maxsize=4)
+def _scatter_index(p: int, count: int) -> torch.Tensor:
+    """Where entry ``(i, j)`` of matrix ``q`` of the output (matrix-major) is in a buffer of
+    the lower triangle's ``p(p+1)/2`` entries, each a row of ``count`` matrices."""
+    lower = [(i, j) for i in range(p) for j in range(i + 1)]
+    rows = torch.tensor([lower.index((max(i, j), min(i, j))) for i in range(p) for j in range(p)])
+    index = rows * count + torch.arange(count).unsqueeze(-1)
+    return index.reshape(-1).to(torch.int32 if count * len(lower) < 2**31 else torch.int64)
 
 
-def _suspects_in_place(m, x_diag, p: int, trace: torch.Tensor) -> torch.Tensor:
-    """``_suspects`` over ``M``'s own buffers, which it overwrites: the diagonal by its
-    reciprocals, then column by column (rows top-down) ``(M^-1)_ij = -(M^-1)_ii sum_{j<=k<i}
-    M_ik (M^-1)_kj`` (reads only columns not yet overwritten, and the column's rows
-    above), then each column's squared norm in its diagonal entry; ``trace`` is a scratch
-    buffer of the batch's shape."""
-    tau = 32 * p * (p + 1) * torch.finfo(x_diag[0].dtype).eps
-    inv = m
-    for i in range(p):
-        inv[i][i].reciprocal_()
-    for j in range(p):
-        for i in range(j + 1, p):
-            acc = inv[i][j].mul_(inv[j][j])
-            for k in range(j + 1, i):
-                acc.addcmul_(m[i][k], inv[k][j])
-            acc.mul_(inv[i][i]).neg_()
-    for j in range(p):
-        norm = inv[j][j].mul_(inv[j][j])
-        for i in range(j + 1, p):
-            norm.addcmul_(inv[i][j], inv[i][j])
-        if j == 0:
-            torch.mul(norm, x_diag[0], out=trace)
-        else:
-            trace.addcmul_(norm, x_diag[j])
-    return trace.mul_(tau).lt(1).logical_not_()
+def _det_correlation(m_diag, x_diag) -> torch.Tensor:
+    """``det(C) = prod_j M_jj^2 / X_jj`` for ``X = M M^T`` (``M`` lower triangular) and its
+    correlation matrix ``C = D^-1 X D^-1``, ``D = diag(X)^(1/2)``; each factor lies in
+    ``[0, 1]`` (no overflow at any scale). ``m_diag``: the ``M_jj^2``, overwritten; the
+    result is in the first."""
+    det = m_diag[0].div_(x_diag[0])
+    for square, x_jj in zip(m_diag[1:], x_diag[1:]):
+        det.mul_(square.div_(x_jj))
+    return det
+
+
+def _suspects(det: torch.Tensor, p: int) -> torch.Tensor:
+    """The matrices ``X = M M^T`` whose Cholesky factorization may fail in floating point,
+    from ``det(C)`` (``_det_correlation``). The factorization is backward stable: it succeeds
+    while the smallest eigenvalue of ``C`` exceeds the scaled rounding of forming and
+    factoring ``X``, at most ``2 p (p + 1) eps``; and as the other ``p - 1`` eigenvalues sum
+    to at most ``tr(C) = p``, ``lambda_min(C) >= det(C) ((p - 1) / p)^(p - 1)``. A matrix is a
+    suspect unless that bound exceeds ``tau``, 16 times the rounding bound (NaN included);
+    the suspects are then checked exactly."""
+    tau = 32 * p * (p + 1) * torch.finfo(det.dtype).eps
+    threshold = tau * (p / (p - 1)) ** (p - 1) if p > 1 else tau
+    return det.ge(threshold).logical_not_()
 
 
 #: Above this ``df / 2 - (p - 1) / 2`` (the smallest lgamma argument), Stirling's series to
@@ -462,7 +466,13 @@ class Wishart(ExponentialFamily):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)  # sample + batch + (p, p)
         df, tril = self.df, self._unbroadcasted_scale_tril
-        if not _readable((df, tril)) or not math.prod(shape):
+        # traced where values cannot steer Python: compile, torch.func (whose draws are
+        # batched even for unbatched parameters), or nothing to draw
+        if (
+            not _readable((df, tril))
+            or torch._C._functorch.maybe_current_level() is not None
+            or not math.prod(shape)
+        ):
             return _bartlett(df, tril, shape, generator)
         by_entry = prepared = None
         p = shape[-1]

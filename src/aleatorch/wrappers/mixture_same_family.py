@@ -30,6 +30,9 @@ _PICKED: dict[type, tuple[str, ...]] = {
     Exponential: ("rate",),
 }
 
+#: Draws from which ``_picked_component`` picks parameters by rows (``_rows``).
+_ROWS_FROM = 1024
+
 _CDF_SOURCES = frozenset({"_cdf", "_log_cdf"})
 _CDF_FAMILY = frozenset({"_cdf", "_log_cdf", "_survival_function", "_log_survival_function"})
 
@@ -233,9 +236,11 @@ class MixtureSameFamily(Distribution):
 
     def _sample(self, sample_shape, generator):
         kwargs = {} if generator is None else {"generator": generator}
-        index = self._mixture_distribution.sample(sample_shape, **kwargs)
-        # Align the labels (sample_shape + mixture batch) with sample_shape + batch_shape,
-        # then pick one component per draw along the component dim.
+        # The Categorical's own labels (uint8 for few components: no int64 copy; this
+        # sample's wrapper has done what the Categorical's would, and its failure
+        # handler checks the parts), aligned (sample_shape + mixture batch) with
+        # sample_shape + batch_shape.
+        index = self._mixture_distribution._labels(sample_shape, generator)
         batch = self._batch_shape
         aligned = sample_shape + (1,) * (len(batch) - len(index.shape[len(sample_shape) :]))
         index = index.reshape(aligned + index.shape[len(sample_shape) :])
@@ -243,15 +248,16 @@ class MixtureSameFamily(Distribution):
         picked = self._picked_component(index)
         if picked is not None:
             return picked.sample(**kwargs)
+        # else every component drawn, one picked per draw along the component dim
         values = self._component_distribution.sample(sample_shape, **kwargs)
-        index = index.reshape(index.shape + (1,) * (1 + self._event_ndims))
+        index = index.long().reshape(index.shape + (1,) * (1 + self._event_ndims))
         index = index.expand(sample_shape + batch + (1,) + self._event_shape)
         dim = len(sample_shape) + len(batch)
         return values.gather(dim, index).squeeze(dim)
 
     def _picked_component(self, index: torch.Tensor) -> Distribution | None:
         """For the families of ``_PICKED`` and MultivariateNormal: the component each draw
-        chose, as one distribution of the labels' shape (its parameters gathered at the
+        chose, as one distribution of the labels' shape (its parameters picked at the
         labels), so that each draw costs one component draw rather than one per component;
         else None."""
         comp = self._component_distribution
@@ -263,9 +269,13 @@ class MixtureSameFamily(Distribution):
         params = [getattr(comp, name) for name in names]
         if any(p.shape != comp.batch_shape for p in params):
             return None
-        full = index.shape + comp.batch_shape[-1:]
-        at = index.unsqueeze(-1)
-        chosen = [p.expand(full).gather(-1, at).squeeze(-1) for p in params]
+        if index.numel() < _ROWS_FROM:  # few draws: one gather per parameter, fewer ops
+            at = index.long().unsqueeze(-1)
+            full = index.shape + comp.batch_shape[-1:]
+            chosen = [p.expand(full).gather(-1, at).squeeze(-1) for p in params]
+        else:  # a gather along a short last dim costs ~10x an index_select of rows
+            rows = _rows(index, comp.batch_shape)
+            chosen = [p.reshape(-1).index_select(0, rows).reshape(index.shape) for p in params]
         return type(comp)(*chosen, validate_args=False)
 
     def _rsample(self, sample_shape, generator):
@@ -290,8 +300,14 @@ class MixtureSameFamily(Distribution):
     def _log_prob(self, value):
         component = self._component_distribution
         value = self._pad(value)
-        # A validating mixture has just checked the value against the same support.
-        if self._validate_args and "log_prob" not in component._implemented:
+        # The private form where the public one would add nothing: the mixture has just
+        # converted the value and checked its shape (and, validating, its support), and
+        # a failure reaches the mixture's own handler.
+        if (
+            "log_prob" not in component._implemented
+            and (self._validate_args or not component._validate_args)
+            and not component._run_in_float32
+        ):
             log_prob = component._log_prob(value)
         else:
             log_prob = component.log_prob(value)
@@ -333,27 +349,37 @@ class MixtureSameFamily(Distribution):
 def _picked_normal(comp: MultivariateNormal, index: torch.Tensor) -> MultivariateNormal:
     """The MultivariateNormal of the labels' shape whose mean and Cholesky factor are those
     of the chosen components: rows picked by ``index_select`` from the parameters flattened
-    to ``(batch * K, ...)`` (a gather along the component dim where the factor is shared
-    across the batch)."""
+    to ``(batch * K, ...)``; the factor as it is where the components share it (one GEMM
+    then draws them all), else gathered along the component dim where it is shared across
+    the batch."""
     d = comp.event_shape[0]
     k = comp.batch_shape[-1]
-    batch = math.prod(comp.batch_shape[:-1])
-    # row of draw (s, b) = b k + label: the labels end in the batch dims, so a broadcast add
-    # of the batch offsets (an int64 remainder over every draw costs 3x more); not in place:
-    # under vmap the labels are batched
-    if batch:
-        offsets = torch.arange(0, batch * k, k, device=index.device)
-        rows = (index.reshape(-1, batch) + offsets).reshape(-1)
-    else:
-        rows = index.reshape(-1)
+    rows = _rows(index, comp.batch_shape)
     loc = comp.loc.reshape(-1, d).index_select(0, rows).reshape(index.shape + (d,))
     tril = comp._unbroadcasted_scale_tril
-    if tril.shape[:-2] == comp.batch_shape:
+    if tril.dim() == 2 or tril.shape[-3] == 1:  # one factor for every component
+        tril = tril if tril.dim() == 2 else tril.squeeze(-3)
+    elif tril.shape[:-2] == comp.batch_shape:
         tril = tril.reshape(-1, d, d).index_select(0, rows).reshape(index.shape + (d, d))
     else:
-        at = index[..., None, None, None].expand(index.shape + (1, d, d))
+        at = index.long()[..., None, None, None].expand(index.shape + (1, d, d))
         tril = tril.expand(index.shape + (k, d, d)).gather(-3, at).squeeze(-3)
     return MultivariateNormal(loc, scale_tril=tril, validate_args=False)
+
+
+def _rows(index: torch.Tensor, batch_shape: torch.Size) -> torch.Tensor:
+    """Where each draw's chosen component is in parameters of ``batch_shape`` (components
+    last) flattened: ``b K + label`` for draw ``(s, b)``, int32 where it fits (half the
+    int64 index's bytes). The labels end in the batch dims, so a broadcast add of the batch
+    offsets (an int64 remainder over every draw costs 3x more); not in place: under vmap
+    the labels are batched."""
+    k = batch_shape[-1]
+    batch = math.prod(batch_shape[:-1])
+    dtype = torch.int32 if batch * k < 2**31 else torch.int64
+    if batch > 1:
+        offsets = torch.arange(0, batch * k, k, dtype=dtype, device=index.device)
+        return (index.reshape(-1, batch) + offsets).reshape(-1)
+    return index.reshape(-1).to(dtype)
 
 
 _INERT = (type(None), bool, int, float, complex, str, torch.Size, torch.dtype, torch.device)
