@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left
 from itertools import accumulate
 from typing import Any
@@ -373,7 +374,12 @@ class Categorical(CategoricalParameter, Distribution):
         # cheaper than torch.multinomial.
         labels = python_labels(self, sample_shape, generator)
         if labels is not None:
-            return torch.tensor(labels).reshape(self._extended_shape(sample_shape))
+            # (frombuffer: ~1 us against ~6 us for torch.tensor of a list; an exact tuple
+            # parses faster than a torch.Size)
+            shape = tuple(self._extended_shape(sample_shape))
+            if not labels:
+                return torch.zeros(shape, dtype=torch.int64)
+            return torch.frombuffer(array("q", labels), dtype=torch.int64).view(shape)
         probs = self.probs
         if probs.dtype in _LOW_PRECISION:
             probs = probs.float()

@@ -13,7 +13,7 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import log1mexp, log1pmx
 from ..special.compile_safe import expm1
-from ..utils import as_params
+from ..utils import _scalar_tensor, as_params
 
 __all__ = ["Exponential"]
 
@@ -64,7 +64,8 @@ class Exponential(ExponentialFamily):
         return self.rate.pow(-2)
 
     def _rsample(self, sample_shape, generator):
-        shape = self._extended_shape(sample_shape)
+        # (torch parses an exact tuple ~1 us faster than a torch.Size)
+        shape = tuple(self._extended_shape(sample_shape))
         return standard_exponential(self.rate, shape, generator) / self.rate
 
     def _log_prob(self, value):
@@ -87,7 +88,8 @@ class Exponential(ExponentialFamily):
         return -torch.log1p(-value) / self.rate
 
     def _entropy(self):
-        return torch.rsub(self._cached("log_rate", self.rate.log), 1)  # 1 - log rate
+        log_rate = self._cached("log_rate", self.rate.log)
+        return torch.sub(_scalar_tensor(1.0, log_rate.dtype), log_rate)  # (see Normal._entropy)
 
     @property
     def _natural_params(self):

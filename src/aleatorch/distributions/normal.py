@@ -12,8 +12,8 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import _inplace_ok, _readable
-from ._location_scale import SymmetricLocationScale
+from ..utils import _inplace_ok, _readable, _scalar_tensor
+from ._location_scale import SymmetricLocationScale, loc_scale_shift
 
 __all__ = ["Normal"]
 
@@ -56,7 +56,7 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device, generator=generator)
-        return torch.addcmul(self.loc, eps, self.scale)
+        return loc_scale_shift(self.loc, self.scale, eps)
 
     def _sample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
@@ -71,7 +71,11 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
 
     def _log_normalizer_term(self):
         # -log(scale) - log(2 pi)/2, shared by log_prob and entropy
-        return self._cached("log_normalizer", lambda: torch.rsub(self.scale.log(), -_HALF_LOG_2PI))
+        # (a kept 0-dim constant: torch wraps a Python scalar anew at every call, ~5 us)
+        return self._cached(
+            "log_normalizer",
+            lambda: torch.sub(_scalar_tensor(-_HALF_LOG_2PI, self.scale.dtype), self.scale.log()),
+        )
 
     def _log_prob(self, value):
         # -z^2/2 - log(scale) - log(2 pi)/2, in as few tensor ops as possible.
@@ -99,7 +103,8 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
 
     def _entropy(self):
         # log(scale) + (1 + log(2 pi)) / 2 = 1/2 - log_normalizer
-        return torch.rsub(self._log_normalizer_term(), 0.5)
+        log_normalizer = self._log_normalizer_term()
+        return torch.sub(_scalar_tensor(0.5, log_normalizer.dtype), log_normalizer)
 
     @property
     def _natural_params(self):

@@ -11,6 +11,7 @@ from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..utils import _inplace_ok, _scalar_tensor, as_params
+from ._location_scale import lerp_sample
 
 __all__ = ["Uniform"]
 
@@ -76,7 +77,8 @@ class Uniform(Distribution):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         u = torch.rand(shape, dtype=self.low.dtype, device=self.low.device, generator=generator)
-        return torch.addcmul(self.low, u, self.high - self.low)
+        # low + u (high - low) in one op, whose backward needs no width (as sub + addcmul)
+        return lerp_sample(self.low, self.high, u)
 
     def _log_density(self):
         return self._cached("log_density", self._neg_log_width)
