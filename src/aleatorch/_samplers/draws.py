@@ -18,7 +18,9 @@ def standard_exponential(
     batched ``like`` then gives a batched buffer, which the in-place ``uniform_`` may fill
     (filling an unbatched factory tensor in place is refused there).
     """
-    out = torch.empty_like(like.expand(shape), memory_format=torch.contiguous_format)
+    if like.shape != shape:
+        like = like.expand(shape)  # (~2 us on a small tensor: skipped when not needed)
+    out = torch.empty_like(like, memory_format=torch.contiguous_format)
     # E = -log(1 - U), U uniform on [0, 1): exactly Exp(1) on the grid of U (largest draw
     # -log(eps / 2), as torch's exponential_), and ~4x cheaper than exponential_ on CPU.
     return out.uniform_(generator=generator).neg_().log1p_().neg_()
