@@ -489,11 +489,13 @@ def _scalar_tensor(value: float, dtype: torch.dtype) -> torch.Tensor:
     any device: on small tensors cheaper than a Python scalar, which torch wraps in a new
     tensor at every call. Kept for reuse outside compile and inference mode (``value`` must
     not be NaN: it is the key); never written to."""
+    if torch.compiler.is_compiling():
+        # a constant of the traced graph (a lookup would guard on the cache's keys, and a
+        # later eager call adding this one would force a recompile)
+        return torch.tensor(value, dtype=dtype)
     key = (value, dtype)
     const = _SCALAR_TENSORS.get(key)
     if const is None:
-        if torch.compiler.is_compiling():  # a constant of the traced graph
-            return torch.tensor(value, dtype=dtype)
         const = torch.tensor(value, dtype=dtype)
         if not torch.is_inference_mode_enabled():
             _SCALAR_TENSORS[key] = const
