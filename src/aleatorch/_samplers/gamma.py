@@ -92,14 +92,16 @@ def standard_gamma(
     concentration: torch.Tensor,
     generator: torch.Generator | None = None,
     prepared: Prepared | None = None,
+    finish=None,
 ) -> torch.Tensor:
     """Draws of Gamma(a, 1), one per entry of ``concentration``, reparameterized with torch's
     implicit gradient (``_standard_gamma_grad``). Half-precision concentrations are drawn in
     float32 and returned in their own dtype. ``prepared``: ``prepare_rounds(concentration,
-    "value")`` (a distribution's cached terms), or None."""
+    "value")`` (a distribution's cached terms), or None. ``finish``: see ``marsaglia_tsang``
+    (float32 or float64, no graph to record: the gradient needs the draws themselves)."""
     if concentration.dtype in _HALF:
         return standard_gamma(concentration.float(), generator).to(concentration.dtype)
-    x = marsaglia_tsang(concentration, generator, prepared=prepared)
+    x = marsaglia_tsang(concentration, generator, prepared=prepared, finish=finish)
     if torch.is_grad_enabled() and concentration.requires_grad:
         return _ImplicitGamma.apply(concentration, x)
     return x

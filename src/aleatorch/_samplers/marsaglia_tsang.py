@@ -10,9 +10,10 @@ side is :math:`3 d R(t)` with :math:`R(t) = \log(1 + t) - t + t^2/2 - t^3/3 \le 
 terms do not cancel against :math:`x^2/2` (the textbook form loses :math:`d \epsilon` to
 rounding: all of it in float32 at :math:`a = 10^6`). :math:`R` is evaluated directly for
 moderate :math:`d`, and by its series :math:`-\sum_{k \ge 4} (-t)^k / k` for large :math:`d`
-(where :math:`|t| \le |x| / (3 \sqrt d)` is small). The draw is :math:`d + d w` with
+(where :math:`|t| \le |x| / (3 \sqrt d)` is small). There the draw is :math:`d + d w` with
 :math:`w = v - 1 = t (3 + t (3 + t))`, exact to rounding even where :math:`t` is below the
-float spacing at 1.
+float spacing at 1; for moderate :math:`d` it is :math:`d (1 + t)^3`, or
+:math:`\exp(\log d + 3 \log(1 + t))` with its boost (a few ulps, also as :math:`t \to -1`).
 
 Every round draws one normal and one uniform per pending entry. On CPU in eager mode only the
 rejected entries are drawn again, until none is left; elsewhere (compile, vmap, accelerators)
@@ -126,43 +127,58 @@ def _normals(like: torch.Tensor, generator, std: float = 1.0) -> torch.Tensor:
 
 
 def _log_complement_uniforms(m: int, dtype: torch.dtype, generator) -> torch.Tensor:
-    """``log(1 - u)`` for ``m`` uniforms ``u`` on torch's grid (CPU eager). float32: ``u`` is
-    ``k 2^-24`` with ``k`` the low 24 bits of a random word, as ``torch.rand`` makes it, but
-    two words come from each int64 of ``random_`` (~0.8 ms less per 1M than ``rand``)."""
+    """``log(1 - u)`` for ``m`` uniforms ``u`` on torch's grid (CPU eager). ``1 - u`` is exact
+    on that grid, so ``log`` serves (~3x cheaper than ``log1p`` in float32, ~6x in float64).
+    float32: ``u`` is ``k 2^-24`` with ``k`` the low 24 bits of a random word, as
+    ``torch.rand`` makes it, but two words come from each int64 of ``random_`` (~0.8 ms less
+    per 1M than ``rand``)."""
     if dtype != torch.float32:
-        return torch.rand(m, dtype=dtype, generator=generator).neg_().log1p_()
-    return uniform_words(m, generator)[0].mul_(-(2.0**-24)).log1p_()
+        return torch.rand(m, dtype=dtype, generator=generator).neg_().add_(1).log_()
+    return torch.rsub(uniform_words(m, generator)[0], 1.0, alpha=2.0**-24).log_()
 
 
 def _eager_round(out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None):
     """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
     fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
-    ``random_`` words, and in the direct regime ``log(d v) = log d + 3 log1p(t)`` with the
-    ``log1p(t)`` of the bound. ``c = d^(-1/2)`` and ``log d``: computed here unless given
-    (``Prepared``). Writes the draws (or their logs) into ``out``, and ``log U`` into
-    ``log_u`` when given; returns which pairs are accepted."""
-    m = out.numel()
+    ``random_`` words, and in the direct regime the draw's log ``log d + 3 log1p(t)`` with the
+    ``log1p(t)`` of the bound (boosted draws and log mode; else ``d (1 + t)^3``).
+    ``c = d^(-1/2)`` and ``log d``: computed here unless given (``Prepared``). Writes the
+    draws (or their logs) into ``out``, and ``log U`` into ``log_u`` when given; returns
+    which pairs are accepted."""
     t = _normals(out, generator, 1 / 3).mul_(d.rsqrt() if c is None else c)
-    log_v = _log_complement_uniforms(m, out.dtype, generator)
+    log_v = _log_complement_uniforms(out.numel(), out.dtype, generator)
+    l1p = None
     if regime == "direct":
         l1p = torch.log1p(t)
-        h = (1.5 - t).mul_(t).sub_(3).mul_(t).add_(l1p, alpha=3)
+        # -3 R(t) = t (t (t - 3/2) + 3) - 3 log1p(t)
+        neg_h = (t - 1.5).mul_(t).add_(3).mul_(t).sub_(l1p, alpha=3)
     else:
-        l1p, h = None, _bound3(t, d, regime)
-    # log(1 - u) - 3 d R(t): negative exactly on acceptance, and then log U
-    if log_u is None:
-        log_uniform = torch.addcmul(log_v, d, h, value=-1)
-    else:
-        log_uniform = torch.addcmul(log_v, d, h, value=-1, out=log_u)
-    accepted = log_uniform < 0
-    if mode == "log" and l1p is not None:
-        torch.add(d.log() if log_d is None else log_d, l1p, alpha=3, out=out)
-    else:
+        neg_h = _bound3(t, d, regime).neg_()
         w = (t + 3).mul_(t).add_(3).mul_(t)
         torch.addcmul(d, d, w, out=out)
         if mode == "log":
             out.log_()
-    if inv is not None:
+    # log(1 - u) - 3 d R(t): negative exactly on acceptance, and then log U
+    if log_u is None:
+        log_uniform = log_v.addcmul_(d, neg_h)
+    else:
+        log_uniform = torch.addcmul(log_v, d, neg_h, out=log_u)
+    # a float mask cast to bool: ~3x cheaper than a compare into bool (NaN: rejected)
+    accepted = torch.lt(log_uniform, 0, out=neg_h).to(torch.bool)
+    if l1p is not None and (mode == "log" or inv is not None):
+        # log(d v) = log d + 3 log1p(t) (+ log(U) / a, the boost), then exp: one pass for
+        # the draw and its boost; a few ulps (the draw's relative error is that of its log)
+        torch.add(d.log() if log_d is None else log_d, l1p, alpha=3, out=out)
+        if inv is not None:
+            out.addcmul_(log_uniform, inv)
+        if mode != "log":
+            out.exp_()
+        return accepted
+    if l1p is not None:
+        # d (1 + t)^3: within 3 ulps (1 + t is exact or off by half an ulp of 1, far below
+        # the draw's spread while d < _SERIES_FROM); d + d w loses all digits as t -> -1
+        torch.add(t, 1, out=out).pow_(3).mul_(d)
+    elif inv is not None:
         if mode == "log":
             out.addcmul_(log_uniform, inv)
         else:
@@ -266,7 +282,7 @@ class Prepared(NamedTuple):
     highest: float
     d: torch.Tensor  # a' - 1/3, a' = a + [a < 1] (boost) or a
     c: torch.Tensor  # d^(-1/2)
-    log_d: torch.Tensor | None  # log d (log mode, direct regime), else None
+    log_d: torch.Tensor | None  # log d (direct regime: log mode or boost), else None
     inv: torch.Tensor | None  # 1/a where a < 1, else 0 (boost), else None
 
 
@@ -308,11 +324,14 @@ def prepare_rounds(a: torch.Tensor, mode: str) -> Prepared | None:
         return None
     boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
     d, inv = _setup(flat, boost, clamp_inv)
-    log_d = d.log() if mode == "log" and regime == "direct" else None
+    log_d = d.log() if regime == "direct" and (mode == "log" or boost) else None
     return Prepared(flat, lowest, highest, d, d.rsqrt(), log_d, inv)
 
 
-def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared=None):
+def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared=None, finish=None):
+    """The CPU eager rounds (see ``marsaglia_tsang``, ``log_marsaglia_tsang``); in value
+    mode each block's draws are clamped to ``tiny`` and given to ``finish`` (if any) while in
+    cache."""
     if prepared is not None:  # (of a's shape, from prepare_rounds in this mode)
         lowest, highest, flat = prepared.lowest, prepared.highest, prepared.a
     else:
@@ -321,27 +340,39 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         lowest, highest = (0.0, 0.0) if few else _span(base)
         if few or not 0 < lowest <= highest < float("inf"):
             # few entries, or odd ones (NaN too): torch's kernel (the same method), as before
-            return _torch_kernel(a, generator, mode)
+            out = _torch_kernel(a, generator, mode)
+            if finish is not None:
+                finish(out.view(-1), slice(None))
+            return out
         flat = base.reshape(()) if base.numel() == 1 else a.reshape(-1)
     boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
     n, dtype = a.numel(), a.dtype
+    tiny = torch.finfo(dtype).tiny
     out = torch.empty(n, dtype=dtype)
     keep_u = mode == "uniform" or (keep_u and boost)
     log_u = torch.empty(n, dtype=dtype) if keep_u else None
     rejected = torch.empty(n, dtype=torch.bool)
 
     def terms(index):
-        """``(d, inv, c, log_d)`` of the entries ``index`` (a slice or indices)."""
-
-        def take(t):
-            return t[index] if isinstance(index, slice) else t.index_select(0, index)
-
-        if prepared is None:
-            d, inv = _setup(flat if flat.dim() == 0 else take(flat), boost, clamp_inv)
+        """``(d, inv, c, log_d)`` of the entries ``index`` (a slice or indices): for indices
+        recomputed from the concentrations (one gather, not four; the same numbers)."""
+        if prepared is None or not isinstance(index, slice):
+            a_part = flat
+            if flat.dim():
+                a_part = flat[index] if isinstance(index, slice) else flat.index_select(0, index)
+            d, inv = _setup(a_part, boost, clamp_inv)
             return d, inv, None, None
         p = prepared
-        inv = None if p.inv is None else take(p.inv)
-        return take(p.d), inv, take(p.c), None if p.log_d is None else take(p.log_d)
+        inv = None if p.inv is None else p.inv[index]
+        return p.d[index], inv, p.c[index], None if p.log_d is None else p.log_d[index]
+
+    def done(draws, index):
+        """The draws of the entries ``index``, made final in place (value mode)."""
+        if mode != "log":
+            draws.clamp_(min=tiny)
+            if finish is not None:
+                finish(draws, index)
+        return draws
 
     # Blocks of _BLOCK entries: the temporaries stay in cache and are reused by the
     # allocator (1M-entry temporaries cost more in page faults than in arithmetic).
@@ -349,16 +380,16 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         m = min(_BLOCK, n - start)
         d, inv, c, log_d = terms(slice(start, start + m))
         log_u_block = None if log_u is None else log_u[start : start + m]
-        accepted = _eager_round(
-            out[start : start + m], d, regime, generator, inv, mode, log_u_block, c, log_d
-        )
+        block = out[start : start + m]
+        accepted = _eager_round(block, d, regime, generator, inv, mode, log_u_block, c, log_d)
+        done(block, slice(start, start + m))  # (the rejected ones are overwritten below)
         torch.logical_not(accepted, out=rejected[start : start + m])
     pending = rejected.nonzero().squeeze(1)  # one call: ~1% to 5% of the entries
     while pending.numel():
         if pending.numel() <= _TORCH_UP_TO:  # the last few: torch's kernel, ~10x cheaper
             a_part = flat if flat.dim() == 0 else flat.index_select(0, pending)
             draws, log_v = _kernel_finish(a_part.expand(pending.shape), generator, mode, boost)
-            out.index_copy_(0, pending, draws)
+            out.index_copy_(0, pending, done(draws, pending))
             if log_u is not None:
                 log_u.index_copy_(0, pending, log_v)
             break
@@ -367,12 +398,10 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
         accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v, c, log_d)
         kept = pending.masked_select(accepted)
-        out.index_copy_(0, kept, draws.masked_select(accepted))
+        out.index_copy_(0, kept, done(draws.masked_select(accepted), kept))
         if log_u is not None:
             log_u.index_copy_(0, kept, log_v.masked_select(accepted))
         pending = pending.masked_select(accepted.logical_not_())
-    if mode != "log":
-        out = out.clamp_(min=torch.finfo(dtype).tiny)
     out = out.view(a.shape)
     log_u = None if log_u is None else log_u.view(a.shape)
     return out if mode == "value" else (out, log_u)
@@ -413,17 +442,26 @@ def marsaglia_tsang(
     generator: torch.Generator | None = None,
     rounds: int | None = None,
     prepared: Prepared | None = None,
+    finish=None,
 ) -> torch.Tensor:
     """Draws of ``Gamma(a, 1)`` (float32 or float64 ``a > 0``), one per entry of ``a``,
     without a graph; ``G_a = G_{a+1} U^(1/a)`` where ``a < 1``. ``rounds``: force the
     fixed-round path with this many rounds (tests). ``prepared``: ``prepare_rounds(a,
-    "value")``, or None."""
+    "value")``, or None. ``finish``: None, or ``finish(x, index)`` that turns the flat draws
+    ``x`` (at least ``tiny``) of the entries ``index`` (a slice or indices into
+    ``a.reshape(-1)``) into what is returned, in place; each entry's draw is given to it once
+    (CPU eager: block by block, in cache)."""
     a = a.detach()
     if rounds is None and _eager_ok(a):
-        if a.numel() <= _TORCH_UP_TO:  # first: the small-tensor case is all call overhead
-            return torch._standard_gamma(a, generator=generator)
-        return _eager(a, generator, "value", prepared=prepared)
-    return _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, False)
+        if a.numel() > _TORCH_UP_TO:
+            return _eager(a, generator, "value", prepared=prepared, finish=finish)
+        # the small-tensor case is all call overhead
+        out = torch._standard_gamma(a, generator=generator)
+    else:
+        out = _traced(a, generator, TRACED_ROUNDS if rounds is None else rounds, False)
+    if finish is not None:
+        finish(out.view(-1), slice(None))
+    return out
 
 
 def marsaglia_tsang_with_uniform(

@@ -37,6 +37,11 @@ def _entropy_float32(df: torch.Tensor) -> torch.Tensor:
 __all__ = ["Chi2"]
 
 
+def _double(x: torch.Tensor, index) -> None:
+    """``standard_gamma``'s ``finish``: ``2 G`` (exact; at least ``2 tiny``)."""
+    x.mul_(2)
+
+
 class Chi2(Gamma):
     r"""Chi-squared distribution with ``df`` degrees of freedom: ``Gamma(df / 2, 1 / 2)``.
 
@@ -71,18 +76,16 @@ class Chi2(Gamma):
 
     def _sample(self, sample_shape, generator):
         # Gamma's draw at a = df/2, rate 1/2, without forming the rate: g / (1/2) is 2 g
-        # exactly (the same numbers as rsample)
+        # exactly (the same numbers as rsample), doubled block by block (no graph here)
         shape = self._extended_shape(sample_shape)
         df = self.df
         if shape == df.shape:
             # the rounds' parameter terms (a = df/2 among them) kept for the next draw
             prepared = cached_rounds(self, df, lambda: 0.5 * df, "value")
             if prepared is not None:
-                g = standard_gamma(prepared.a.view(shape), generator, prepared)
-                return g.mul_(2)  # (at least 2 tiny: no clamp)
+                return standard_gamma(prepared.a.view(shape), generator, prepared, _double)
         a = 0.5 * df
-        g = standard_gamma(a if a.shape == shape else a.expand(shape), generator)
-        return g.mul_(2).clamp_(min=torch.finfo(g.dtype).tiny)
+        return standard_gamma(a if a.shape == shape else a.expand(shape), generator, None, _double)
 
     def _rsample(self, sample_shape, generator):
         if self.df.requires_grad:

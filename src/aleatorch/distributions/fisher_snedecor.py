@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers.gamma import log_standard_gamma, standard_gamma
+from .._samplers.gamma import cached_rounds, log_standard_gamma, standard_gamma
 from ..distribution import Distribution
 from ..special.double_float import two_prod, two_sum
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
@@ -202,6 +202,9 @@ class FisherSnedecor(Distribution):
         # in log space (no underflow of G1 for small d1); gradients flow through the
         # implicit reparameterization of both gammas.
         shape = self._extended_shape(sample_shape)
+        x = self._fused_sample(shape, generator)
+        if x is not None:
+            return x
         a, b = 0.5 * self.df1, 0.5 * self.df2
         if _readable((a, b)) and bool((a >= 1).all()) and bool((b >= 1).all()):
             # CPU eager, no concentration below 1: no gamma near underflow, so the ratio in
@@ -214,6 +217,29 @@ class FisherSnedecor(Distribution):
         log_g2 = log_standard_gamma(b, shape, generator=generator)
         x = torch.exp(log_g1 - log_g2 + (b.log() - a.log()))
         return x.clamp(min=torch.finfo(x.dtype).tiny)
+
+    def _fused_sample(self, shape, generator):
+        """``_rsample``'s linear-space draws, bit for bit, where both degrees of freedom have
+        ``shape``, no graph is recorded and the rounds' terms of both are cached (``a, b >= 1``
+        read from them): ``G2`` finished block by block into ``(G1 / G2) (b / a)`` while in
+        cache (``b / a`` cached too); else None."""
+        df1, df2 = self.df1, self.df2
+        if df1.shape != shape or df2.shape != shape or df1.dtype != df2.dtype:
+            return None
+        if torch.is_grad_enabled() and (df1.requires_grad or df2.requires_grad):
+            return None
+        p1 = cached_rounds(self, df1, lambda: 0.5 * df1, "value", "rounds_df1")
+        p2 = cached_rounds(self, df2, lambda: 0.5 * df2, "value", "rounds_df2")
+        if p1 is None or p2 is None or p1.lowest < 1 or p2.lowest < 1:
+            return None
+        ratio = self._cached("df_ratio", lambda: p2.a / p1.a)
+        g1 = standard_gamma(p1.a.view(shape), generator, p1).view(-1)
+        tiny = torch.finfo(g1.dtype).tiny
+
+        def finish(x, index):
+            torch.div(g1[index], x, out=x).mul_(ratio[index]).clamp_(min=tiny)
+
+        return standard_gamma(p2.a.view(shape), generator, p2, finish)
 
     def _log_normalizer(self):
         a, b = 0.5 * self.df1, 0.5 * self.df2

@@ -10,6 +10,7 @@ import torch
 
 from .. import constraints
 from .._samplers import standard_gamma
+from .._samplers.gamma import cached_rounds
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
@@ -348,6 +349,46 @@ def _textbook_terms(d, work: torch.dtype):
     return a, rate, const
 
 
+def _flat_operand(t: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
+    """``t``'s entries in the flat order of ``shape``: one element as a 0-dim tensor, or a
+    flat view where ``t`` has ``shape`` (contiguous); else None (a copy would be needed)."""
+    if t.numel() == 1:
+        return t.reshape(())
+    return t.view(-1) if t.shape == shape and t.is_contiguous() else None
+
+
+def _take(flat: torch.Tensor, index) -> torch.Tensor:
+    if flat.dim() == 0:
+        return flat
+    return flat[index] if isinstance(index, slice) else flat.index_select(0, index)
+
+
+def fused_gamma(dist, a, operand, shape, generator, inverse: bool = False):
+    """``G / operand`` (Gamma: the rate) or with ``inverse`` ``operand / G`` (InverseGamma)
+    for ``G ~ Gamma(a, 1)`` drawn to ``shape``, at least ``tiny`` (``operand / G`` at most
+    the largest float), computed block by block while the draws are in cache (no extra pass
+    over the result), with the rounds' parameter terms kept in ``dist``'s cache
+    (``cached_rounds``); None where that does not apply (a graph to record, not CPU eager,
+    not float32/float64, an operand that is neither one element nor of ``shape``)."""
+    if a.dtype not in ONE or operand.dtype != a.dtype or not _readable((a, operand)):
+        return None
+    if torch.is_grad_enabled() and (a.requires_grad or operand.requires_grad):
+        return None
+    flat = _flat_operand(operand.detach(), shape)
+    if flat is None:
+        return None
+    finfo = torch.finfo(a.dtype)
+
+    def finish(x, index):
+        if inverse:  # (x is at least tiny: no division by 0)
+            torch.div(_take(flat, index), x, out=x).clamp_(max=finfo.max)
+        else:
+            x.div_(_take(flat, index)).clamp_(min=finfo.tiny)
+
+    prepared = cached_rounds(dist, a, lambda: a, "value") if a.shape == shape else None
+    return standard_gamma(a if a.shape == shape else a.expand(shape), generator, prepared, finish)
+
+
 class Gamma(ExponentialFamily):
     r"""Gamma distribution with shape ``concentration`` and inverse scale ``rate``.
 
@@ -396,6 +437,9 @@ class Gamma(ExponentialFamily):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         a = self.concentration
+        draws = fused_gamma(self, a, self.rate, shape, generator)
+        if draws is not None:
+            return draws
         g = standard_gamma(a if a.shape == shape else a.expand(shape), generator)
         # Draws below the smallest normal float would make log_prob infinite; the gradient
         # (torch's implicit reparameterization of _standard_gamma) flows through the rest.

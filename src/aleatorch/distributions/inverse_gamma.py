@@ -19,7 +19,9 @@ from ..wrappers.transformed import TransformedDistribution
 from ._gamma_tails import incomplete_gamma_tail
 from .gamma import (
     _FLOAT32_LIMIT,
+    _S_SERIES,
     _SHIFT,
+    _T_SERIES,
     _TEXTBOOK_LIMIT,
     Gamma,
     _blocks_pay,
@@ -28,6 +30,7 @@ from .gamma import (
     _work,
     blockwise,
     float32_within,
+    fused_gamma,
     gamma_log_density,
     stirling_excess,
 )
@@ -49,9 +52,43 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 def _entropy_float32(a: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     """``H = log(z^(5/2) / p) + s + (a + 1) u - 4 + log(2 pi)/2 + log r`` (float32, from
     ``gamma.shifted_stirling``: ``lgamma(a) - (1 + a) psi(a)`` is Gamma's
-    ``lgamma(a) + (1 - a) psi(a)`` minus ``2 psi(a) = 2 log z - 2 u``)."""
+    ``lgamma(a) + (1 - a) psi(a)`` minus ``2 psi(a) = 2 log z - 2 u``). For a block whose
+    concentrations are all at least ``_SHIFT`` the same series at ``z = a`` itself
+    (``_entropy_unshifted``); CPU eager only (``gamma.float32_within``)."""
+    if float(a.amin()) >= _SHIFT:
+        return _entropy_unshifted(a, rate)
     h, u = stirling_excess(a, power=-1.5)
     return h.add_(u, alpha=2).add_(rate.log()).add_(_HALF_LOG_2PI - _SHIFT)
+
+
+def _unshifted_coefficients() -> list[float]:
+    """``P(w)``, ``w = 1/a``, by rising powers: ``S(a) + (1 + w) (1/2 + V(a)) + log(2 pi)/2``
+    with Stirling's ``S(a) = sum s_k w^(2k+1)`` (``lgamma``) and ``V(a) = sum t_k w^(2k+2)``
+    (``psi(a) = log a - w/2 - V(a)``): ``(1 + a) (w/2 + V) = (1 + w) (1/2 + a V)``."""
+    p = [0.0] * (2 * len(_T_SERIES) + 1)
+    p[0], p[1] = 0.5 + _HALF_LOG_2PI, 0.5
+    for k, s_k in enumerate(_S_SERIES):
+        p[2 * k + 1] += s_k
+    for k, t_k in enumerate(_T_SERIES):
+        p[2 * k + 1] += t_k
+        p[2 * k + 2] += t_k
+    return p
+
+
+_UNSHIFTED = _unshifted_coefficients()
+
+
+def _entropy_unshifted(a: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
+    """``H = P(1/a) - 3/2 log a + log r`` (``_unshifted_coefficients``) for float32
+    ``a >= _SHIFT``: Stirling's series at ``a`` itself, truncated where the shifted form's is
+    (the first omitted terms are below 4e-9 there); every term at most the size of the
+    result but for the logs, and ~2.5x fewer passes than the shifted form."""
+    w = a.reciprocal()
+    out = w * _UNSHIFTED[-1]
+    for c in _UNSHIFTED[-2:0:-1]:
+        out = out.add_(c).mul_(w)
+    out = out.add_(_UNSHIFTED[0]).add_(a.log(), alpha=-1.5)
+    return out.add_(rate.log())
 
 
 class InverseGamma(TransformedDistribution):
@@ -96,6 +133,9 @@ class InverseGamma(TransformedDistribution):
     def _rsample(self, sample_shape, generator):
         shape = self._extended_shape(sample_shape)
         a = self.concentration
+        y = fused_gamma(self, a, self.rate, shape, generator, inverse=True)
+        if y is not None:
+            return y
         finfo = torch.finfo(a.dtype)
         g = standard_gamma(a.expand(shape), generator).clamp(min=finfo.tiny)
         return (self.rate / g).clamp(max=finfo.max)

@@ -143,11 +143,16 @@ class StudentT(Distribution):
         # X = mu + sigma Z sqrt(nu / (2 G)) for Z standard normal and G ~ Gamma(nu/2, 1)
         # (chi^2_nu = 2 G), with the gamma drawn in log space: gradients in nu flow through
         # its implicit reparameterization.
+        if _eager_ok(self.df) and not (torch.is_grad_enabled() and self._any_requires_grad()):
+            return self._sample(sample_shape, generator)  # (no graph: the same numbers)
         shape = self._extended_shape(sample_shape)
         half_df = 0.5 * self.df
         log_g = log_standard_gamma(half_df, shape, generator=generator)
         z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device, generator=generator)
         return self.loc + self.scale * z * torch.exp(0.5 * (half_df.log() - log_g))
+
+    def _any_requires_grad(self) -> bool:
+        return self.df.requires_grad or self.loc.requires_grad or self.scale.requires_grad
 
     def _sample(self, sample_shape, generator):
         # _rsample's numbers, its arithmetic written in place over its fresh draws (CPU
