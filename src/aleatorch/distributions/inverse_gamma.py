@@ -55,7 +55,7 @@ def _entropy_float32(a: torch.Tensor, rate: torch.Tensor) -> torch.Tensor:
     ``lgamma(a) + (1 - a) psi(a)`` minus ``2 psi(a) = 2 log z - 2 u``). For a block whose
     concentrations are all at least ``_SHIFT`` the same series at ``z = a`` itself
     (``_entropy_unshifted``); CPU eager only (``gamma.float32_within``)."""
-    if float(a.amin()) >= _SHIFT:
+    if float(a.detach().amin()) >= _SHIFT:  # (a value read: no graph of its own)
         return _entropy_unshifted(a, rate)
     h, u = stirling_excess(a, power=-1.5)
     return h.add_(u, alpha=2).add_(rate.log()).add_(_HALF_LOG_2PI - _SHIFT)
