@@ -25,20 +25,26 @@ def _fused(draws: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> bool:
     )
 
 
-class _LocScaleShift(torch.autograd.Function):
+class _AffineInDraws(torch.autograd.Function):
+    """A sample ``f(a, b, draws)`` affine in the parameters ``a``, ``b``, the ``draws``
+    carrying no gradient: keeps the draws (all the backward and jvp need) and the
+    parameters' shapes (to sum the gradients back to); subclasses give the rest."""
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, draws = inputs
+        ctx.save_for_backward(draws)
+        ctx.save_for_forward(draws)
+        ctx.shapes = a.shape, b.shape
+
+
+class _LocScaleShift(_AffineInDraws):
     """``loc + eps * scale`` in one op whose backward is one product, ``grad * eps``:
     addcmul's own backward forms ``eps * 1`` first, a full pass more."""
 
     @staticmethod
     def forward(loc, scale, eps):
         return torch.addcmul(loc, eps, scale)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        loc, scale, eps = inputs
-        ctx.save_for_backward(eps)
-        ctx.save_for_forward(eps)
-        ctx.shapes = loc.shape, scale.shape
 
     @staticmethod
     def backward(ctx, grad):
@@ -55,20 +61,13 @@ class _LocScaleShift(torch.autograd.Function):
         return out if loc_tangent is None else out + loc_tangent
 
 
-class _Lerp(torch.autograd.Function):
+class _Lerp(_AffineInDraws):
     """``low + u (high - low)`` (``lerp``) whose backward is two passes, ``grad u`` and
     ``grad (1 - u)``; lerp's own forms ``1 - u`` first, a full pass more."""
 
     @staticmethod
     def forward(low, high, u):
         return torch.lerp(low, high, u)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output):
-        low, high, u = inputs
-        ctx.save_for_backward(u)
-        ctx.save_for_forward(u)
-        ctx.shapes = low.shape, high.shape
 
     @staticmethod
     def backward(ctx, grad):
