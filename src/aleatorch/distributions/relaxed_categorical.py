@@ -202,6 +202,19 @@ class _RelaxedCategoricalParameter(TemperatureParameter, CategoricalParameter):
             return d.div_(t.neg())
         return _sub_last_(d, _min_last(d.detach())).div_(t.neg())
 
+    def _written_out_rsample(self, function, sample_shape, generator) -> torch.Tensor | None:
+        """``function.apply(logits, tau, z)`` for scores ``z`` drawn without a graph, where a
+        graph is wanted on CPU eager (the values of the plain path, its backward written
+        out); else None."""
+        logits, t = self.logits, self.temperature
+        if not (torch.is_grad_enabled() and (logits.requires_grad or t.requires_grad)):
+            return None
+        if not _readable((logits, t)):
+            return None
+        with torch.no_grad():
+            z = self._gumbel_scores(sample_shape, generator, scale_free=True)
+        return function.apply(logits, t, z)
+
     def _log_density_of_log(self, log_x: torch.Tensor) -> torch.Tensor:
         """The density of ``log X``: ``log((K-1)!) + (K-1) log tau + sum_k s_k - K logsumexp(s)``
         with ``s = logits - tau log x`` (invariant to a shift of the logits)."""
@@ -251,13 +264,9 @@ class ExpRelaxedCategorical(_RelaxedCategoricalParameter, Distribution):
 
     def _rsample(self, sample_shape, generator):
         # log softmax is invariant to a shift per row
-        logits, t = self.logits, self.temperature
-        grad = torch.is_grad_enabled() and (logits.requires_grad or t.requires_grad)
-        if grad and _readable((logits, t)):
-            # CPU eager: the values of the path below, the backward written out
-            with torch.no_grad():
-                z = self._gumbel_scores(sample_shape, generator, scale_free=True)
-            return _ConcreteLogSoftmax.apply(logits, t, z)
+        y = self._written_out_rsample(_ConcreteLogSoftmax, sample_shape, generator)
+        if y is not None:
+            return y
         z = self._gumbel_scores(sample_shape, generator, scale_free=True)
         if z.requires_grad:
             return z - sum_last(z.exp()).log_().unsqueeze(-1)
@@ -325,13 +334,9 @@ class RelaxedOneHotCategorical(_RelaxedCategoricalParameter, TransformedDistribu
         return base, [ExpTransform()]
 
     def _rsample(self, sample_shape, generator):
-        logits, t = self.logits, self.temperature
-        grad = torch.is_grad_enabled() and (logits.requires_grad or t.requires_grad)
-        if grad and _readable((logits, t)):
-            # CPU eager: the values of the path below, the backward written out
-            with torch.no_grad():
-                z = self._gumbel_scores(sample_shape, generator, scale_free=True)
-            return _ConcreteSoftmax.apply(logits, t, z)
+        x = self._written_out_rsample(_ConcreteSoftmax, sample_shape, generator)
+        if x is not None:
+            return x
         e = self._gumbel_scores(
             sample_shape, generator, scale_free=True
         ).exp_()  # exp in place: no grad needs z
