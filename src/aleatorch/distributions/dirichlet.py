@@ -70,7 +70,7 @@ def _textbook_terms(minus_one, value, log_norm, dtype):
 
 def _textbook_block(minus_one, floor, value, log_norm, dtype):
     """:func:`_textbook_terms` of a block, with :func:`log_floor` of ``minus_one`` given."""
-    x = value.to(minus_one.dtype)
+    x = value.to(minus_one.dtype, copy=True)  # (written over below: never the caller's)
     terms = x.log_().clamp_(min=floor).mul_(minus_one)
     return sum_last(terms).add_(log_norm).to(dtype)
 
