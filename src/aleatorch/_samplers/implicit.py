@@ -913,9 +913,8 @@ class _ImplicitDirichlet(IdentityOnSample):
         # digits when one entry dominates (x_i rounds to 1, alpha_i = 1e4 next to 1e-3).
         y = _exclusive_sum(x64)
         h, _ = _scaled_gradients(alpha64, _exclusive_sum(alpha64), x64, y, x.dtype, first_only=True)
-        # D_i / (1 - x_i) = x_i h_i, times g_i - sum_j x_j g_j written as a sum over j != i.
-        centered = g * y - _exclusive_sum(x64 * g)
-        return (x64 * h * centered).sum_to_size(alpha.shape).to(alpha.dtype), None
+        terms = _dirichlet_vjp_terms(x64, y, h, g)
+        return terms.sum_to_size(alpha.shape).to(alpha.dtype), None
 
 
 def _dirichlet_chunks(alpha, x, rows: int):
@@ -940,9 +939,14 @@ def _dirichlet_vjp_chunked(alpha, x, grad):
     out = torch.empty(x_rows.shape, dtype=alpha.dtype, device=x.device)
     for i in range(0, x_rows.shape[0], rows):
         v, g = (t[i : i + rows].to(torch.float64) for t in (x_rows, g_rows))
-        centered = g * _exclusive_sum(v) - _exclusive_sum(v * g)
-        out[i : i + rows] = (v * h[i : i + rows]).mul_(centered)
+        out[i : i + rows] = _dirichlet_vjp_terms(v, _exclusive_sum(v), h[i : i + rows], g)
     return out.view(x.shape)
+
+
+def _dirichlet_vjp_terms(x, y, h, g):
+    # D_i / (1 - x_i) = x_i h_i, times g_i - sum_j x_j g_j written as a sum over j != i
+    # (y: 1 - x as the sums of the other entries); float64, no graph.
+    return (x * h).mul_(g * y - _exclusive_sum(x * g))
 
 
 def _wants_grad(*params: torch.Tensor) -> bool:
