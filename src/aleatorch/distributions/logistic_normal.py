@@ -128,7 +128,11 @@ class LogisticNormal(TransformedDistribution):
         shape = eps.shape
         shifted = self._cached("_shifted_loc", lambda: self._log_offsets() - loc)
         minus_x = torch.addcmul(shifted, eps, scale, value=-1.0, out=eps)
-        log_kept = F.logsigmoid(minus_x).cumsum_(-1)
+        log_kept = F.logsigmoid(minus_x)
+        if shape[-1] == 2:  # one add: cumsum's number (one rounding either way), ~0.4x its cost
+            log_kept[..., 1].add_(log_kept[..., 0])
+        else:
+            log_kept.cumsum_(-1)
         log_y = torch.empty(shape[:-1] + (shape[-1] + 1,), dtype=loc.dtype, device=loc.device)
         torch.sub(log_kept, minus_x, out=log_y[..., :-1])
         log_y[..., -1:] = log_kept[..., -1:]

@@ -175,10 +175,10 @@ def _propose(q, a, b, u):
     return y, c * torch.exp(1 - c) >= u[1]
 
 
-def _wrap(x: torch.Tensor) -> torch.Tensor:
+def _wrap(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """``x`` (overwritten) less the nearest whole number of turns, in ``[-pi, pi]`` (cheaper
-    than ``remainder``)."""
-    return x.sub_(torch.mul(x, 0.5 / math.pi).round_().mul_(2 * math.pi))
+    than ``remainder``); the turns are counted in ``scratch`` (of ``x``'s shape) if given."""
+    return x.sub_(torch.mul(x, 0.5 / math.pi, out=scratch).round_().mul_(2 * math.pi))
 
 
 def _propose_in_place(q, a, b, u, spare=None):
@@ -194,7 +194,7 @@ def _propose_in_place(q, a, b, u, spare=None):
         c = torch.mul(y, y, out=spare[0])
         scratch = torch.add(c, 1, out=spare[1])
     c = torch.addcmul(a, b, c.div_(scratch), out=c)
-    return y, torch.neg(c, out=scratch).add_(1).exp_().mul_(c) < u[1]
+    return y, torch.sub(1, c, out=scratch).exp_().mul_(c) < u[1]
 
 
 # Up to this many draws (CPU eager) the rejection runs on Python floats: the tensor rounds
@@ -432,8 +432,15 @@ class VonMises(Distribution):
         # cancellation (_envelope), so rounding moves the acceptance probability by a few
         # eps at most, for every kappa (tests/test_speed_von_mises.py: KS at 1e6 draws).
         q, a, b, rows, huge, invalid, special = self._cached("envelope", self._envelope_parts)
+        # loc reduced to [-pi, pi] once (the sum then rounds as in [-2 pi, 2 pi]); in place
+        # only in CPU eager (under vmap an unbatched angle cannot take a batched loc)
+        loc = self._cached("reduced_loc", lambda: _wrap(self.loc.detach().clone()))
         if special is not None:  # CPU eager
-            y = self._rejection_eager(q, a, b, rows, shape, generator)
+            y, spare = self._rejection_eager(q, a, b, rows, shape, generator)
+            if not special:  # 2 atan(y) + loc in one pass, wrapped over the spare buffer
+                edge = _PI_BELOW.get(y.dtype, math.pi)
+                angle = torch.add(loc, y.atan_(), alpha=2, out=y)
+                return _wrap(angle, spare).clamp_(-edge, edge)
         else:
             done = (huge | invalid).expand(shape)
             y = self._rejection_traced(q, a, b, done, shape, generator)
@@ -444,9 +451,6 @@ class VonMises(Distribution):
             kappa = self.concentration.detach()
             angle = torch.where(huge, z * torch.where(huge, kappa, 1.0).rsqrt(), angle)
             angle = angle.masked_fill(invalid, math.nan)
-        # loc reduced to [-pi, pi] once (the sum then rounds as in [-2 pi, 2 pi]); in place
-        # only in CPU eager (under vmap an unbatched angle cannot take a batched loc)
-        loc = self._cached("reduced_loc", lambda: _wrap(self.loc.detach().clone()))
         edge = _PI_BELOW.get(angle.dtype, math.pi)
         return _wrap(angle.add_(loc) if special is not None else angle + loc).clamp_(-edge, edge)
 
@@ -473,9 +477,11 @@ class VonMises(Distribution):
         """CPU eager: a round on every entry, then rounds on the still-rejected entries only
         (~20-30%, then ~3%: no full-size work after the first round), two candidates each,
         the first accepted kept, until all are accepted. ``rows`` holds ``(q, a, b)``
-        flattened; entry ``i`` of the draws uses column ``i mod n``."""
+        flattened; entry ``i`` of the draws uses column ``i mod n``. Returns the draws and
+        a spare buffer of their shape (dead scratch of the first round), or None."""
         u, spare = uniforms((2, *shape), q.dtype, q.device, generator)
         y, rejected = _propose_in_place(q, a, b, u, spare)
+        first_spare = None if spare is None else spare[0]
         y = y.reshape(-1)
         pending = rejected.reshape(-1).nonzero().squeeze(-1)
         n = rows.shape[1]
@@ -487,7 +493,7 @@ class VonMises(Distribution):
             candidate, rejected = _propose_in_place(*columns, u, spare)
             y.index_copy_(0, pending, torch.where(rejected[0], candidate[1], candidate[0]))
             pending = pending[rejected[0] & rejected[1]]
-        return y.reshape(shape)
+        return y.reshape(shape), first_spare
 
     @staticmethod
     def _rejection_traced(q, a, b, done, shape, generator):

@@ -71,9 +71,10 @@ def _bartlett(
     # gamma draw itself can underflow).
     if _gamma_batch(shape):
         # entry-major: every entry of A, L, M and X a contiguous tensor of the batch shape
-        log_g = log_standard_gamma(
-            _gamma_concentrations(df, shape), shape[-1:] + shape[:-2], generator, prepared
-        )
+        entry_major = shape[-1:] + shape[:-2]
+        # with the rounds' terms at hand, their flat concentrations (no graph: df has none)
+        a = _gamma_concentrations(df, shape) if prepared is None else prepared.a.view(entry_major)
+        log_g = log_standard_gamma(a, entry_major, generator, prepared)
         if tril_by_entry is None:
             tril_by_entry = scale_tril.movedim((-2, -1), (0, 1))
         if _inplace_ok(log_g, scale_tril):  # no graph (CPU eager): see _bartlett_in_place
