@@ -175,6 +175,18 @@ def _propose(q, a, b, u):
     return y, c * torch.exp(1 - c) >= u[1]
 
 
+def _all_true(mask: torch.Tensor) -> bool:
+    """Whether every entry of ``mask`` is true, read through torch.func wrappers: under
+    vmap the rounds go on while any sample of any batch is still rejected (a sample keeps
+    its first accepted candidate, so extra rounds change nothing in its law)."""
+    while _is_functorch_wrapped(mask):
+        mask = torch._C._functorch.get_unwrapped(mask)
+    return bool(mask.all())
+
+
+_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+
+
 def _wrap(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
     """``x`` (overwritten) less the nearest whole number of turns, in ``[-pi, pi]`` (cheaper
     than ``remainder``); the turns are counted in ``scratch`` (of ``x``'s shape) if given."""
@@ -435,7 +447,9 @@ class VonMises(Distribution):
         # loc reduced to [-pi, pi] once (the sum then rounds as in [-2 pi, 2 pi]); in place
         # only in CPU eager (under vmap an unbatched angle cannot take a batched loc)
         loc = self._cached("reduced_loc", lambda: _wrap(self.loc.detach().clone()))
-        if special is not None:  # CPU eager
+        # CPU eager with readable values (a loc batched by vmap is not: the traced rounds)
+        eager = special is not None and _readable((self.loc,))
+        if eager:
             y, spare = self._rejection_eager(q, a, b, rows, shape, generator)
             if not special:  # 2 atan(y) + loc in one pass, wrapped over the spare buffer
                 edge = _PI_BELOW.get(y.dtype, math.pi)
@@ -446,13 +460,15 @@ class VonMises(Distribution):
             y = self._rejection_traced(q, a, b, done, shape, generator)
         # y is ours (in place); atan (vectorised) costs a third of atan2(y, 1)
         angle = y.atan_().mul_(2)
-        if special is None or special:
+        if not eager or special:
             z = torch.randn(shape, dtype=y.dtype, device=y.device, generator=generator)
             kappa = self.concentration.detach()
             angle = torch.where(huge, z * torch.where(huge, kappa, 1.0).rsqrt(), angle)
             angle = angle.masked_fill(invalid, math.nan)
         edge = _PI_BELOW.get(angle.dtype, math.pi)
-        return _wrap(angle.add_(loc) if special is not None else angle + loc).clamp_(-edge, edge)
+        if eager:
+            return _wrap(angle.add_(loc)).clamp_(-edge, edge)
+        return _wrap(angle + loc).clamp(-edge, edge)  # (clamp_ has no vmap batching rule)
 
     def _envelope_parts(self):
         """``(q, a, b)`` of :func:`_envelope` (CPU eager: views of the rows of a ``(3, n)``
@@ -517,6 +533,6 @@ class VonMises(Distribution):
         else:
             # Eager while_loop would compile its body (and cannot take a generator): the same
             # loop in Python, one host read, which in ~3e-6 of the entries runs a round.
-            while still_rejected(y, done):
+            while not _all_true(done):
                 y, done = another_round(y, done)
         return y
