@@ -112,7 +112,13 @@ def _digamma_difference(z: torch.Tensor, h: torch.Tensor, shift: int = 10) -> to
     return total
 
 
-_CHUNK = 1 << 16  # elements per pass on CPU (1 << 15 and 1 << 17 are slower)
+# Entries per pass on CPU, and so per block the fraction takes alone: the setup's float64
+# temporaries (digamma differences, logs) then stay in a 2 MB L2 (setup ~15% and Beta's kernel
+# ~5% faster than with 1 << 16; 1 << 14 is slower: dispatch). The first-derivative kernel
+# splits each pass by tail into two blocks, so it takes 2 * _CHUNK a pass (blocks of ~16K
+# entries cost it ~5%); merged blocks hold up to 2 * _CHUNK entries (their size, 16K to 128K,
+# was measured not to matter).
+_CHUNK = 1 << 15
 _CHECK_EVERY = 3  # pairs of terms between convergence checks (each ~0.6 pair and a sync)
 _SOLO_CHECKS = (3, 6, 8)  # the pairs after which the solo blocks are tested
 _SOLO_PAIRS = 8  # pairs each block takes alone, before the slow entries of all are merged
@@ -440,7 +446,7 @@ def _fraction_adaptive(blocks, tolerance: float, wrt: str):
     # about as much as a few terms: it waits until enough of a block have converged, and
     # those that have meanwhile go on (more terms keep them converged). Each block takes
     # its first ``_SOLO_PAIRS`` pairs alone (its state stays in cache); the survivors of all,
-    # then at the same term, are merged (up to ``_CHUNK`` entries a block), so that the few
+    # then at the same term, are merged (up to ``2 * _CHUNK`` entries a block), so that the few
     # slow entries cost one call per operation, not one per block.
     sizes = [block[2].numel() for block in blocks]
     like = blocks[0][2]
@@ -510,11 +516,11 @@ def _advance(pending, first: int, stop: int, tolerance: float, out):
 
 
 def _merge(entries):
-    # Concatenate the compacted blocks into as few as hold ``_CHUNK`` entries each.
+    # Concatenate the compacted blocks into as few as hold ``2 * _CHUNK`` entries each.
     out, group, count = [], [], 0
     for entry in [*entries, None]:
         size = 0 if entry is None else entry[1].numel()
-        if entry is not None and entry[2] is None and count + size <= _CHUNK:
+        if entry is not None and entry[2] is None and count + size <= 2 * _CHUNK:
             group.append(entry)
             count += size
             continue
@@ -654,7 +660,7 @@ def _flat_chunks(tensors, step: int):
 def _eager_first(chunks, n: int, *, dtype, scaled: bool, device):
     # h_a (times xy in ``dtype`` if ``scaled``) of _tail_gradients with readable values, on
     # ``chunks`` of flat float64 inputs, (start, [a, b, x, y or None, *differences]) as
-    # _flat_chunks gives them (CPU: ``_CHUNK`` entries, temporaries in cache), ``n`` entries in
+    # _flat_chunks gives them (CPU: ``2 * _CHUNK`` entries, temporaries in cache), ``n`` entries in
     # all. Each chunk is split by tail with one ``nonzero`` each way: below the switch point
     # (p = a) the derivative in p, above it (q = a) the one in q, each with its one digamma
     # difference and no ``where`` to pick (p, q, u); the fraction then runs over all chunks'
@@ -744,7 +750,7 @@ def _scaled_gradients(
         return out
     flat = [None if t is None else t.reshape(-1) for t in tensors]
     if first_only and not log_tail:
-        step = _CHUNK if x.device.type == "cpu" else shape.numel()
+        step = 2 * _CHUNK if x.device.type == "cpu" else shape.numel()
         chunks = _flat_chunks(flat, step)
         out = _eager_first(chunks, shape.numel(), dtype=dtype, scaled=scaled, device=x.device)
     else:
@@ -932,7 +938,7 @@ def _dirichlet_vjp_chunked(alpha, x, grad):
     # chunks of rows before and after the fraction: the float64 copies, complements and
     # products of 1M entries cost ~4x more as full passes (out of cache) than chunk by chunk.
     k = x.shape[-1]
-    rows = max(1, _CHUNK // k)
+    rows = max(1, 2 * _CHUNK // k)
     chunks = _dirichlet_chunks(alpha, x, rows)
     h, _ = _eager_first(chunks, x.numel(), dtype=x.dtype, scaled=False, device=x.device)
     h, x_rows, g_rows = h.view(-1, k), x.reshape(-1, k), grad.reshape(-1, k)
