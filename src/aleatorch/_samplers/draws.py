@@ -26,17 +26,25 @@ def standard_exponential(
     return out.uniform_(generator=generator).neg_().log1p_().neg_()
 
 
-def uniform_words(m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``m`` CPU float32 integers ``k``, uniform on ``0 .. 2^24 - 1``, and a spare buffer.
+def low_words(
+    m: int, generator: torch.Generator | None, buffer: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``m`` CPU int32 integers ``k``, uniform on ``0 .. 2^24 - 1``: the low 24 bits of random
+    32-bit words, as ``torch.rand`` makes its float32 uniform ``k 2^-24``, but two words come
+    from each int64 of ``random_`` (~0.9 ms less per 1M than ``rand``). Their buffer may be
+    overwritten by their float32 image (``out=k.view(torch.float32)``), saving a pass.
+    ``buffer``: None, or int64 scratch of at least ``(m + 1) // 2`` entries to fill."""
+    half = (m + 1) // 2
+    words = torch.empty(half, dtype=torch.int64) if buffer is None else buffer[:half]
+    return words.random_(generator=generator).view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
 
-    ``k 2^-24`` is exactly ``torch.rand``'s float32 uniform (its grid and law), made as torch
-    makes it from the low 24 bits of a random 32-bit word, but two words come from each int64
-    of ``random_`` (~0.9 ms less per 1M than ``rand``). The spare: the words' own buffer, dead
-    once converted, as ``m`` float32 entries (scratch for the caller).
-    """
-    words = torch.empty((m + 1) // 2, dtype=torch.int64).random_(generator=generator)
-    low = words.view(torch.int32)[:m].bitwise_and_(0xFFFFFF)
-    return low.to(torch.float32), words.view(torch.float32)[:m]
+
+def uniform_words(m: int, generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``m`` CPU float32 integers ``k`` of :func:`low_words` (``k 2^-24`` is exactly
+    ``torch.rand``'s float32 uniform, its grid and law), and a spare buffer: the words' own,
+    dead once converted, as ``m`` float32 entries (scratch for the caller)."""
+    low = low_words(m, generator)
+    return low.to(torch.float32), low.view(torch.float32)
 
 
 # From this many entries uniforms come from words (the word path's ~7 calls cost ~15 us).

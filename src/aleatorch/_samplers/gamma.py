@@ -201,20 +201,38 @@ def simplex_from_major_logs_(log_g: torch.Tensor) -> torch.Tensor:
     r"""``simplex_from_logs_`` for fresh log-gammas laid out categories first (shape
     ``(k,) + batch``, contiguous; no graph, ``2 <= k``), overwritten: every category a
     contiguous column, ~2x cheaper than the strided ones. Returns the draws, shape
-    ``batch + (k,)``: :math:`e^{\ell_i - m} \cdot (1 / \sum_j e^{\ell_j - m})`."""
-    cols = log_g.unbind(0)
-    top = torch.maximum(cols[0], cols[1])
+    ``batch + (k,)``: :math:`e^{\ell_i - m} \cdot (1 / \sum_j e^{\ell_j - m})`, computed in
+    blocks of rows (``_SIMPLEX_BLOCK`` entries) that stay in cache across the passes."""
+    k = log_g.shape[0]
+    out = torch.empty(log_g.shape[1:] + (k,), dtype=log_g.dtype)
+    logs, rows = log_g.view(k, -1), out.view(-1, k)
+    step = max(1, _SIMPLEX_BLOCK // k)
+    scratch = torch.empty(min(step, logs.shape[1]), dtype=log_g.dtype)
+    for start in range(0, logs.shape[1], step):
+        block = logs[:, start : start + step]
+        _simplex_block_(block, scratch[: block.shape[1]], rows[start : start + step])
+    return out
+
+
+def _simplex_block_(logs: torch.Tensor, scratch: torch.Tensor, out: torch.Tensor) -> None:
+    """One block of ``simplex_from_major_logs_``: the rows ``out`` (m, k) from the columns
+    ``logs`` (k, m), overwritten, with ``scratch`` (m entries) for the max and the sum."""
+    cols = logs.unbind(0)
+    top = torch.maximum(cols[0], cols[1], out=scratch)
     for col in cols[2:]:
         torch.maximum(top, col, out=top)
-    log_g.sub_(top).exp_()
+    logs.sub_(top).exp_()
     total = torch.add(cols[0], cols[1], out=top)
     for col in cols[2:]:
         total.add_(col)
     total.reciprocal_()
-    out = torch.empty(log_g.shape[1:] + log_g.shape[:1], dtype=log_g.dtype)
     for i, col in enumerate(cols):
-        torch.mul(col, total, out=out[..., i])
-    return out
+        torch.mul(col, total, out=out[:, i])
+
+
+# Entries (all categories) per block of simplex_from_major_logs_: the block, its rows and
+# the scratch stay in a 2 MB cache between the passes.
+_SIMPLEX_BLOCK = 1 << 17
 
 
 # Up to this many draws (CPU eager) Beta and Dirichlet samples are finished in Python floats.

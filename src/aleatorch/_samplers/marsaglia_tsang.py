@@ -36,7 +36,7 @@ from typing import NamedTuple
 import torch
 
 from ..utils import _flat_list, _readable
-from .draws import uniform_words
+from .draws import low_words
 
 __all__ = [
     "Prepared",
@@ -65,11 +65,22 @@ _PYTHON_UP_TO = 64
 # probability ``P(G_a < tiny) <= tiny^a / Gamma(1 + a)`` is below 2^-64 (tiny = 2^-126 or
 # 2^-1022): no boost, no uniforms of our own.
 _KERNEL_LOG_FROM = {torch.float32: 0.52, torch.float64: 0.063}
+# 1 as a 0-dim float32 tensor: ``1 - k 2^-24`` from int32 ``k`` is float32 whatever the
+# default dtype, and an operand of float64 ops without promoting them
+_ONE = torch.ones((), dtype=torch.float32, device="cpu")
 
 
 def _direct(t: torch.Tensor) -> torch.Tensor:
     """``3 R(t) = 3 log1p(t) + t (t (3/2 - t) - 3)`` (NaN or -inf for ``t <= -1``)."""
     return (1.5 - t).mul_(t).sub_(3).mul_(t).add_(torch.log1p(t), alpha=3)
+
+
+def _direct_from_log1p(t: torch.Tensor, l1p: torch.Tensor, out=None) -> torch.Tensor:
+    """``R(t) = log1p(t) - t (1 + t (t - 3/2) / 3)`` from ``l1p = log1p(t)``, into ``out`` (or
+    a fresh tensor): three passes, two of them fused multiply-adds (CPU eager: ``out=``)."""
+    tm = torch.sub(t, 1.5, out=out)
+    q = torch.addcmul(_ONE, t, tm, value=1 / 3, out=tm)
+    return torch.addcmul(l1p, t, q, value=-1, out=q)
 
 
 def _series(t: torch.Tensor) -> torch.Tensor:
@@ -103,12 +114,14 @@ def _eager_ok(t: torch.Tensor) -> bool:
     return _readable((t,)) and torch._C._functorch.maybe_current_level() is None
 
 
-def _normals(like: torch.Tensor, generator, std: float = 1.0) -> torch.Tensor:
+def _normals(like: torch.Tensor, generator, std: float = 1.0, buffer=None) -> torch.Tensor:
     """Normals of standard deviation ``std`` shaped like ``like``. float64 on CPU eager:
     Box–Muller from float64 uniforms, ``sqrt(-2 log(1 - u1)) (cos, sin)(2 pi u2)`` (torch's
     own method, written as vectorised torch ops: ~1.7x cheaper than ``normal_``, whose float64
-    CPU loop is scalar)."""
+    CPU loop is scalar). Else ``buffer`` (flat scratch like ``like``, or None) is filled."""
     if like.dtype != torch.float64 or not _eager_ok(like) or like.dim() != 1:
+        if buffer is not None:
+            return buffer.normal_(0.0, std, generator=generator)
         if std == 1.0:
             return torch.randn(
                 like.shape, dtype=like.dtype, device=like.device, generator=generator
@@ -126,45 +139,70 @@ def _normals(like: torch.Tensor, generator, std: float = 1.0) -> torch.Tensor:
     return out[:m]
 
 
-def _log_complement_uniforms(m: int, dtype: torch.dtype, generator) -> torch.Tensor:
+def _log_complement_uniforms(m: int, dtype: torch.dtype, generator, buffer=None) -> torch.Tensor:
     """``log(1 - u)`` for ``m`` uniforms ``u`` on torch's grid (CPU eager). ``1 - u`` is exact
     on that grid, so ``log`` serves (~3x cheaper than ``log1p`` in float32, ~6x in float64).
-    float32: ``u`` is ``k 2^-24`` with ``k`` the low 24 bits of a random word, as
-    ``torch.rand`` makes it, but two words come from each int64 of ``random_`` (~0.8 ms less
-    per 1M than ``rand``)."""
+    float32: ``u`` is ``k 2^-24`` with ``k`` from ``low_words`` (as ``torch.rand`` makes it,
+    ~0.8 ms less per 1M), and ``1 - u`` is written over the words' buffer. ``buffer``: None,
+    or scratch to fill (``_Scratch.words``)."""
     if dtype != torch.float32:
-        return torch.rand(m, dtype=dtype, generator=generator).neg_().add_(1).log_()
-    return torch.rsub(uniform_words(m, generator)[0], 1.0, alpha=2.0**-24).log_()
+        u = torch.empty(m, dtype=dtype) if buffer is None else buffer[:m]
+        return u.uniform_(generator=generator).neg_().add_(1).log_()
+    k = low_words(m, generator, buffer)
+    return torch.add(_ONE, k, alpha=-(2.0**-24), out=k.view(torch.float32)).log_()
 
 
-def _eager_round(out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None):
+class _Scratch(NamedTuple):
+    """Buffers of one block, reused by every block of a call: in cache when the next block
+    starts (fresh temporaries each block cost more than a pass over them)."""
+
+    normals: torch.Tensor
+    words: torch.Tensor  # int64 words (float32), or the uniforms (float64)
+    logs: torch.Tensor  # log1p(t)
+    terms: torch.Tensor  # the bound's polynomial
+
+    @classmethod
+    def of(cls, m: int, dtype: torch.dtype) -> _Scratch:
+        normals, logs, terms = torch.empty(3, m, dtype=dtype).unbind(0)
+        if dtype == torch.float32:
+            words = torch.empty((m + 1) // 2, dtype=torch.int64)
+        else:
+            words = torch.empty(m, dtype=dtype)
+        return cls(normals, words, logs, terms)
+
+
+def _eager_round(
+    out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None, scratch=None
+):
     """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
     fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
     ``random_`` words, and in the direct regime the draw's log ``log d + 3 log1p(t)`` with the
     ``log1p(t)`` of the bound (boosted draws and log mode; else ``d (1 + t)^3``).
     ``c = d^(-1/2)`` and ``log d``: computed here unless given (``Prepared``). Writes the
     draws (or their logs) into ``out``, and ``log U`` into ``log_u`` when given; returns
-    which pairs are accepted."""
-    t = _normals(out, generator, 1 / 3).mul_(d.rsqrt() if c is None else c)
-    log_v = _log_complement_uniforms(out.numel(), out.dtype, generator)
+    which pairs are accepted. ``scratch``: a ``_Scratch`` of at least ``out``'s size, or
+    None (fresh temporaries)."""
+    m = out.numel()
+    s = (None,) * 4 if scratch is None else [b[:m] for b in scratch]
+    t = _normals(out, generator, 1 / 3, s[0]).mul_(d.rsqrt() if c is None else c)
+    log_v = _log_complement_uniforms(m, out.dtype, generator, s[1])
     l1p = None
     if regime == "direct":
-        l1p = torch.log1p(t)
-        # -3 R(t) = t (t (t - 3/2) + 3) - 3 log1p(t)
-        neg_h = (t - 1.5).mul_(t).add_(3).mul_(t).sub_(l1p, alpha=3)
+        l1p = torch.log1p(t, out=s[2])
+        bound, weight = _direct_from_log1p(t, l1p, s[3]), -3  # (R, -3)
     else:
-        neg_h = _bound3(t, d, regime).neg_()
+        bound, weight = _bound3(t, d, regime), -1  # (3 R, -1)
         w = (t + 3).mul_(t).add_(3).mul_(t)
         torch.addcmul(d, d, w, out=out)
         if mode == "log":
             out.log_()
     # log(1 - u) - 3 d R(t): negative exactly on acceptance, and then log U
     if log_u is None:
-        log_uniform = log_v.addcmul_(d, neg_h)
+        log_uniform = log_v.addcmul_(d, bound, value=weight)
     else:
-        log_uniform = torch.addcmul(log_v, d, neg_h, out=log_u)
+        log_uniform = torch.addcmul(log_v, d, bound, value=weight, out=log_u)
     # a float mask cast to bool: ~3x cheaper than a compare into bool (NaN: rejected)
-    accepted = torch.lt(log_uniform, 0, out=neg_h).to(torch.bool)
+    accepted = torch.lt(log_uniform, 0, out=bound).to(torch.bool)
     if l1p is not None and (mode == "log" or inv is not None):
         # log(d v) = log d + 3 log1p(t) (+ log(U) / a, the boost), then exp: one pass for
         # the draw and its boost; a few ulps (the draw's relative error is that of its log)
@@ -303,7 +341,8 @@ def _setup(a_part, boost: bool, clamp_inv: bool):
     (else 0): ``G_a = G_{a+1} U^(1/a)``."""
     if not boost:
         return a_part - 1 / 3, None
-    below = _below_one(a_part)
+    # 1 where a < 1, else 0, as _below_one, in one pass (a compare into a float buffer)
+    below = torch.lt(a_part, 1, out=torch.empty_like(a_part))
     inv = below.div(a_part)
     if clamp_inv:
         inv = inv.clamp_(max=torch.finfo(a_part.dtype).max)
@@ -374,14 +413,17 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
                 finish(draws, index)
         return draws
 
-    # Blocks of _BLOCK entries: the temporaries stay in cache and are reused by the
-    # allocator (1M-entry temporaries cost more in page faults than in arithmetic).
+    # Blocks of _BLOCK entries: the temporaries stay in cache, in buffers reused by every
+    # block (1M-entry temporaries cost more in page faults than in arithmetic).
+    scratch = _Scratch.of(min(_BLOCK, n), dtype)
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
         d, inv, c, log_d = terms(slice(start, start + m))
         log_u_block = None if log_u is None else log_u[start : start + m]
         block = out[start : start + m]
-        accepted = _eager_round(block, d, regime, generator, inv, mode, log_u_block, c, log_d)
+        accepted = _eager_round(
+            block, d, regime, generator, inv, mode, log_u_block, c, log_d, scratch
+        )
         done(block, slice(start, start + m))  # (the rejected ones are overwritten below)
         torch.logical_not(accepted, out=rejected[start : start + m])
     pending = rejected.nonzero().squeeze(1)  # one call: ~1% to 5% of the entries
@@ -397,10 +439,10 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         draws = torch.empty(pending.numel(), dtype=dtype)
         log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
         accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v, c, log_d)
-        kept = pending.masked_select(accepted)
-        out.index_copy_(0, kept, done(draws.masked_select(accepted), kept))
+        # every candidate written, as in the blocks (a later round overwrites the rejected)
+        out.index_copy_(0, pending, done(draws, pending))
         if log_u is not None:
-            log_u.index_copy_(0, kept, log_v.masked_select(accepted))
+            log_u.index_copy_(0, pending, log_v)
         pending = pending.masked_select(accepted.logical_not_())
     out = out.view(a.shape)
     log_u = None if log_u is None else log_u.view(a.shape)
