@@ -42,6 +42,8 @@ from .errors import (
 from .special.compile_safe import expm1
 from .utils import lazy_property
 
+_Dependent = constraints._Dependent
+
 __all__ = ["Distribution", "validation"]
 
 _Shape = torch.Size | tuple[int, ...] | list[int]
@@ -390,9 +392,13 @@ class Distribution:
                 f"{self._where(method)}: the value is on {value.device}, but the parameters "
                 f"are on {device}: move one of them (value.to('{device}'))"
             )
-        self._check_value_shape(value, method)
+        # (the common cases inline: an exact shape, an independent support; this runs at
+        # every validated call)
+        event = self._event_shape
+        if value.shape != (self._batch_shape + event if event else self._batch_shape):
+            self._check_value_shape(value, method)
         support = self.support
-        if support is None or constraints.is_dependent(support) or support.all_ok(value):
+        if support is None or isinstance(support, _Dependent) or support.all_ok(value):
             return
         ok = support.check(value)
         if not bool(ok.all()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable
 from functools import update_wrapper
 from numbers import Number
@@ -159,9 +160,12 @@ def broadcast_shapes(*shapes: Any) -> torch.Size:
         return _broadcast_shapes_python(shapes)
     if not shapes:
         return torch.Size()
-    out = torch.Size(shapes[0])
+    out = shapes[0]
+    if type(out) is not torch.Size:
+        out = torch.Size(out)
     for shape in shapes[1:]:
-        out = torch.Size(torch._C._infer_size(out, torch.Size(shape)))
+        if shape != out:  # (an equal shape, the common case, needs no call)
+            out = torch.Size(torch._C._infer_size(out, torch.Size(shape)))
     return out
 
 
@@ -481,7 +485,61 @@ def _flat_list(t: torch.Tensor) -> list[float]:
 
 _SMALL_NUMEL = 16
 
-_SCALAR_TENSORS: dict[tuple[float, torch.dtype], torch.Tensor] = {}
+
+def python_wanted(*tensors: torch.Tensor) -> bool:
+    """Whether a small log_prob may run in Python floats: CPU eager (``_readable``), float32
+    (Python's double arithmetic rounded once; float64 keeps torch's lgamma, a little more
+    accurate than ``math.lgamma``), and no gradient wanted."""
+    if not _readable(tensors) or tensors[0].dtype != torch.float32:
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+_TYPECODES = {torch.float32: "f", torch.float64: "d"}
+
+
+def from_floats(values: list[float], dtype: torch.dtype, shape: torch.Size) -> torch.Tensor:
+    """A tensor of ``shape`` from Python floats, rounded once to ``dtype``: over an
+    ``array`` of C floats or doubles (the same rounding), a third of ``torch.tensor``'s cost."""
+    code = _TYPECODES.get(dtype)
+    if code is None or not values:
+        out = torch.tensor(values, dtype=dtype)
+    else:
+        out = torch.frombuffer(array(code, values), dtype=dtype)
+    return out if len(shape) == 1 else out.view(shape)
+
+
+#: Up to this many entries, log_prob without a gradient runs in Python floats (the gamma
+#: family, the location-scale families), where each torch call costs more than the arithmetic.
+PYTHON_NUMEL = 32
+
+
+def python_location_scale(
+    loc: torch.Tensor,
+    scale: torch.Tensor,
+    value: torch.Tensor,
+    log_density: Callable[[float], float],
+) -> torch.Tensor | None:
+    """``log_density((x - loc) / scale) - log(scale)`` (``log_density``: the standardized
+    law's) entry by entry in Python floats, rounded once, for a small log_prob: None (the
+    tensor path) unless the three are float32 of one shape, at most ``PYTHON_NUMEL`` entries,
+    no gradient wanted (``python_wanted``), every entry finite and every scale positive."""
+    shape = value.shape
+    if not (loc.shape == scale.shape == shape) or not 0 < value.numel() <= PYTHON_NUMEL:
+        return None
+    if not (loc.dtype == scale.dtype == value.dtype) or not python_wanted(loc, scale, value):
+        return None
+    log, out = math.log, []
+    for m, s, x in zip(_flat_list(loc), _flat_list(scale), _flat_list(value)):
+        if not (0.0 < s < math.inf and abs(x - m) < math.inf):
+            return None  # (NaN too)
+        out.append(log_density((x - m) / s) - log(s))
+    return from_floats(out, value.dtype, shape)
+
+
+_SCALAR_TENSORS: dict[tuple, torch.Tensor] = {}
+#: Constants kept at most (numbers from user code, an affine map's, may vary per call).
+_SCALAR_TENSORS_KEPT = 1024
 
 
 def _scalar_tensor(value: float, dtype: torch.dtype) -> torch.Tensor:
@@ -493,13 +551,32 @@ def _scalar_tensor(value: float, dtype: torch.dtype) -> torch.Tensor:
         # a constant of the traced graph (a lookup would guard on the cache's keys, and a
         # later eager call adding this one would force a recompile)
         return torch.tensor(value, dtype=dtype)
-    key = (value, dtype)
+    # (-0.0 == 0.0: a zero's sign is part of its key)
+    key = (value, dtype) if value else (value, dtype, math.copysign(1.0, value))
     const = _SCALAR_TENSORS.get(key)
     if const is None:
         const = torch.tensor(value, dtype=dtype)
         if not torch.is_inference_mode_enabled():
+            if len(_SCALAR_TENSORS) >= _SCALAR_TENSORS_KEPT:
+                _SCALAR_TENSORS.clear()
             _SCALAR_TENSORS[key] = const
     return const
+
+
+def _number_operand(value: Any, like: torch.Tensor) -> Any:
+    """``value``, an operand of an op on ``like``: a Python number becomes a kept 0-dim
+    constant (``_scalar_tensor``) where that gives the same numbers, for float32 and float64
+    ``like`` (torch rounds a scalar operand to that dtype too); anything else is returned
+    as is (half precision computes with a scalar in float32, a half constant would round
+    it first)."""
+    dtype = like.dtype
+    if dtype is not torch.float32 and dtype is not torch.float64:
+        return value
+    if type(value) is float:
+        return value if value != value else _scalar_tensor(value, dtype)  # (NaN is no key)
+    if type(value) is int and abs(value) <= 1 << 53:  # (exact in float64: one rounding)
+        return _scalar_tensor(float(value), dtype)
+    return value
 
 
 def _inplace_ok(*tensors: torch.Tensor) -> bool:

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from .. import constraints
 from .._samplers.counts import word_thresholds, words_below
@@ -117,13 +116,16 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
     def _log_prob(self, value):
         # A wider float value (float64 against float32 parameters) holds 0 or 1: exact in the
         # parameters' dtype, which lerp and the fused loss need.
-        value = value.to(self._param.dtype)
+        dtype = self._param.dtype
+        if value.dtype is not dtype:  # (a no-op .to costs ~1 us)
+            value = value.to(dtype)
         if self._given == "logits":
-            # One fused op, accurate for large |logits| (x*l - softplus(l) cancels there).
+            # One fused op, accurate for large |logits| (x*l - softplus(l) cancels there);
+            # the op itself, without F's Python wrapper (reduction 0: none).
             logits = self.logits
             if logits.shape != value.shape:
                 logits, value = torch.broadcast_tensors(logits, value)
-            return -F.binary_cross_entropy_with_logits(logits, value, reduction="none")
+            return torch.binary_cross_entropy_with_logits(logits, value, None, None, 0).neg_()
         if self.probs.numel() >= self._cache_min_numel and _readable((value, self.probs)):
             # CPU eager: lerp picks log p at 1 and log(1 - p) at 0 exactly (finite logs)
             log_p, log_q = self._floored_log_probs

@@ -423,7 +423,9 @@ class Categorical(CategoricalParameter, Distribution):
         picked = take_last(table, value, checked)
         if picked is not None:
             return picked
-        index = value.long().unsqueeze(-1)
+        if value.dtype is not torch.int64:  # (a no-op .long() costs ~1 us)
+            value = value.long()
+        index = value.unsqueeze(-1)
         if index.shape[:-1] != table.shape[:-1]:
             index, table = torch.broadcast_tensors(index, table)
             index = index[..., :1]

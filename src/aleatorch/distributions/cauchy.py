@@ -11,13 +11,18 @@ from .. import constraints
 from .._samplers.draws import blocks_wanted, uniform_blocks
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _SMALL_NUMEL, _flat_list, _inplace_ok, _readable
+from ..utils import _SMALL_NUMEL, _flat_list, _inplace_ok, _readable, python_location_scale
 from ._location_scale import SymmetricLocationScale
 
 __all__ = ["Cauchy"]
 
 _LOG_PI = math.log(math.pi)
 _LOG_4 = math.log(4)
+
+
+def _standard_log_density(z: float) -> float:
+    return -_LOG_PI - math.log1p(z * z)
+
 
 # Up to this many draws, sampling is one cauchy_ call (CPU eager): cheaper than two normals
 # and their ratio below a few hundred entries (measured, one thread).
@@ -131,6 +136,10 @@ class Cauchy(SymmetricLocationScale, Distribution):
         return (value - self.loc) / self.scale
 
     def _log_prob(self, value):
+        # few entries, no graph: in Python floats
+        out = python_location_scale(self.loc, self.scale, value, _standard_log_density)
+        if out is not None:
+            return out
         # log p = -log(pi gamma) - log1p(z^2); log(pi gamma) is cached while the parameters
         # are unchanged.
         if value.numel() > _SMALL_NUMEL and _inplace_ok(value, self.loc, self.scale):

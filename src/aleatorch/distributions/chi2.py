@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import repeat
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from .. import constraints
 from .._samplers import standard_gamma
 from .._samplers.gamma import cached_rounds
 from ..special.xlogy import x_log_y
-from ..utils import as_params, textbook_dtype
+from ..utils import _flat_list, as_params, textbook_dtype
 from .gamma import (
     _FLOAT32_LIMIT,
     _HALF_LOG_2PI,
@@ -19,9 +20,13 @@ from .gamma import (
     _TEXTBOOK_LIMIT,
     HALF,
     ONE,
+    PYTHON_NUMEL,
     Gamma,
     blockwise,
     float32_within,
+    from_floats,
+    python_log_densities,
+    python_wanted,
     stirling_excess,
 )
 
@@ -102,10 +107,20 @@ class Chi2(Gamma):
         df = self.df
         # small: Gamma's textbook terms without its caching (of no use at this size)
         small = df.numel() < self._cache_min_numel and df.dtype == value.dtype in ONE
+        if small and df.numel() <= PYTHON_NUMEL and value.shape == df.shape:
+            if python_wanted(df, value):  # Gamma's Python path at a = df / 2, rate = 1/2
+                halves = [0.5 * d for d in _flat_list(df)]
+                out = python_log_densities(halves, repeat(0.5), _flat_list(value))
+                if out is not None:
+                    return from_floats(out, df.dtype, df.shape)
         work = small and textbook_dtype(2 * _TEXTBOOK_LIMIT, df)
         if work:
             # (a - 1) log x - x/2 - a log 2 - lgamma(a), a = df/2, in utils.textbook_dtype
-            a, x = df.to(work) * HALF[work], value.to(work)
+            dtype, x = df.dtype, value
+            if work is not dtype:  # (.to costs ~1 us even as a no-op)
+                df, x = df.to(work), value.to(work)
+            a = df * HALF[work]
             out = x_log_y(a - ONE[work], x).add_(x, alpha=-0.5)
-            return out.sub_(torch.lgamma(a).add_(a, alpha=_LOG_2)).to(df.dtype)
+            out = out.sub_(torch.lgamma(a).add_(a, alpha=_LOG_2))
+            return out if work is dtype else out.to(dtype)
         return super()._log_prob(value)

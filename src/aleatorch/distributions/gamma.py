@@ -16,12 +16,15 @@ from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
-from ..utils import (
+from ..utils import (  # (PYTHON_NUMEL, python_wanted, from_floats: re-exported)
     _WIDENED_LIMIT,
+    PYTHON_NUMEL,
     _flat_list,
     _inplace_ok,
     _readable,
     as_params,
+    from_floats,
+    python_wanted,
     textbook_dtype,
 )
 from ._gamma_tails import incomplete_gamma_tail
@@ -48,24 +51,6 @@ _BD0_TERMS = 12  # v^3/3 + ... + v^25/25: |v| < 0.1 leaves < 1e-27
 # ~3 us (the Python number is wrapped into a tensor at each call). CPU eager paths only.
 ONE = {dtype: torch.ones((), dtype=dtype) for dtype in (torch.float32, torch.float64)}
 HALF = {dtype: torch.full((), 0.5, dtype=dtype) for dtype in (torch.float32, torch.float64)}
-# Up to this many entries, log_prob without a gradient runs in Python floats (Gamma, Beta,
-# Dirichlet), where each torch call costs more than the arithmetic.
-PYTHON_NUMEL = 32
-
-
-def python_wanted(*tensors: torch.Tensor) -> bool:
-    """Whether a small log_prob may run in Python floats: CPU eager (utils._readable), float32
-    (Python's double arithmetic rounded once; float64 keeps torch's lgamma, a little more
-    accurate than ``math.lgamma``), and no gradient wanted."""
-    if not _readable(tensors) or tensors[0].dtype != torch.float32:
-        return False
-    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
-
-
-def from_floats(values: list[float], dtype: torch.dtype, shape: torch.Size) -> torch.Tensor:
-    """A tensor of ``shape`` from Python floats, rounded once to ``dtype``."""
-    out = torch.tensor(values, dtype=dtype)
-    return out if len(shape) == 1 else out.view(shape)
 
 
 def _python_log_prob(a: torch.Tensor, rate: torch.Tensor, value: torch.Tensor):
@@ -74,13 +59,20 @@ def _python_log_prob(a: torch.Tensor, rate: torch.Tensor, value: torch.Tensor):
     differ or an entry is not finite and positive or lies beyond the textbook range."""
     if not (value.shape == a.shape == rate.shape) or not a.numel():
         return None
+    out = python_log_densities(_flat_list(a), _flat_list(rate), _flat_list(value))
+    return None if out is None else from_floats(out, a.dtype, a.shape)
+
+
+def python_log_densities(concentrations, rates, values) -> list[float] | None:
+    """``_python_log_prob`` over Python floats (iterables of one length): the log-densities,
+    or None where an entry is out of its range."""
     limit = _WIDENED_LIMIT  # float32 parameters: the double-precision textbook tier
     log, lgamma, out = math.log, math.lgamma, []
-    for c, r, x in zip(_flat_list(a), _flat_list(rate), _flat_list(value)):
+    for c, r, x in zip(concentrations, rates, values):
         if not (0.0 < c <= limit and 0.0 < r < math.inf and 0.0 < x < math.inf):
             return None  # (NaN too)
         out.append(c * log(r) - lgamma(c) + (c - 1.0) * log(x) - r * x)
-    return from_floats(out, a.dtype, a.shape)
+    return out
 
 
 def _work(t: torch.Tensor) -> torch.Tensor:
@@ -324,7 +316,12 @@ def _textbook_log_density(a, rate, const, value, dtype):
     """``(a - 1) log x - r x + const`` in the terms' dtype, rounded to ``dtype``."""
     value = value.to(torch.promote_types(a.dtype, value.dtype))
     out = x_log_y(a - 1, value)
-    if out.shape != value.shape or not _broadcasts_into(rate.shape, out.shape):
+    # (in place: the shapes fit, and no operand is batched by vmap where out is not)
+    if (
+        out.shape != value.shape
+        or not _broadcasts_into(rate.shape, out.shape)
+        or not _readable((rate, const))
+    ):
         return (out - rate * value + const).to(dtype)
     return out.addcmul_(rate, value, value=-1).add_(const).to(dtype)
 
@@ -456,7 +453,8 @@ class Gamma(ExponentialFamily):
             out = _python_log_prob(a, rate, value)
             if out is not None:
                 return out
-        work = small and textbook_dtype(_TEXTBOOK_LIMIT, a)
+        # (in place below: every operand a plain CPU eager tensor, none batched by vmap)
+        work = small and _readable((rate, value)) and textbook_dtype(_TEXTBOOK_LIMIT, a)
         if work:
             dtype, x = a.dtype, value
             if work is not dtype:  # (.to costs ~1 us even as a no-op; 0-dim a would not

@@ -14,7 +14,7 @@ from ..distribution import Distribution
 from ..special.incomplete_gamma import gammainccinv
 from ..special.stirling import log_minus_digamma, stirlerr
 from ..special.xlogy import x_log_y
-from ..utils import as_params, textbook_dtype
+from ..utils import _WIDENED_LIMIT, _flat_list, as_params, textbook_dtype
 from ..wrappers.transformed import TransformedDistribution
 from ._gamma_tails import incomplete_gamma_tail
 from .gamma import (
@@ -23,6 +23,7 @@ from .gamma import (
     _SHIFT,
     _T_SERIES,
     _TEXTBOOK_LIMIT,
+    PYTHON_NUMEL,
     Gamma,
     _blocks_pay,
     _log_density_terms,
@@ -30,8 +31,10 @@ from .gamma import (
     _work,
     blockwise,
     float32_within,
+    from_floats,
     fused_gamma,
     gamma_log_density,
+    python_wanted,
     stirling_excess,
 )
 
@@ -44,6 +47,19 @@ def _textbook_log_density(a, rate, const, value, dtype):
     value = value.to(torch.promote_types(a.dtype, value.dtype))
     out = const - x_log_y(a + 1, value) - rate / value
     return torch.where(value == 0, -math.inf, out).to(dtype)
+
+
+def _python_log_prob(a: torch.Tensor, rate: torch.Tensor, value: torch.Tensor):
+    """``a log r - lgamma(a) - (a + 1) log y - r / y`` entry by entry in Python floats for a
+    few entries, as Gamma's ``_python_log_prob`` (the same range, else None)."""
+    if not (value.shape == a.shape == rate.shape) or not a.numel():
+        return None
+    log, lgamma, out = math.log, math.lgamma, []
+    for c, r, y in zip(_flat_list(a), _flat_list(rate), _flat_list(value)):
+        if not (0.0 < c <= _WIDENED_LIMIT and 0.0 < r < math.inf and 0.0 < y < math.inf):
+            return None  # (NaN too)
+        out.append(c * log(r) - lgamma(c) - (c + 1.0) * log(y) - r / y)
+    return from_floats(out, a.dtype, a.shape)
 
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -147,6 +163,11 @@ class InverseGamma(TransformedDistribution):
         # log p(y) = log(a / 2 pi) / 2 - stirlerr(a) - log y - bd0(a, rate / y) for a >= 10
         # (see gamma_log_density): no lgamma difference of size a log a.
         a, rate = self.concentration, self.rate
+        if a.numel() <= PYTHON_NUMEL and a.dtype == rate.dtype == value.dtype:
+            if python_wanted(a, rate, value):
+                out = _python_log_prob(a, rate, value)
+                if out is not None:
+                    return out
         dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
         work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a))
         if work is not None:

@@ -80,7 +80,10 @@ class Laplace(SymmetricLocationScale, Distribution):
         return torch.addcmul(loc, self.scale, z)
 
     def _log_term(self):
-        # -log(2 b) as -log 2 - log b: 2 b overflows for b above finfo.max / 2.
+        # -log(2 b) as -log 2 - log b: 2 b overflows for b above finfo.max / 2. (Below the
+        # cache's size computed without its look-up.)
+        if self.scale.numel() < self._cache_min_numel:
+            return self._neg_log_2b()
         return self._cached("log_normalizer", self._neg_log_2b)
 
     def _neg_log_2b(self):

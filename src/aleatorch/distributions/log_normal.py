@@ -14,7 +14,17 @@ from ..special.double_float import div_residual, two_prod, two_sum
 from ..special.extra_precision import log_pair
 from ..special.normal import log_ndtr
 from ..transforms import ExpTransform
-from ..utils import _inplace_ok, _readable, as_params, broadcast_shapes
+from ..utils import (
+    PYTHON_NUMEL,
+    _flat_list,
+    _inplace_ok,
+    _number_operand,
+    _readable,
+    as_params,
+    broadcast_shapes,
+    from_floats,
+    python_wanted,
+)
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
 
@@ -66,6 +76,25 @@ def _log_prob_blocks(value, shift, inverse, const):
         z.copy_(w)
         torch.addcmul(rows_of(const, i, j), z, z, value=0.5, out=z).add_(log_value).neg_()
     return out
+
+
+def _python_log_prob(loc, scale, value):
+    """``LogNormal._log_prob`` entry by entry in Python floats (double precision, rounded
+    once), as ``utils.python_location_scale`` at ``log x``; None (the tensor path) unless it
+    applies there and every value is finite and positive."""
+    shape = value.shape
+    if not (loc.shape == scale.shape == shape) or not 0 < value.numel() <= PYTHON_NUMEL:
+        return None
+    if not (loc.dtype == scale.dtype == value.dtype) or not python_wanted(loc, scale, value):
+        return None
+    log, out = math.log, []
+    for m, s, x in zip(_flat_list(loc), _flat_list(scale), _flat_list(value)):
+        if not (0.0 < s < math.inf and 0.0 < x < math.inf and abs(m) < math.inf):
+            return None  # (NaN too)
+        log_x = log(x)
+        z = (log_x - m) / s
+        out.append(-0.5 * z * z - log(s) - _HALF_LOG_2PI - log_x)
+    return from_floats(out, value.dtype, shape)
 
 
 class LogNormal(TransformedDistribution):
@@ -153,6 +182,9 @@ class LogNormal(TransformedDistribution):
         # -z^2/2 - log(sigma) - log(2 pi)/2 - log x. Below float64, z = (log x - mu) / sigma
         # is formed in float64: the rounding of log x is amplified by |log x| / sigma (1.3e3
         # eps at mu = 2, sigma = 1e-3 in float32), and float64 leaves none of it.
+        out = _python_log_prob(self.loc, self.scale, value)  # (few entries, no graph)
+        if out is not None:
+            return out
         const = self._log_term()
         full = broadcast_shapes(value.shape, self.loc.shape) == value.shape
         if full and _inplace_ok(value, self.loc, self.scale):
@@ -163,8 +195,7 @@ class LogNormal(TransformedDistribution):
         else:
             wide = value.to(torch.float64).log()
             if value.numel() < _FEW and self.loc.numel() < _FEW:  # fewer ops than the standardizer
-                loc, scale = self.loc.to(torch.float64), self.scale.to(torch.float64)
-                z = ((wide - loc) / scale).to(value.dtype)
+                z = ((wide - self.loc) / self.scale).to(value.dtype)  # (widened in the ops)
             else:
                 shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
                 z = torch.addcmul(shift, wide, inverse).to(value.dtype)
@@ -173,7 +204,11 @@ class LogNormal(TransformedDistribution):
 
     def _log_term(self):
         # log(sigma) + log(2 pi)/2, shared by log_prob and entropy
-        return self._cached("log_normalizer", lambda: self.scale.log() + _HALF_LOG_2PI)
+        scale = self.scale
+        return self._cached(
+            "log_normalizer",
+            lambda: torch.add(scale.log(), _number_operand(_HALF_LOG_2PI, scale)),
+        )
 
     def _log_prob_in_place(self, value, const):
         """``_log_prob`` with no graph (CPU eager) for a value of the result's shape: the same
@@ -188,8 +223,8 @@ class LogNormal(TransformedDistribution):
             wide = value.to(torch.float64).log_()
             log_value = wide.to(value.dtype)
             if value.numel() < _FEW and self.loc.numel() < _FEW:
-                loc, scale = self.loc.to(torch.float64), self.scale.to(torch.float64)
-                wide.sub_(loc).div_(scale)
+                # (the parameters widen exactly inside the float64 ops: no copies)
+                wide.sub_(self.loc).div_(self.scale)
             else:
                 shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
                 torch.addcmul(shift, wide, inverse, out=wide)

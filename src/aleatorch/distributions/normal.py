@@ -12,7 +12,7 @@ from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import ndtr_accurate
 from ..special.logspace import expm1mx, log_ratio
-from ..utils import _inplace_ok, _readable, _scalar_tensor
+from ..utils import _SMALL_NUMEL, _inplace_ok, _readable, _scalar_tensor
 from ._location_scale import SymmetricLocationScale, loc_scale_shift
 
 __all__ = ["Normal"]
@@ -70,17 +70,22 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
         return (value - self.loc) / self.scale
 
     def _log_normalizer_term(self):
-        # -log(scale) - log(2 pi)/2, shared by log_prob and entropy
+        # -log(scale) - log(2 pi)/2, shared by log_prob and entropy (below the cache's size
+        # computed without its look-up)
+        if self.scale.numel() < self._cache_min_numel:
+            return self._neg_log_scale_sqrt_2pi()
+        return self._cached("log_normalizer", self._neg_log_scale_sqrt_2pi)
+
+    def _neg_log_scale_sqrt_2pi(self):
         # (a kept 0-dim constant: torch wraps a Python scalar anew at every call, ~5 us)
-        return self._cached(
-            "log_normalizer",
-            lambda: torch.sub(_scalar_tensor(-_HALF_LOG_2PI, self.scale.dtype), self.scale.log()),
-        )
+        scale = self.scale
+        return torch.sub(_scalar_tensor(-_HALF_LOG_2PI, scale.dtype), scale.log())
 
     def _log_prob(self, value):
         # -z^2/2 - log(scale) - log(2 pi)/2, in as few tensor ops as possible.
         log_normalizer = self._log_normalizer_term()
-        if _inplace_ok(value, self.loc, self.scale):  # no graph: over z's own buffer
+        # no graph: over z's own buffer (few entries: the check costs more than the buffer)
+        if value.numel() > _SMALL_NUMEL and _inplace_ok(value, self.loc, self.scale):
             z = torch.sub(value, self.loc).div_(self.scale)
             return torch.addcmul(log_normalizer, z, z, value=-0.5, out=z)
         z = self._standardize(value)

@@ -13,8 +13,16 @@ from .._samplers.gamma import log_standard_gamma
 from .._samplers.marsaglia_tsang import _eager_ok
 from ..distribution import Distribution
 from ..special.student_t import _D, log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
-from ..utils import _flat_list, as_params, textbook_dtype
-from .gamma import HALF, ONE, blockwise, float32_within
+from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
+from .gamma import (
+    HALF,
+    ONE,
+    PYTHON_NUMEL,
+    blockwise,
+    float32_within,
+    from_floats,
+    python_wanted,
+)
 
 __all__ = ["StudentT"]
 
@@ -41,6 +49,29 @@ def _half_log_kernel(z: torch.Tensor, df: torch.Tensor) -> torch.Tensor:
 
 
 _FAR_RATIO = 1e15
+
+
+def _python_log_prob(df, loc, scale, value):
+    """``lgamma((d+1)/2) - lgamma(d/2) - log(d pi)/2 - log s - (d+1)/2 log1p(r^2)``,
+    ``r = (x - m) / (s sqrt d)``, entry by entry in Python floats (double precision, as the
+    small tensor path's float64 terms) for a few entries; None (the tensor path) where the
+    shapes differ or an entry lies beyond that path's range (df up to 1e8, ``|r|`` up to
+    ``_FAR_RATIO``), or is not finite."""
+    shape = value.shape
+    if not (df.shape == loc.shape == scale.shape == shape) or not value.numel():
+        return None
+    log, log1p, lgamma, sqrt, out = math.log, math.log1p, math.lgamma, math.sqrt, []
+    for d, m, s, x in zip(_flat_list(df), _flat_list(loc), _flat_list(scale), _flat_list(value)):
+        if not (0.0 < d <= _WIDENED_LIMIT and 0.0 < s < math.inf and abs(x - m) < math.inf):
+            return None  # (NaN too)
+        r = (x - m) / s / sqrt(d)
+        if not abs(r) <= _FAR_RATIO:
+            return None
+        h = 0.5 * d
+        out.append(
+            lgamma(h + 0.5) - lgamma(h) - 0.5 * log(d * math.pi) - log(s) - (h + 0.5) * log1p(r * r)
+        )
+    return from_floats(out, value.dtype, shape)
 
 
 # float32 entropy (_entropy_float32), from D(z) = lgamma(z + 1/2) - lgamma(z) - log(z)/2
@@ -176,15 +207,22 @@ class StudentT(Distribution):
         small = df.numel() < self._cache_min_numel and (
             df.dtype == loc.dtype == scale.dtype == value.dtype in ONE
         )
-        work = small and textbook_dtype(_TEXTBOOK_DF, df)
+        if small and value.numel() <= PYTHON_NUMEL and python_wanted(df, loc, scale, value):
+            out = _python_log_prob(df, loc, scale, value)
+            if out is not None:
+                return out
+        # (entries read and ops in place below: every operand a plain CPU eager tensor)
+        work = small and _readable((loc, scale, value)) and textbook_dtype(_TEXTBOOK_DF, df)
         if work:
             z = (value - loc) / scale
             r = z / df.sqrt()
             if all(abs(v) <= _FAR_RATIO for v in _flat_list(r)):
-                d = df.to(work)
+                d = df if work is df.dtype else df.to(work)  # (a no-op .to costs ~1 us)
                 half = d * HALF[work]
                 const = torch.lgamma(half + HALF[work]).sub_(torch.lgamma(half))
-                const = const.sub_(torch.log(d * _PI[work]), alpha=0.5).to(df.dtype)
+                const = const.sub_(torch.log(d * _PI[work]), alpha=0.5)
+                if work is not df.dtype:
+                    const = const.to(df.dtype)
                 kernel = torch.log1p(r.square()).mul_(df + ONE[df.dtype]).mul_(HALF[df.dtype])
                 return const.sub_(scale.log()) - kernel
         z = self._standardize(value)

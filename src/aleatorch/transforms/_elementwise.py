@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .. import constraints
 from ..special.compile_safe import atanh, expm1
-from ..utils import _inplace_ok, broadcast_shapes
+from ..utils import _inplace_ok, _number_operand, broadcast_shapes
 from ._base import Transform, _sum_rightmost
 
 __all__ = [
@@ -125,17 +125,27 @@ class AffineTransform(Transform):
             return 1 if float(self.scale) > 0 else -1 if float(self.scale) < 0 else 0
         return self.scale.sign()
 
+    def _operands(self, like: torch.Tensor) -> tuple[Any, Any]:
+        """``loc`` and ``scale``; two numbers as kept 0-dim constants of ``like``'s dtype
+        (utils._number_operand: the same numbers). A tensor parameter may widen the result,
+        to which a constant would have been rounded first: then both stay as they are."""
+        loc, scale = self.loc, self.scale
+        if isinstance(loc, torch.Tensor) or isinstance(scale, torch.Tensor):
+            return loc, scale
+        return _number_operand(loc, like), _number_operand(scale, like)
+
     def _call(self, x):
+        loc, scale = self._operands(x)
         if isinstance(self.loc, int | float) and x.is_floating_point():
-            return torch.mul(x, self.scale).add_(self.loc)  # in place on a fresh product
-        return self.loc + self.scale * x
+            return torch.mul(x, scale).add_(loc)  # in place on a fresh product
+        return loc + scale * x
 
     def _inverse(self, y):
-        loc, scale = self.loc, self.scale
-        params = [t for t in (loc, scale) if isinstance(t, torch.Tensor)]
+        loc, scale = self._operands(y)
+        params = [t for t in (self.loc, self.scale) if isinstance(t, torch.Tensor)]
         if y.is_floating_point() and _inplace_ok(y, *params):
             x = torch.sub(y, loc)
-            if not isinstance(scale, torch.Tensor) or (
+            if not isinstance(self.scale, torch.Tensor) or (
                 scale.dtype == x.dtype and broadcast_shapes(x.shape, scale.shape) == x.shape
             ):  # no graph: divided in place
                 return x.div_(scale)
@@ -145,8 +155,14 @@ class AffineTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         scale = self.scale
         if isinstance(scale, Number):
-            # one number, expanded (a view: no 1M-entry buffer to fill)
-            log_scale = x.new_full((), math.log(abs(scale))).expand(x.shape)
+            # one number, expanded (a view: no 1M-entry buffer to fill); on the CPU a kept
+            # constant where the view cannot be written to (more than one entry share it)
+            log_scale = math.log(abs(scale))
+            if x.numel() > 1 and x.is_cpu:
+                log_scale = _number_operand(log_scale, x)
+            if not isinstance(log_scale, torch.Tensor):
+                log_scale = x.new_full((), log_scale)
+            log_scale = log_scale.expand(x.shape)
         else:
             log_scale = scale.abs().log()
         event_dim = self._event_dim
@@ -212,8 +228,8 @@ class TanhTransform(Transform):
 
     def log_abs_det_jacobian(self, x, y):
         # 2 log 2 + u - 2 softplus(u) with u = -2x: three tensor ops.
-        u = x * -2.0
-        return torch.add(u, F.softplus(u), alpha=-2.0).add_(_TWO_LOG_2)
+        u = x * _number_operand(-2.0, x)
+        return torch.add(u, F.softplus(u), alpha=-2.0).add_(_number_operand(_TWO_LOG_2, x))
 
 
 class SigmoidTransform(Transform):
