@@ -8,22 +8,37 @@ from collections.abc import Iterator
 import torch
 
 
-def standard_exponential(
+def fresh_uniforms(
     like: torch.Tensor, shape: torch.Size, generator: torch.Generator | None
 ) -> torch.Tensor:
-    """Exp(1) draws of ``shape``, with the dtype and device of ``like``.
+    """Uniform draws on [0, 1) of ``shape``, with the dtype and device of ``like``, in a
+    fresh buffer (the caller may write over it).
 
-    The tensor is allocated from ``like`` expanded to ``shape`` (``like`` must broadcast to
+    The buffer is allocated from ``like`` expanded to ``shape`` (``like`` must broadcast to
     it), not by a factory call: under ``torch.func.vmap(..., randomness="different")`` a
-    batched ``like`` then gives a batched buffer, which the in-place ``uniform_`` may fill
-    (filling an unbatched factory tensor in place is refused there).
+    batched ``like`` then gives a batched buffer, which the in-place ``uniform_`` may fill.
+    Inside any torch.func transform the draws come from ``torch.rand`` instead: filling an
+    unbatched buffer in place is refused there, while a factory draw is batched.
     """
+    if _functorch_level() is not None:
+        return torch.rand(shape, dtype=like.dtype, device=like.device, generator=generator)
     if like.shape != shape:
         like = like.expand(shape)  # (~2 us on a small tensor: skipped when not needed)
     out = torch.empty_like(like, memory_format=torch.contiguous_format)
+    return out.uniform_(generator=generator)
+
+
+_functorch_level = torch._C._functorch.maybe_current_level
+
+
+def standard_exponential(
+    like: torch.Tensor, shape: torch.Size, generator: torch.Generator | None
+) -> torch.Tensor:
+    """Exp(1) draws of ``shape``, with the dtype and device of ``like`` (as
+    :func:`fresh_uniforms`)."""
     # E = -log(1 - U), U uniform on [0, 1): exactly Exp(1) on the grid of U (largest draw
     # -log(eps / 2), as torch's exponential_), and ~4x cheaper than exponential_ on CPU.
-    return out.uniform_(generator=generator).neg_().log1p_().neg_()
+    return fresh_uniforms(like, shape, generator).neg_().log1p_().neg_()
 
 
 def low_words(

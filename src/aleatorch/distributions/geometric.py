@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from .. import constraints
+from .._samplers.draws import fresh_uniforms
 from ..distribution import Distribution
 from ..kl import register_kl
 from ..special import log1mexp, softplus, x_log1p_y
@@ -86,9 +87,8 @@ class Geometric(BinaryGivenParameter, Distribution):
         # (Detached: no graph to keep out of, no no_grad context to pay on small draws.)
         shape = self._extended_shape(sample_shape)
         log_q = self._log_failure().detach()
-        like = log_q if log_q.shape == shape else log_q.expand(shape)
-        out = torch.empty_like(like, memory_format=torch.contiguous_format)
-        return out.uniform_(generator=generator).neg_().log1p_().div_(log_q).floor_()
+        u = fresh_uniforms(log_q, shape, generator)
+        return u.neg_().log1p_().div_(log_q).floor_()
 
     def _log_failure(self) -> torch.Tensor:
         """``log(1 - p)``: the cached pair's where it is cached, else alone (no ``log p``)."""
