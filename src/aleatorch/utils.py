@@ -461,16 +461,20 @@ def sum_last(x: torch.Tensor) -> torch.Tensor:
 
 def _readable(tensors: tuple[torch.Tensor, ...]) -> bool:
     """Whether the values of ``tensors`` can steer Python for free: eager mode, CPU tensors,
-    no torch.func wrapper (no device sync, no graph break, no data-dependent trace)."""
-    if torch.compiler.is_compiling():
+    outside any torch.func transform (no device sync, no graph break, no data-dependent
+    trace). Inside a transform nothing is readable, even an unwrapped tensor: the value or
+    the output may be batched where the parameters are not (vmap over the data of one
+    distribution), and vmap refuses in-place random fills of unbatched buffers."""
+    if torch.compiler.is_compiling() or _functorch_level() is not None:
         return False
     for t in tensors:  # a loop: cheaper than all() over a generator on one or two tensors
-        if not t.is_cpu or _is_functorch_wrapped(t):
+        if not t.is_cpu:
             return False
     return True
 
 
 _is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
+_functorch_level = torch._C._functorch.maybe_current_level
 
 
 def _flat_list(t: torch.Tensor) -> list[float]:

@@ -20,7 +20,7 @@ from ..special.bessel_i0 import (
 )
 from ..special.bisection import bisect_floats
 from ..special.von_mises import log_arc_mass
-from ..utils import _flat_list, _readable, as_params
+from ..utils import _flat_list, _is_functorch_wrapped, _readable, as_params
 
 __all__ = ["VonMises"]
 
@@ -182,9 +182,6 @@ def _all_true(mask: torch.Tensor) -> bool:
     while _is_functorch_wrapped(mask):
         mask = torch._C._functorch.get_unwrapped(mask)
     return bool(mask.all())
-
-
-_is_functorch_wrapped = torch._C._functorch.is_functorch_wrapped_tensor
 
 
 def _wrap(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
