@@ -435,7 +435,7 @@ def test_fisher_snedecor_textbook_tiers_agree_with_the_exact_form(monkeypatch):
     ]:
         d = D.FisherSnedecor((d1 * scale).to(dtype), (d2 * scale).to(dtype), validate_args=False)
         with torch.no_grad():
-            x = d.sample()
+            x = d.sample(generator=torch.Generator().manual_seed(5))
         x[0] = math.inf  # the density's limit there is 0
         got = d.log_prob(x).double()
         with monkeypatch.context() as patch:
@@ -447,6 +447,9 @@ def test_fisher_snedecor_textbook_tiers_agree_with_the_exact_form(monkeypatch):
             )
             exact = d64.log_prob(x.double())
         assert got[0] == exact[0] == -math.inf
+        # a draw may round to inf or 0 in float32 (a tiny df2 or df1): there both are infinite
+        finite = exact.isfinite()
+        assert torch.equal(got[~finite], exact[~finite])
         eps = torch.finfo(dtype).eps
-        err = ((got[1:] - exact[1:]).abs() / exact[1:].abs().clamp(min=1)).max().item()
+        err = ((got - exact).abs() / exact.abs().clamp(min=1))[finite].max().item()
         assert err <= tol * eps, (scale, dtype, err / eps)
