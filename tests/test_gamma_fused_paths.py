@@ -130,6 +130,21 @@ def test_student_t_rsample_without_a_graph_is_sample_and_the_graph_path():
     assert y.requires_grad and torch.equal(x, y.detach())
 
 
+def test_student_t_draws_with_cached_rounds_are_the_graph_path_and_follow_the_law():
+    n = 100_000
+    df = torch.tensor([1.2, 2.0, 30.0]).repeat(n)
+    loc, scale = torch.full((3 * n,), 1.5), torch.full((3 * n,), 2.0)
+    d = D.StudentT(df, loc, scale)
+    x = d.sample(generator=_gen(8))  # the draw's shape is the parameters': rounds cached
+    assert "gamma_rounds" in d._cache and "log_half_df" in d._cache
+    assert torch.equal(x, d.sample(generator=_gen(8)))
+    y = D.StudentT(df.clone().requires_grad_(), loc, scale).rsample(generator=_gen(8))
+    assert torch.equal(x, y.detach())
+    for i in range(3):
+        law = stats.t(float(df[i]), loc=1.5, scale=2.0)
+        assert stats.kstest(x[i::3].double().numpy(), law.cdf).statistic < KS_CRIT / math.sqrt(n)
+
+
 def _mp_inverse_gamma_entropy(a: float, r: float) -> float:
     a, r = mpmath.mpf(a), mpmath.mpf(r)
     return float(a + mpmath.log(r) + mpmath.loggamma(a) - (1 + a) * mpmath.digamma(a))

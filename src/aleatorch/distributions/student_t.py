@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from .. import constraints
-from .._samplers.gamma import log_standard_gamma
+from .._samplers.gamma import cached_rounds, log_standard_gamma
 from .._samplers.marsaglia_tsang import _eager_ok
 from ..distribution import Distribution
 from ..special.student_t import _D, log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
@@ -191,10 +191,19 @@ class StudentT(Distribution):
         if not _eager_ok(self.df):
             return self._rsample(sample_shape, generator)
         shape = self._extended_shape(sample_shape)
-        half_df = 0.5 * self.df
-        log_g = log_standard_gamma(half_df, shape, generator=generator)
-        z = torch.randn(shape, dtype=self.df.dtype, device=self.df.device, generator=generator)
-        scaled = log_g.neg_().add_(half_df.log()).mul_(0.5).exp_()
+        df = self.df
+        # the rounds' parameter terms (nu/2 among them) and log(nu/2) kept for the next draw
+        # where the draw has the parameters' shape: the same numbers, fewer passes
+        prepared = cached_rounds(self, df, lambda: 0.5 * df, "log") if shape == df.shape else None
+        if prepared is not None:
+            half_df = prepared.a.view(shape)
+            log_half_df = self._cached("log_half_df", lambda: half_df.log())
+        else:
+            half_df = 0.5 * df
+            log_half_df = half_df.log()
+        log_g = log_standard_gamma(half_df, shape, generator=generator, prepared=prepared)
+        z = torch.randn(shape, dtype=df.dtype, device=df.device, generator=generator)
+        scaled = log_g.neg_().add_(log_half_df).mul_(0.5).exp_()
         return z.mul_(self.scale).mul_(scaled).add_(self.loc)
 
     def _standardize(self, value):
