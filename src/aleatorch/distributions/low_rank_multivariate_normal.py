@@ -183,7 +183,7 @@ class LowRankMultivariateNormal(Distribution):
         # matmul of tiny matrices; unbind's backward is one stack), in place on the fresh
         # sum outside torch.func (no batching rule for addcmul_; x may be unbatched while a
         # column is batched).
-        x = torch.addcmul(loc, diag.sqrt(), eps_d)
+        x = torch.addcmul(loc, self._cached("sqrt_cov_diag", diag.sqrt), eps_d)
         add = torch.Tensor.addcmul_ if _readable((x, w, eps_w)) else torch.addcmul
         for column, draw in zip(w.unbind(-1), eps_w.unsqueeze(-1).unbind(-2)):
             x = add(x, column, draw)
