@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import torch
 
+from ..utils import _functorch_level
+
 
 def fresh_uniforms(
     like: torch.Tensor, shape: torch.Size, generator: torch.Generator | None
@@ -26,9 +28,6 @@ def fresh_uniforms(
         like = like.expand(shape)  # (~2 us on a small tensor: skipped when not needed)
     out = torch.empty_like(like, memory_format=torch.contiguous_format)
     return out.uniform_(generator=generator)
-
-
-_functorch_level = torch._C._functorch.maybe_current_level
 
 
 def standard_exponential(
@@ -79,7 +78,7 @@ def uniforms(
         or dtype != torch.float32
         or torch.device(device).type != "cpu"
         or torch.compiler.is_compiling()
-        or torch._C._functorch.maybe_current_level() is not None
+        or _functorch_level() is not None
     ):
         return torch.rand(shape, dtype=dtype, device=device, generator=generator), None
     k, spare = uniform_words(m, generator)
@@ -100,7 +99,7 @@ def blocks_wanted(like: torch.Tensor, shape: torch.Size) -> bool:
         math.prod(shape) * like.dtype.itemsize >= 2 * _BLOCK_BYTES
         and like.is_cpu
         and not torch.compiler.is_compiling()
-        and torch._C._functorch.maybe_current_level() is None
+        and _functorch_level() is None
     )
 
 

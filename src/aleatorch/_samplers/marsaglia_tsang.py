@@ -109,9 +109,9 @@ def _bound(t: torch.Tensor, d: torch.Tensor, regime: str) -> torch.Tensor:
 
 
 def _eager_ok(t: torch.Tensor) -> bool:
-    """CPU eager (utils._readable) and outside every torch.func transform: under vmap even
-    an unbatched tensor must get batched draws (``randomness="different"``)."""
-    return _readable((t,)) and torch._C._functorch.maybe_current_level() is None
+    """CPU eager (utils._readable: also outside every torch.func transform, where even an
+    unbatched tensor must get batched draws, ``randomness="different"``)."""
+    return _readable((t,))
 
 
 def _normals(like: torch.Tensor, generator, std: float = 1.0, buffer=None) -> torch.Tensor:

@@ -83,7 +83,7 @@ class Geometric(BinaryGivenParameter, Distribution):
     def _sample(self, sample_shape, generator):
         # floor(E / -log(1 - p)) with E ~ Exp(1) is geometric: P(X >= k) = (1 - p)^k.
         # As floor(log(1 - U) / log(1 - p)) with U uniform on [0, 1), in place on the draws
-        # (the buffer comes from log(1 - p) expanded, as in standard_exponential).
+        # (the buffer from _samplers.draws.fresh_uniforms, as in standard_exponential).
         # (Detached: no graph to keep out of, no no_grad context to pay on small draws.)
         shape = self._extended_shape(sample_shape)
         log_q = self._log_failure().detach()

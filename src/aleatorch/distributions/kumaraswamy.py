@@ -57,11 +57,7 @@ _WORDS_FROM = 65536
 def _eager_draws(a: torch.Tensor) -> bool:
     """CPU eager outside every torch.func transform (under vmap even an unbatched tensor
     must get batched draws), float32 or float64."""
-    return (
-        a.dtype in (torch.float32, torch.float64)
-        and _readable((a,))
-        and torch._C._functorch.maybe_current_level() is None
-    )
+    return a.dtype in (torch.float32, torch.float64) and _readable((a,))
 
 
 def _log_uniforms(shape: torch.Size, dtype: torch.dtype, generator) -> torch.Tensor:

@@ -72,7 +72,7 @@ class LKJCholesky(Distribution):
         rows = torch.arange(1, d, dtype=dtype, device=device)
         b = (eta + 0.5 * (d - 2)).unsqueeze(-1) - 0.5 * (rows - 1)
         # CPU eager, not under torch.func (whose draws are batched even for unbatched eta)
-        if _readable((eta,)) and torch._C._functorch.maybe_current_level() is None:
+        if _readable((eta,)):
             return _onion_by_entry(b, shape, generator)
         chi = 2 * standard_gamma(b.expand(batch + (d - 1,)), generator)
         z = torch.randn(

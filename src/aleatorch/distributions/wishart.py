@@ -469,11 +469,7 @@ class Wishart(ExponentialFamily):
         df, tril = self.df, self._unbroadcasted_scale_tril
         # traced where values cannot steer Python: compile, torch.func (whose draws are
         # batched even for unbatched parameters), or nothing to draw
-        if (
-            not _readable((df, tril))
-            or torch._C._functorch.maybe_current_level() is not None
-            or not math.prod(shape)
-        ):
+        if not _readable((df, tril)) or not math.prod(shape):
             return _bartlett(df, tril, shape, generator)
         by_entry = prepared = None
         p = shape[-1]
