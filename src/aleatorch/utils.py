@@ -523,11 +523,14 @@ def python_location_scale(
     scale: torch.Tensor,
     value: torch.Tensor,
     log_density: Callable[[float], float],
+    pre_image: Callable[[float], tuple[float, float] | None] | None = None,
 ) -> torch.Tensor | None:
     """``log_density((x - loc) / scale) - log(scale)`` (``log_density``: the standardized
     law's) entry by entry in Python floats, rounded once, for a small log_prob: None (the
     tensor path) unless the three are float32 of one shape, at most ``PYTHON_NUMEL`` entries,
-    no gradient wanted (``python_wanted``), every entry finite and every scale positive."""
+    no gradient wanted (``python_wanted``), every entry finite and every scale positive.
+    With ``pre_image`` (``x -> (y, log|dy/dx|)``, or None outside its domain: the tensor
+    path), the law of a monotone image: the same at ``y``, plus ``log|dy/dx|``."""
     shape = value.shape
     if not (loc.shape == scale.shape == shape) or not 0 < value.numel() <= PYTHON_NUMEL:
         return None
@@ -535,9 +538,15 @@ def python_location_scale(
         return None
     log, out = math.log, []
     for m, s, x in zip(_flat_list(loc), _flat_list(scale), _flat_list(value)):
+        log_det = 0.0
+        if pre_image is not None:
+            image = pre_image(x)
+            if image is None:
+                return None
+            x, log_det = image
         if not (0.0 < s < math.inf and abs(x - m) < math.inf):
             return None  # (NaN too)
-        out.append(log_density((x - m) / s) - log(s))
+        out.append(log_density((x - m) / s) - log(s) + log_det)
     return from_floats(out, value.dtype, shape)
 
 

@@ -15,15 +15,12 @@ from ..special.extra_precision import log_pair
 from ..special.normal import log_ndtr
 from ..transforms import ExpTransform
 from ..utils import (
-    PYTHON_NUMEL,
-    _flat_list,
     _inplace_ok,
     _number_operand,
     _readable,
     as_params,
     broadcast_shapes,
-    from_floats,
-    python_wanted,
+    python_location_scale,
 )
 from ..wrappers.transformed import TransformedDistribution
 from .normal import Normal
@@ -78,23 +75,17 @@ def _log_prob_blocks(value, shift, inverse, const):
     return out
 
 
-def _python_log_prob(loc, scale, value):
-    """``LogNormal._log_prob`` entry by entry in Python floats (double precision, rounded
-    once), as ``utils.python_location_scale`` at ``log x``; None (the tensor path) unless it
-    applies there and every value is finite and positive."""
-    shape = value.shape
-    if not (loc.shape == scale.shape == shape) or not 0 < value.numel() <= PYTHON_NUMEL:
+def _standard_normal_log_density(z: float) -> float:
+    return -0.5 * z * z - _HALF_LOG_2PI
+
+
+def _log_of_positive(x: float) -> tuple[float, float] | None:
+    """``(log x, -log x)``: the pre-image of ``x = e^y`` and ``log|dy/dx|``; None unless
+    ``0 < x < inf`` (NaN too)."""
+    if not 0.0 < x < math.inf:
         return None
-    if not (loc.dtype == scale.dtype == value.dtype) or not python_wanted(loc, scale, value):
-        return None
-    log, out = math.log, []
-    for m, s, x in zip(_flat_list(loc), _flat_list(scale), _flat_list(value)):
-        if not (0.0 < s < math.inf and 0.0 < x < math.inf and abs(m) < math.inf):
-            return None  # (NaN too)
-        log_x = log(x)
-        z = (log_x - m) / s
-        out.append(-0.5 * z * z - log(s) - _HALF_LOG_2PI - log_x)
-    return from_floats(out, value.dtype, shape)
+    log_x = math.log(x)
+    return log_x, -log_x
 
 
 class LogNormal(TransformedDistribution):
@@ -182,7 +173,9 @@ class LogNormal(TransformedDistribution):
         # -z^2/2 - log(sigma) - log(2 pi)/2 - log x. Below float64, z = (log x - mu) / sigma
         # is formed in float64: the rounding of log x is amplified by |log x| / sigma (1.3e3
         # eps at mu = 2, sigma = 1e-3 in float32), and float64 leaves none of it.
-        out = _python_log_prob(self.loc, self.scale, value)  # (few entries, no graph)
+        out = python_location_scale(  # (few entries, no graph: in Python floats)
+            self.loc, self.scale, value, _standard_normal_log_density, _log_of_positive
+        )
         if out is not None:
             return out
         const = self._log_term()
