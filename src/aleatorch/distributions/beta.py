@@ -15,18 +15,23 @@ from ..kl import register_kl
 from ..special.incomplete_beta import betainc, betaincc, log_betainc
 from ..special.incomplete_beta_inverse import betaincinv
 from ..special.xlogy import x_log1p_y, x_log_y
-from ..utils import _WIDENED_LIMIT, _flat_list, as_params, textbook_dtype
+from ..utils import (
+    _WIDENED_LIMIT,
+    PYTHON_NUMEL,
+    _flat_list,
+    as_params,
+    from_floats,
+    python_wanted,
+    textbook_dtype,
+)
 from ._beta_exact import beta_log_prob, dirichlet_entropy, dirichlet_kl, working
 from .gamma import (
     _FLOAT32_LIMIT,
     _HALF_LOG_2PI,
     _SHIFT,
     ONE,
-    PYTHON_NUMEL,
     blockwise,
     float32_within,
-    from_floats,
-    python_wanted,
     stirling_excess,
 )
 

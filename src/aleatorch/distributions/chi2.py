@@ -12,7 +12,7 @@ from .. import constraints
 from .._samplers import standard_gamma
 from .._samplers.gamma import cached_rounds
 from ..special.xlogy import x_log_y
-from ..utils import _flat_list, as_params, textbook_dtype
+from ..utils import PYTHON_NUMEL, _flat_list, as_params, from_floats, python_wanted, textbook_dtype
 from .gamma import (
     _FLOAT32_LIMIT,
     _HALF_LOG_2PI,
@@ -20,13 +20,10 @@ from .gamma import (
     _TEXTBOOK_LIMIT,
     HALF,
     ONE,
-    PYTHON_NUMEL,
     Gamma,
     blockwise,
     float32_within,
-    from_floats,
     python_log_densities,
-    python_wanted,
     stirling_excess,
 )
 

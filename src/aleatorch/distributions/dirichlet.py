@@ -23,9 +23,12 @@ from ..kl import register_kl
 from ..special.xlogy import log_floor, x_log_y
 from ..utils import (
     _WIDENED_LIMIT,
+    PYTHON_NUMEL,
     _flat_list,
     _readable,
     as_params,
+    from_floats,
+    python_wanted,
     sum_last,
     textbook_dtype,
 )
@@ -35,12 +38,9 @@ from .gamma import (
     _HALF_LOG_2PI,
     _SHIFT,
     ONE,
-    PYTHON_NUMEL,
     _blocks_pay,
     blockwise,
     float32_within,
-    from_floats,
-    python_wanted,
     stirling_excess,
 )
 

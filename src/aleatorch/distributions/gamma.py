@@ -16,7 +16,7 @@ from ..kl import register_kl
 from ..special.incomplete_gamma import gammaincinv
 from ..special.stirling import log1pmx, log_minus_digamma, stirlerr
 from ..special.xlogy import _broadcasts_into, x_log_y
-from ..utils import (  # (PYTHON_NUMEL, python_wanted, from_floats: re-exported)
+from ..utils import (
     _WIDENED_LIMIT,
     PYTHON_NUMEL,
     _flat_list,

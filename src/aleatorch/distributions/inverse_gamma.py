@@ -14,7 +14,15 @@ from ..distribution import Distribution
 from ..special.incomplete_gamma import gammainccinv
 from ..special.stirling import log_minus_digamma, stirlerr
 from ..special.xlogy import x_log_y
-from ..utils import _WIDENED_LIMIT, _flat_list, as_params, textbook_dtype
+from ..utils import (
+    _WIDENED_LIMIT,
+    PYTHON_NUMEL,
+    _flat_list,
+    as_params,
+    from_floats,
+    python_wanted,
+    textbook_dtype,
+)
 from ..wrappers.transformed import TransformedDistribution
 from ._gamma_tails import incomplete_gamma_tail
 from .gamma import (
@@ -23,7 +31,6 @@ from .gamma import (
     _SHIFT,
     _T_SERIES,
     _TEXTBOOK_LIMIT,
-    PYTHON_NUMEL,
     Gamma,
     _blocks_pay,
     _log_density_terms,
@@ -31,10 +38,8 @@ from .gamma import (
     _work,
     blockwise,
     float32_within,
-    from_floats,
     fused_gamma,
     gamma_log_density,
-    python_wanted,
     stirling_excess,
 )
 

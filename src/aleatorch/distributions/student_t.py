@@ -13,15 +13,21 @@ from .._samplers.gamma import cached_rounds, log_standard_gamma
 from .._samplers.marsaglia_tsang import _eager_ok
 from ..distribution import Distribution
 from ..special.student_t import _D, log_stdtr, log_t_normalizer, stdtr, stdtrit, t_entropy_excess
-from ..utils import _WIDENED_LIMIT, _flat_list, _readable, as_params, textbook_dtype
+from ..utils import (
+    _WIDENED_LIMIT,
+    PYTHON_NUMEL,
+    _flat_list,
+    _readable,
+    as_params,
+    from_floats,
+    python_wanted,
+    textbook_dtype,
+)
 from .gamma import (
     HALF,
     ONE,
-    PYTHON_NUMEL,
     blockwise,
     float32_within,
-    from_floats,
-    python_wanted,
 )
 
 __all__ = ["StudentT"]
