@@ -161,12 +161,22 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         return law_tables(law._log_prob(k), first, param.dtype, reduced_shape, param.device)
 
     def _log_prob(self, value):
-        work = textbook_dtype(_TEXTBOOK_LIMIT, self.total_count, value)
+        bounds = None
+        if value.numel() >= _TABLE_MIN_NUMEL and _readable((self.total_count, value)):
+            # the magnitudes textbook_dtype reads, from one aminmax of the value (which the
+            # table path needs too) and a cached one of r: no |x| pass and temporary
+            bounds = value.aminmax()
+            r_bounds = self._cached("count_bounds", self.total_count.detach().aminmax)
+            work = textbook_dtype(_TEXTBOOK_LIMIT, *(_magnitude(b) for b in (r_bounds, bounds)))
+        else:
+            work = textbook_dtype(_TEXTBOOK_LIMIT, self.total_count, value)
         if work is not None:
-            return self._textbook_log_prob(value, work)
+            return self._textbook_log_prob(value, work, bounds)
         return self._exact_log_prob(value)
 
-    def _textbook_log_prob(self, value: torch.Tensor, work: torch.dtype) -> torch.Tensor:
+    def _textbook_log_prob(
+        self, value: torch.Tensor, work: torch.dtype, bounds: tuple | None = None
+    ) -> torch.Tensor:
         """``lgamma(r + k) - lgamma(r) - lgamma(k + 1) + r log(1 - p) + k log p`` in
         ``work`` (utils.textbook_dtype: r and k moderate, or float64 for float32 inputs), with
         the exact form's values at the edges: 0 at k = 0 when r = 0 or p = 0, -inf below 0.
@@ -183,7 +193,9 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         r, log_p, base, r_zero, p_zero = self._cached(
             f"textbook_{work}", lambda: self._textbook_terms(work)
         )
-        low, high = value.aminmax() if value.numel() else (value.new_zeros(()),) * 2
+        if bounds is None:
+            bounds = value.aminmax() if value.numel() else (value.new_zeros(()),) * 2
+        low, high = bounds
         flags = (bool(low < 0), bool(high < _LOG_FACTORIAL_SIZE), r_zero, p_zero)
         # in place where no graph is kept (fewer large temporaries)
         grad = torch.is_grad_enabled() and (
@@ -248,11 +260,15 @@ class NegativeBinomial(_Tails, BinaryGivenParameter, Distribution):
         return torch.where(k < 0, -math.inf, out)
 
     def _textbook_terms(self, work: torch.dtype):
-        """``(r, log p, r log(1 - p) - lgamma(r), any r = 0, any p = 0)`` in ``work``."""
+        """``(r, log p, r log(1 - p) - lgamma(r), any r = 0, p_zero)`` in ``work``;
+        ``p_zero``: 0 if no p = 0, 1 if some and no log p is NaN or +inf (one sum says
+        both: -inf), 2 if that is not known (NaN)."""
         r = self.total_count.to(work)
         log_p, log_q = self._log_success_failure(work)
         base = torch.where(r == 0, 0.0, r * log_q) - torch.lgamma(r)
-        return r, log_p, base, bool((r == 0).any()), bool((log_p == -math.inf).any())
+        edge = float(log_p.sum())
+        p_zero = 2 if edge != edge else int(edge == -math.inf)
+        return r, log_p, base, bool((r == 0).any()), p_zero
 
     def _exact_log_prob(self, value):
         # Loader's form (as R's dnbinom): with N = r + k, P(X = k) = r / N times the binomial
@@ -471,6 +487,13 @@ def _recurrent_entropy(law: NegativeBinomial, start: torch.Tensor, stop: torch.T
     return total
 
 
+def _magnitude(bounds: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``max |x|`` (NaN if one is NaN) as a 0-dim tensor of ``x``'s dtype, from its
+    ``aminmax``."""
+    low, high = bounds
+    return torch.maximum(low.neg(), high)
+
+
 def _softplus(x: float) -> float:
     """``log(1 + e^x)`` for a Python float."""
     return x + math.log1p(math.exp(-x)) if x > 0 else math.log1p(math.exp(x))
@@ -481,14 +504,20 @@ def _textbook_formula(
 ) -> torch.Tensor:
     """``lgamma(r + k) - log k! + k log p + base`` (``terms = (r, log p, base)``, see
     :meth:`NegativeBinomial._textbook_log_prob`) in ``work`` or wider; ``flags``: whether
-    some ``k < 0``, every ``k`` is below the table's end, some ``r = 0``, some ``p = 0``."""
+    some ``k < 0``, every ``k`` is below the table's end, some ``r = 0``, and ``p_zero``
+    (:meth:`NegativeBinomial._textbook_terms`)."""
     r, log_p, base = terms
     negative, below_end, r_zero, p_zero = flags
     k = value.to(torch.promote_types(work, value.dtype))
     out = r + k
     out = torch.lgamma(out) if grad else out.lgamma_()
     out -= _log_factorial(value, k, not negative and below_end)
-    if p_zero:  # 0 log 0 = 0 at p = 0
+    if p_zero == 1 and not grad:
+        # 0 log 0 = 0 at p = 0: with log p free of NaN and +inf, k log p is NaN exactly
+        # there (or at a NaN k, whose lgamma is NaN anyway); cheaper than a where
+        term = torch.mul(k, log_p).nan_to_num_(nan=0.0, posinf=math.inf, neginf=-math.inf)
+        out += term
+    elif p_zero:
         out += torch.where(k == 0, 0.0, k * log_p)
     else:
         out = out.addcmul_(k, log_p) if out.shape == k.shape else out + k * log_p
