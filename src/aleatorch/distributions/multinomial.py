@@ -252,6 +252,13 @@ class Multinomial(CategoricalParameter, Distribution):
         p = self.probs
         if n > _HORNER_COUNT or p.device.type == "mps":
             return self._pmf_entropy()
+        if n >= 2 and not torch.compiler.is_compiling() and _inplace_ok(p, self.logits):
+            # no graph: log p's -inf at p = 0 made 0 in one pass (no mask, no where; a NaN
+            # p stays NaN through p log p), then in blocks that stay in cache across the
+            # ~3n passes
+            log_p = self.logits.nan_to_num(nan=math.nan, posinf=math.inf, neginf=0.0)
+            a = _horner_coefficients(n)
+            return blockwise(lambda *t: _horner_entropy(*t, n, a, True), (p, log_p), (1, 1))
         # Safe-where: log p is -inf at p = 0, and 0 * -inf would put NaN in the gradient.
         log_p = torch.where(p > 0, self.logits, torch.zeros_like(p))
         if n < 2:
@@ -261,11 +268,7 @@ class Multinomial(CategoricalParameter, Distribution):
             log_factorial = torch.lgamma(j + 1)
             log_choose = log_factorial[n] - log_factorial - log_factorial.flip(0)
             return _horner_entropy(p, log_p, n, log_choose.exp() * log_factorial, False)
-        a = _horner_coefficients(n)
-        if not _inplace_ok(p, log_p):
-            return _horner_entropy(p, log_p, n, a, False)
-        # in blocks that stay in cache across the ~3n passes
-        return blockwise(lambda *t: _horner_entropy(*t, n, a, True), (p, log_p), (1, 1))
+        return _horner_entropy(p, log_p, n, _horner_coefficients(n), False)
 
     def _pmf_entropy(self):
         # H = -log n! - n sum_i p_i log p_i + sum_i E[log X_i!], where X_i ~ Binomial(n, p_i):
