@@ -224,12 +224,16 @@ class TanhTransform(Transform):
 
     def _inverse(self, y):
         bound = _below_one(y.dtype)
-        return atanh(y.clamp(-bound, bound))
+        clamped = y.clamp(-bound, bound)
+        # no graph: atanh over the clamp's fresh buffer (one 1M temporary less)
+        return clamped.atanh_() if _inplace_ok(y) else atanh(clamped)
 
     def log_abs_det_jacobian(self, x, y):
-        # 2 log 2 + u - 2 softplus(u) with u = -2x: three tensor ops.
+        # 2 log 2 + u - 2 softplus(u) with u = -2x: three tensor ops (with no graph, the
+        # sum written over u's fresh buffer).
         u = x * _number_operand(-2.0, x)
-        return torch.add(u, F.softplus(u), alpha=-2.0).add_(_number_operand(_TWO_LOG_2, x))
+        out = u if _inplace_ok(x) else None
+        return torch.add(u, F.softplus(u), alpha=-2.0, out=out).add_(_number_operand(_TWO_LOG_2, x))
 
 
 class SigmoidTransform(Transform):

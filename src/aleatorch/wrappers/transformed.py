@@ -10,7 +10,7 @@ from .. import constraints
 from ..distribution import _OPTIONAL_METHODS, Distribution, _shape_str
 from ..errors import MethodNotImplementedError, ParameterError, ShapeError, foreign_hint
 from ..kl import kl_divergence, register_kl
-from ..transforms import AffineTransform, ComposeTransform, ExpTransform, Transform
+from ..transforms import AffineTransform, ComposeTransform, ExpTransform, TanhTransform, Transform
 from ..transforms._base import _sum_rightmost
 from ..utils import _inplace_ok, broadcast_shapes
 from .independent import Independent
@@ -38,10 +38,10 @@ def _fits(dst: torch.Tensor, src: torch.Tensor) -> bool:
 
 def _spent_pre_image(first: Transform, y: torch.Tensor, *others: torch.Tensor) -> bool:
     """Whether ``log_prob - log_det`` may be written over the base's argument ``y``: ``y``
-    is the fresh output of ``first``'s inverse (an uncached affine or exp map), read by
+    is the fresh output of ``first``'s inverse (an uncached affine, exp or tanh map), read by
     nothing else now, of the result's shape and dtype, sharing no storage with ``others``,
     and no graph is wanted."""
-    if type(first) not in (AffineTransform, ExpTransform) or first._cache_size:
+    if type(first) not in (AffineTransform, ExpTransform, TanhTransform) or first._cache_size:
         return False
     if not _inplace_ok(y, *others) or not y.is_contiguous():
         return False
