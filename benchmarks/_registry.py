@@ -229,21 +229,24 @@ def leaves(spec: Spec, differentiable: bool = True) -> list[torch.Tensor]:
 
 def with_fresh_leaves(spec: Spec) -> tuple[Spec, list[torch.Tensor]]:
     """The same spec whose differentiable tensors are new leaves requiring grad."""
-    grads = {id(t) for t in leaves(spec)}
     fresh: list[torch.Tensor] = []
+    return _fresh_copy(spec, {id(t) for t in leaves(spec)}, fresh), fresh
 
-    def copy(s: Spec) -> Spec:
-        kwargs = {}
-        for k, v in s.kwargs.items():
-            if isinstance(v, Spec):
-                v = copy(v)
-            elif isinstance(v, torch.Tensor) and id(v) in grads:
-                v = v.detach().requires_grad_()
-                fresh.append(v)
-            kwargs[k] = v
-        return Spec(s.cls, kwargs)
 
-    return copy(spec), fresh
+def _fresh_copy(s: Spec, grads: set[int], fresh: list[torch.Tensor]) -> Spec:
+    # A module-level function, not a closure that calls itself: such a closure is a reference
+    # cycle holding ``fresh`` (the leaves and, after backward, their grads) until the cyclic
+    # collector runs, which the timing loops disable, so every timed call leaked its buffers
+    # and the next call's came from fresh pages (page faults on both sides, unequally).
+    kwargs = {}
+    for k, v in s.kwargs.items():
+        if isinstance(v, Spec):
+            v = _fresh_copy(v, grads, fresh)
+        elif isinstance(v, torch.Tensor) and id(v) in grads:
+            v = v.detach().requires_grad_()
+            fresh.append(v)
+        kwargs[k] = v
+    return Spec(s.cls, kwargs)
 
 
 def batched(spec: Spec, n: int) -> Spec:
