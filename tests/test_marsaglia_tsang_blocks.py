@@ -1,7 +1,8 @@
 """The eager Marsaglia–Tsang rounds' cheaper passes: the fused acceptance bound against its
 float64 value, the reused block buffers against fresh temporaries (bit for bit, the same
-generator), the boost's terms against their closed forms, and Dirichlet's blocked
-normalization against a float64 softmax."""
+generator), the boost's terms against their closed forms, Dirichlet's blocked
+normalization against a float64 softmax, and Beta's blocked shares against the ratio of
+the gammas."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import torch
 
 from aleatorch._samplers import marsaglia_tsang as mt
 from aleatorch._samplers.draws import low_words
-from aleatorch._samplers.gamma import _SIMPLEX_BLOCK, simplex_from_major_logs_
+from aleatorch._samplers.gamma import (
+    _SIMPLEX_BLOCK,
+    simplex_from_logs_,
+    simplex_from_major_logs_,
+)
+from aleatorch.distributions.beta import _SHARES_BLOCK, _shares_from_logs_
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -94,3 +100,60 @@ def test_blocked_simplex_from_major_logs_is_a_softmax(k, dtype):
 def test_simplex_from_major_logs_on_one_row():
     logs = torch.tensor([0.0, math.log(3.0)])
     torch.testing.assert_close(simplex_from_major_logs_(logs), torch.tensor([0.25, 0.75]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_simplex_draws_are_clamped_to_tiny_in_their_blocks(dtype):
+    # a category whose log is far below the others': its share underflows, kept at tiny
+    # (0 has infinite log-density) by the blocks themselves; the rest a float64 softmax
+    rows = 2 * _SIMPLEX_BLOCK + 3
+    logs = torch.randn(3, rows, generator=_gen(5), dtype=torch.float64).to(dtype)
+    logs[1, ::2] = -1e4
+    tiny = torch.finfo(dtype).tiny
+    for x in (simplex_from_major_logs_(logs.clone()), simplex_from_logs_(logs.t().clone())):
+        assert float(x.min()) == tiny
+        assert torch.equal(x[::2, 1], torch.full_like(x[::2, 1], tiny))
+        exact = torch.softmax(logs.double(), 0).t()
+        torch.testing.assert_close(
+            x.double(),
+            exact.clamp(min=tiny),
+            rtol=32 * torch.finfo(dtype).eps,
+            atol=0,
+        )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_beta_shares_in_blocks_are_the_ratio_of_the_gammas(dtype):
+    # G1 / (G1 + G2) from the logs, block by block, against the whole-tensor formula (the
+    # same numbers) and against the ratio in float64 (logs wide enough to reach both edges)
+    n = 2 * _SHARES_BLOCK + 7
+    log_x = (torch.randn(n, generator=_gen(6), dtype=torch.float64) * 40).to(dtype)
+    log_y = (torch.randn(n, generator=_gen(7), dtype=torch.float64) * 40).to(dtype)
+    finfo = torch.finfo(dtype)
+    whole = torch.sigmoid(log_x - log_y).clamp(finfo.tiny, 1 - finfo.eps / 2)
+    blocked = _shares_from_logs_(log_x.clone(), log_y)
+    assert torch.equal(blocked, whole)
+    # (G1 / (G1 + G2) in float64 from the difference of the logs as rounded to the dtype)
+    z = (log_x - log_y).double()
+    g1, g2 = z.clamp(max=0).exp(), (-z).clamp(max=0).exp()
+    expected = (g1 / (g1 + g2)).clamp(finfo.tiny, 1 - finfo.eps / 2)
+    torch.testing.assert_close(blocked.double(), expected, rtol=4 * finfo.eps, atol=0)
+    # a strided log_y (the whole-tensor form) gives the same numbers
+    wide = torch.stack([log_y, log_y], 1)[:, 0]
+    assert torch.equal(_shares_from_logs_(log_x.clone(), wide), whole)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_simplex_shares_near_tiny_are_those_of_the_plain_exp(dtype):
+    # shifted logs around log(tiny), where the exp is replaced by 0 (its share below tiny):
+    # the draws are bit for bit those of the plain exp, sum and product
+    rows = _SIMPLEX_BLOCK + 5
+    g = _gen(8)
+    log_tiny = math.log(torch.finfo(dtype).tiny)
+    logs = torch.zeros(3, rows, dtype=dtype)
+    logs[1] = (torch.rand(rows, generator=g, dtype=torch.float64) * 4 - 2 + log_tiny).to(dtype)
+    logs[2] = (torch.rand(rows, generator=g, dtype=torch.float64) * 60 - 30).to(dtype)
+    e = (logs - logs.amax(0)).exp()
+    plain = (e * (1 / (e[0] + e[1] + e[2]))).clamp(min=torch.finfo(dtype).tiny).t()
+    assert torch.equal(simplex_from_major_logs_(logs.clone()), plain)
+    assert torch.equal(simplex_from_logs_(logs.t().clone()), plain)

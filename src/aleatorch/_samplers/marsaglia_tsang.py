@@ -13,7 +13,7 @@ moderate :math:`d`, and by its series :math:`-\sum_{k \ge 4} (-t)^k / k` for lar
 (where :math:`|t| \le |x| / (3 \sqrt d)` is small). There the draw is :math:`d + d w` with
 :math:`w = v - 1 = t (3 + t (3 + t))`, exact to rounding even where :math:`t` is below the
 float spacing at 1; for moderate :math:`d` it is :math:`d (1 + t)^3`, or
-:math:`\exp(\log d + 3 \log(1 + t))` with its boost (a few ulps, also as :math:`t \to -1`).
+:math:`d \exp(3 \log(1 + t))` with its boost (a few ulps, also as :math:`t \to -1`).
 
 Every round draws one normal and one uniform per pending entry. On CPU in eager mode only the
 rejected entries are drawn again, until none is left; elsewhere (compile, vmap, accelerators)
@@ -176,8 +176,9 @@ def _eager_round(
 ):
     """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
     fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
-    ``random_`` words, and in the direct regime the draw's log ``log d + 3 log1p(t)`` with the
-    ``log1p(t)`` of the bound (boosted draws and log mode; else ``d (1 + t)^3``).
+    ``random_`` words, and in the direct regime the draw from the ``log1p(t)`` of the bound
+    (log mode: ``log d + 3 log1p(t)``; boosted draws: ``d exp(3 log1p(t) + log(U) / a)``;
+    else ``d (1 + t)^3``).
     ``c = d^(-1/2)`` and ``log d``: computed here unless given (``Prepared``). Writes the
     draws (or their logs) into ``out``, and ``log U`` into ``log_u`` when given; returns
     which pairs are accepted. ``scratch``: a ``_Scratch`` of at least ``out``'s size, or
@@ -203,14 +204,16 @@ def _eager_round(
         log_uniform = torch.addcmul(log_v, d, bound, value=weight, out=log_u)
     # a float mask cast to bool: ~3x cheaper than a compare into bool (NaN: rejected)
     accepted = torch.lt(log_uniform, 0, out=bound).to(torch.bool)
-    if l1p is not None and (mode == "log" or inv is not None):
-        # log(d v) = log d + 3 log1p(t) (+ log(U) / a, the boost), then exp: one pass for
-        # the draw and its boost; a few ulps (the draw's relative error is that of its log)
+    if l1p is not None and mode == "log":
+        # log(d v) = log d + 3 log1p(t) (+ log(U) / a, the boost)
         torch.add(d.log() if log_d is None else log_d, l1p, alpha=3, out=out)
         if inv is not None:
             out.addcmul_(log_uniform, inv)
-        if mode != "log":
-            out.exp_()
+        return accepted
+    if l1p is not None and inv is not None:
+        # d v U^(1/a) = d exp(3 log1p(t) + log(U) / a): one exp for the draw and its boost,
+        # and no log d to read (the draw's relative error is that of the exponent)
+        torch.addcmul(l1p.mul_(3), log_uniform, inv, out=out).exp_().mul_(d)
         return accepted
     if l1p is not None:
         # d (1 + t)^3: within 3 ulps (1 + t is exact or off by half an ulp of 1, far below
@@ -320,7 +323,7 @@ class Prepared(NamedTuple):
     highest: float
     d: torch.Tensor  # a' - 1/3, a' = a + [a < 1] (boost) or a
     c: torch.Tensor  # d^(-1/2)
-    log_d: torch.Tensor | None  # log d (direct regime: log mode or boost), else None
+    log_d: torch.Tensor | None  # log d (direct regime, log mode), else None
     inv: torch.Tensor | None  # 1/a where a < 1, else 0 (boost), else None
 
 
@@ -363,7 +366,7 @@ def prepare_rounds(a: torch.Tensor, mode: str) -> Prepared | None:
         return None
     boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
     d, inv = _setup(flat, boost, clamp_inv)
-    log_d = d.log() if regime == "direct" and (mode == "log" or boost) else None
+    log_d = d.log() if regime == "direct" and mode == "log" else None
     return Prepared(flat, lowest, highest, d, d.rsqrt(), log_d, inv)
 
 

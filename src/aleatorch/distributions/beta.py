@@ -19,6 +19,7 @@ from ..utils import (
     _WIDENED_LIMIT,
     PYTHON_NUMEL,
     _flat_list,
+    _readable,
     as_params,
     from_floats,
     python_wanted,
@@ -85,6 +86,27 @@ def _python_log_prob(a: torch.Tensor, b: torch.Tensor, value: torch.Tensor):
         log_beta = lgamma(p) + lgamma(q) - lgamma(p + q)
         out.append((p - 1.0) * log(x) + (q - 1.0) * log1p(-x) - log_beta)
     return from_floats(out, a.dtype, a.shape)
+
+
+# Entries per block of _shares_from_logs_ (its three passes stay in cache).
+_SHARES_BLOCK = 1 << 16
+
+
+def _shares_from_logs_(log_x: torch.Tensor, log_y: torch.Tensor) -> torch.Tensor:
+    """``X = G1 / (G1 + G2) = sigmoid(log G1 - log G2)`` in ``[tiny, 1 - eps/2]`` (0 and 1
+    have infinite log-density when a parameter is below 1: the samples stay in the open
+    interval, like the smallest gamma draw torch keeps positive), written over the fresh
+    ``log_x`` (no graph); CPU eager, contiguous: in blocks while in cache."""
+    finfo = torch.finfo(log_x.dtype)
+    bounds = (finfo.tiny, 1 - finfo.eps / 2)
+    blocked = log_x.numel() > _SHARES_BLOCK and _readable((log_x, log_y))
+    if not (blocked and log_x.is_contiguous() and log_y.is_contiguous()):
+        return log_x.sub_(log_y).sigmoid_().clamp_(*bounds)
+    x, y = log_x.view(-1), log_y.view(-1)
+    for start in range(0, x.numel(), _SHARES_BLOCK):
+        part = x[start : start + _SHARES_BLOCK].sub_(y[start : start + _SHARES_BLOCK])
+        part.sigmoid_().clamp_(*bounds)
+    return log_x
 
 
 class Beta(ExponentialFamily):
@@ -160,11 +182,7 @@ class Beta(ExponentialFamily):
                 # (the rounds' parameter terms kept for the next draw of this shape)
                 log_x = log_standard_gamma(a, shape, generator, self._rounds(a, shape, 1))
                 log_y = log_standard_gamma(b, shape, generator, self._rounds(b, shape, 0))
-                x = torch.sigmoid(log_x.sub_(log_y))
-                # 0 and 1 have infinite log-density when a parameter is below 1: keep the
-                # samples in the open interval, like the smallest gamma draw torch keeps positive.
-                finfo = torch.finfo(x.dtype)
-                x = x.clamp(finfo.tiny, 1 - finfo.eps / 2)
+                x = _shares_from_logs_(log_x, log_y)
         return implicit_beta(a, b, x)
 
     def _rounds(self, c: torch.Tensor, shape: torch.Size, which: int):

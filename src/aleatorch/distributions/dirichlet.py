@@ -216,8 +216,8 @@ class Dirichlet(ExponentialFamily):
                 x = simplex_from_major_logs_(log_g)
             else:
                 x = simplex_from_logs_(log_standard_gamma(c, shape, generator))
-            # 0 has infinite log-density for alpha_i < 1: keep the components positive.
-            x = x.clamp_(min=torch.finfo(dtype).tiny)
+            if x.dtype != dtype:  # (drawn in float32) 0 has infinite log-density too
+                x = x.clamp_(min=torch.finfo(dtype).tiny)
         return implicit_dirichlet(c, x).to(dtype)
 
     def _log_prob(self, value):
