@@ -176,7 +176,10 @@ def test_single_law_over_several_blocks_and_reproducible():
 def test_nan_positions(size):
     g = torch.Generator().manual_seed(size)
     x = torch.rand(size, generator=g)
+    assert counts._nan_positions(x) is None
     x[torch.randint(0, size, (max(1, size // 500),), generator=g)] = float("nan")
+    assert torch.equal(counts._nan_positions(x), x.isnan().nonzero().squeeze(1))
+    x[-1] = float("nan")  # (in the tail past the last whole row, for most sizes)
     assert torch.equal(counts._nan_positions(x), x.isnan().nonzero().squeeze(1))
 
 
