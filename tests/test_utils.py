@@ -134,6 +134,9 @@ def test_textbook_dtype_tiers(numel):
     assert textbook_dtype(10.0, full(10.0), full(-3.0)) is torch.float32
     assert textbook_dtype(10.0, full(11.0)) is torch.float64  # widened
     assert textbook_dtype(10.0, full(1e8)) is torch.float64
+    assert textbook_dtype(10.0, full(-11.0)) is torch.float64  # |x|: the negative end counts
+    assert textbook_dtype(10.0, full(-2e8)) is None
+    assert textbook_dtype(10.0, full(-math.inf)) is None
     assert textbook_dtype(10.0, full(2e8)) is None  # beyond the widened range: exact form
     assert textbook_dtype(10.0, full(11.0, torch.float64)) is None  # nothing wider
     assert textbook_dtype(10.0, full(5.0, torch.float64)) is torch.float64
