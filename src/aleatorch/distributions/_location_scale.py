@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from ..utils import _readable, _scalar_tensor, as_params
+from ..utils import _inplace_ok, _readable, _scalar_tensor, as_params, broadcast_shapes
 
 # From this many entries a pass over a tensor costs more (DRAM) than the ~50 us of Python
 # that a custom autograd Function adds to a forward and backward.
@@ -22,6 +22,17 @@ def _fused(draws: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> bool:
         and torch.is_grad_enabled()
         and (a.requires_grad or b.requires_grad)
         and _readable((a, b, draws))
+    )
+
+
+def holds_result(value: torch.Tensor, *params: torch.Tensor) -> bool:
+    """Whether an elementwise result of ``value`` and ``params`` may be written over
+    ``value`` (a ``_log_prob_over`` argument): the same dtype, the broadcast shape is
+    ``value``'s, no graph wanted, CPU eager (``_inplace_ok``)."""
+    return (
+        all(p.dtype == value.dtype for p in params)
+        and broadcast_shapes(value.shape, *(p.shape for p in params)) == value.shape
+        and _inplace_ok(value, *params)
     )
 
 

@@ -14,6 +14,7 @@ from ..kl import register_kl
 from ..special import log1mexp, log1pmx
 from ..special.compile_safe import expm1
 from ..utils import _scalar_tensor, as_params
+from ._location_scale import holds_result
 
 __all__ = ["Exponential"]
 
@@ -71,6 +72,14 @@ class Exponential(ExponentialFamily):
     def _log_prob(self, value):
         # log(rate) - rate x, one op
         return torch.addcmul(self._cached("log_rate", self.rate.log), self.rate, value, value=-1)
+
+    def _log_prob_over(self, value):
+        """``_log_prob`` written over ``value``, a buffer the caller gives up (see
+        TransformedDistribution); None where it cannot hold the result."""
+        if not holds_result(value, self.rate):
+            return None
+        log_rate = self._cached("log_rate", self.rate.log)
+        return torch.addcmul(log_rate, self.rate, value, value=-1, out=value)
 
     def _cdf(self, value):
         return -expm1(-self.rate * value)

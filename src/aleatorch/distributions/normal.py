@@ -13,7 +13,7 @@ from ..kl import register_kl
 from ..special import ndtr_accurate
 from ..special.logspace import expm1mx, log_ratio
 from ..utils import _SMALL_NUMEL, _inplace_ok, _readable, _scalar_tensor
-from ._location_scale import SymmetricLocationScale, loc_scale_shift
+from ._location_scale import SymmetricLocationScale, holds_result, loc_scale_shift
 
 __all__ = ["Normal"]
 
@@ -90,6 +90,15 @@ class Normal(SymmetricLocationScale, ExponentialFamily):
             return torch.addcmul(log_normalizer, z, z, value=-0.5, out=z)
         z = self._standardize(value)
         return torch.addcmul(log_normalizer, z, z, value=-0.5)
+
+    def _log_prob_over(self, value):
+        """``_log_prob`` written over ``value``, a buffer the caller gives up (see
+        TransformedDistribution), the same numbers; None where it cannot hold the result."""
+        if not holds_result(value, self.loc, self.scale):
+            return None
+        log_normalizer = self._log_normalizer_term()
+        z = value.sub_(self.loc).div_(self.scale)
+        return torch.addcmul(log_normalizer, z, z, value=-0.5, out=z)
 
     def _cdf(self, value):
         return ndtr_accurate(self._standardize(value))

@@ -18,6 +18,9 @@ from .independent import Independent
 __all__ = ["TransformedDistribution"]
 
 _CDF_FAMILY = frozenset({"_cdf", "_log_cdf", "_survival_function", "_log_survival_function"})
+# From this many entries (128 KB of float32) a fresh buffer costs page faults, which writing
+# the base's log_prob over its spent argument saves; below, the checks cost more than that.
+_OVER_FROM = 1 << 15
 _SWAPPED = {
     "cdf": "survival_function",
     "log_cdf": "log_survival_function",
@@ -289,6 +292,13 @@ class TransformedDistribution(Distribution):
             terms.append(_sum_rightmost(ladj, event_dim - t.domain.event_dim))
             y = x
         base = self.base_dist
+        if y is not value and event_dim == 0 and y.numel() >= _OVER_FROM:
+            log_prob = self._base_log_prob_over(y, terms)
+            if log_prob is not None:  # log_prob - (t_1 + ... + t_n), in the same order
+                log_det = terms[0]
+                for term in terms[1:]:
+                    log_det = log_det + term
+                return log_prob.sub_(log_det)
         log_prob = _sum_rightmost(base.log_prob(y), event_dim - len(base.event_shape))
         if not terms:
             return log_prob
@@ -314,6 +324,18 @@ class TransformedDistribution(Distribution):
         if owned and _fits(log_det, log_prob):
             return torch.sub(log_prob, log_det, out=log_det)
         return log_prob - log_det
+
+    def _base_log_prob_over(self, y: torch.Tensor, terms: list) -> torch.Tensor | None:
+        """The base's ``log_prob`` at its spent argument ``y`` (see :func:`_spent_pre_image`),
+        written over ``y`` by a base that can (``_log_prob_over``: one fresh buffer fewer);
+        else None."""
+        base = self.base_dist
+        over = getattr(base, "_log_prob_over", None)
+        if over is None or base._run_in_float32 or base.event_shape:
+            return None
+        if not terms or not _spent_pre_image(self.transforms[0], y, *terms):
+            return None
+        return over(base._checked(y, "log_prob"))
 
     def _pre_image(self, value: torch.Tensor) -> torch.Tensor:
         for t in reversed(self.transforms):
