@@ -11,8 +11,12 @@ generic exponential-family form): Multinomial, VonMises, Wishart and Kumaraswamy
 * ``Wishart(n_p, S_p) || Wishart(n_q, S_q)`` (``d x d``): ``n_q/2 (log|S_q| - log|S_p|) +
   n_p/2 (tr(S_q^{-1} S_p) - d) + log G_d(n_q/2) - log G_d(n_p/2) + (n_p - n_q)/2
   psi_d(n_p/2)`` with the multivariate log-gamma ``G_d`` and digamma ``psi_d``; the
-  log-determinants and the trace come from the Cholesky factors. (torch's exponential-family
-  fallback sums the ``df`` term over the whole batch: wrong for batches whose ``df`` differ.)
+  log-determinants and the trace come from the Cholesky factors. The df part is the Bregman
+  gap of ``log G_d``, a sum of gaps of lgamma, each ``>= 0``: past a switch in df it comes from
+  Stirling's series with its ``n log n`` terms cancelled in closed form
+  (``wishart._multigamma_gap``), to a few ulps of itself however close or large the ``df``.
+  (torch's exponential-family fallback sums the ``df`` term over the whole batch: wrong for
+  batches whose ``df`` differ.)
 * ``Kumaraswamy(a_p, b_p) || Kumaraswamy(a_q, b_q)``: with ``Y = X^{a_p} ~ Beta(1, b_p)``,
   ``E_p[log X] = -H_{b_p} / a_p`` (harmonic number ``H_b = digamma(b + 1) + gamma``) and
   ``E_p[log(1 - X^{a_q})] = -1/b_p + Q``, ``Q = E[log(1 - Y^r) - log(1 - Y)]``,
@@ -31,6 +35,8 @@ Gamma and TransformedDistribution closed forms, or have their own.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from ..errors import MethodNotImplementedError, ShapeError
@@ -47,7 +53,7 @@ from ._bregman import (
 from .kumaraswamy import Kumaraswamy
 from .multinomial import Multinomial
 from .von_mises import VonMises
-from .wishart import Wishart, _log_multigamma, _multidigamma
+from .wishart import _ELEMENTWISE_MAX_P, _ELEMENTWISE_MIN_BATCH, Wishart, _multigamma_gap
 
 __all__: list[str] = []
 
@@ -114,18 +120,38 @@ def _kl_wishart_wishart(p: Wishart, q: Wishart) -> torch.Tensor:
     factor_q, half_log_det_q = q._factor_terms
     batch = torch.broadcast_shapes(factor_p.shape[:-2], factor_q.shape[:-2])
     # tr(S_q^{-1} S_p) = |L_q^{-1} L_p|_F^2
-    z = torch.linalg.solve_triangular(
-        factor_q.expand(batch + (d, d)), factor_p.expand(batch + (d, d)), upper=False
-    )
-    trace = z.pow(2).sum((-2, -1))
+    if d <= _ELEMENTWISE_MAX_P and math.prod(batch) >= _ELEMENTWISE_MIN_BATCH:
+        trace = _trace_written_out(factor_q, factor_p, d)
+    else:
+        z = torch.linalg.solve_triangular(
+            factor_q.expand(batch + (d, d)), factor_p.expand(batch + (d, d)), upper=False
+        )
+        trace = z.pow(2).sum((-2, -1))
     n_p, n_q = p.df, q.df
     return (
         n_q * (half_log_det_q - half_log_det_p)
         + 0.5 * n_p * (trace - d)
-        + _log_multigamma(0.5 * n_q, d)
-        - _log_multigamma(0.5 * n_p, d)
-        + 0.5 * (n_p - n_q) * _multidigamma(0.5 * n_p, d)
+        + _multigamma_gap(0.5 * n_p, 0.5 * n_q, d)
     )
+
+
+def _trace_written_out(factor_q: torch.Tensor, factor_p: torch.Tensor, d: int) -> torch.Tensor:
+    """``|Z|_F^2`` for ``L_q Z = L_p`` (both lower triangular, so is ``Z``), entry by entry over
+    the batch by forward substitution: ``Z_ij = (P_ij - sum_{j <= k < i} Q_ik Z_kj) / Q_ii``.
+    For small ``d`` and many matrices ~20x cheaper than a batched triangular solve."""
+    q = [[factor_q[..., i, k] for k in range(i + 1)] for i in range(d)]
+    inverse_diag = [q[i][i].reciprocal() for i in range(d)]
+    trace = None
+    for j in range(d):
+        column: list[torch.Tensor] = []
+        for i in range(j, d):
+            acc = factor_p[..., i, j]
+            for k in range(j, i):
+                acc = torch.addcmul(acc, q[i][k], column[k - j], value=-1)
+            z = acc * inverse_diag[i]
+            column.append(z)
+            trace = z * z if trace is None else torch.addcmul(trace, z, z)
+    return trace
 
 
 def _kumaraswamy_q(a_p: torch.Tensor, b_p: torch.Tensor, a_q: torch.Tensor) -> torch.Tensor:
