@@ -14,6 +14,7 @@ import torch
 from scipy import special, stats
 
 import aleatorch as D
+from aleatorch._samplers import draws
 from aleatorch._samplers import marsaglia_tsang as mt
 from aleatorch._samplers.gamma import log_standard_gamma
 from aleatorch._samplers.marsaglia_tsang import (
@@ -71,6 +72,20 @@ def test_uniforms_from_random_words_are_torchs_grid_and_uniform():
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     a = mt._log_complement_uniforms(7, torch.float32, g1)
     assert a.shape == (7,) and torch.equal(a, mt._log_complement_uniforms(7, torch.float32, g2))
+
+
+@pytest.mark.parametrize("m", [1, 7, 2 * draws._WORD_STEP, 5 * draws._WORD_STEP + 3])
+def test_word_floats_in_blocks_are_the_whole_tensor_words(m):
+    # uniforms and word integers converted block by block over their own words: the numbers
+    # of the whole-tensor steps (the same words, in the same order), for every block split
+    g = lambda: torch.Generator().manual_seed(31)  # noqa: E731
+    k = draws.low_words(m, g()).to(torch.float32)
+    assert torch.equal(draws._word_floats(m, g(), 1.0), k)
+    integers, spare = draws.uniform_words(m, g())
+    assert torch.equal(integers, k) and spare.shape == (m,) and spare.dtype == torch.float32
+    if m >= draws._WORDS_FROM:
+        u, spare = draws.uniforms((m,), torch.float32, "cpu", g())
+        assert torch.equal(u, k * 2.0**-24) and spare.shape == (m,)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
