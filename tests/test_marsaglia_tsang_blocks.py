@@ -1,8 +1,8 @@
 """The eager Marsaglia–Tsang rounds' cheaper passes: the fused acceptance bound against its
 float64 value, the reused block buffers against fresh temporaries (bit for bit, the same
 generator), the boost's terms against their closed forms, Dirichlet's blocked
-normalization against a float64 softmax, and Beta's blocked shares against the ratio of
-the gammas."""
+normalization against a float64 softmax, Beta's blocked shares against the ratio of
+the gammas, and the boosted value draws' exp floor against the plain exp."""
 
 from __future__ import annotations
 
@@ -141,6 +141,24 @@ def test_beta_shares_in_blocks_are_the_ratio_of_the_gammas(dtype):
     # a strided log_y (the whole-tensor form) gives the same numbers
     wide = torch.stack([log_y, log_y], 1)[:, 0]
     assert torch.equal(_shares_from_logs_(log_x.clone(), wide), whole)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_boosted_value_draws_below_tiny_are_the_same_with_the_exp_floor(dtype, monkeypatch):
+    # the exponents of draws below tiny sent to -inf before exp (tiny concentrations): the
+    # draws are bit for bit those of the plain exp, and many sit at the tiny clamp
+    low = 0.02 if dtype == torch.float32 else 0.003
+    a = torch.tensor([low, 2 * low, 0.5, 3.0, 12.0], dtype=dtype).repeat(40_001)
+    assert mt._exp_floor(low, 12.0, dtype) is not None
+    floored = mt.marsaglia_tsang(a, _gen(11))
+    monkeypatch.setattr(mt, "_SUBNORMAL_CHANCE", 2.0)  # (the floor never pays)
+    assert mt._exp_floor(low, 12.0, dtype) is None
+    plain = mt.marsaglia_tsang(a, _gen(11))
+    assert torch.equal(floored, plain)
+    tiny = torch.finfo(dtype).tiny
+    assert 100 < int((plain == tiny).sum()) < a.numel() // 10
+    # draws just above tiny stay exact: those between tiny and tiny * 4 (near the floor)
+    assert int(((plain > tiny) & (plain < 4 * tiny)).sum()) > 20
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)

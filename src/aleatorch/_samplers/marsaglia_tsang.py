@@ -172,7 +172,7 @@ class _Scratch(NamedTuple):
 
 
 def _eager_round(
-    out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None, scratch=None
+    out, d, regime, generator, inv, mode, log_u=None, c=None, log_d=None, scratch=None, floor=None
 ):
     """One round (see ``_round_into``) for CPU eager, on ``d = a - 1/3`` (``a >= 1``), in
     fewer passes: normals of deviation 1/3 (``t = x / (3 sqrt d)``), the uniforms from
@@ -182,7 +182,8 @@ def _eager_round(
     ``c = d^(-1/2)`` and ``log d``: computed here unless given (``Prepared``). Writes the
     draws (or their logs) into ``out``, and ``log U`` into ``log_u`` when given; returns
     which pairs are accepted. ``scratch``: a ``_Scratch`` of at least ``out``'s size, or
-    None (fresh temporaries)."""
+    None (fresh temporaries). ``floor``: None, or the exponent of a boosted draw below which
+    the draw is below ``tiny`` (sent to ``-inf`` before the ``exp``: see ``_exp_floor``)."""
     m = out.numel()
     s = (None,) * 4 if scratch is None else [b[:m] for b in scratch]
     t = _normals(out, generator, 1 / 3, s[0]).mul_(d.rsqrt() if c is None else c)
@@ -213,7 +214,10 @@ def _eager_round(
     if l1p is not None and inv is not None:
         # d v U^(1/a) = d exp(3 log1p(t) + log(U) / a): one exp for the draw and its boost,
         # and no log d to read (the draw's relative error is that of the exponent)
-        torch.addcmul(l1p.mul_(3), log_uniform, inv, out=out).exp_().mul_(d)
+        e = torch.addcmul(l1p.mul_(3), log_uniform, inv, out=out)
+        if floor is not None:
+            torch.nn.functional.threshold_(e, floor, -math.inf)
+        e.exp_().mul_(d)
         return accepted
     if l1p is not None:
         # d (1 + t)^3: within 3 ulps (1 + t is exact or off by half an ulp of 1, far below
@@ -327,6 +331,24 @@ class Prepared(NamedTuple):
     inv: torch.Tensor | None  # 1/a where a < 1, else 0 (boost), else None
 
 
+# Boosted value-mode draws d exp(e) below tiny (clamped to it) leave exp as subnormals, ~10x
+# slower there and in the products after it: from this chance of one, ~tiny^a at the lowest
+# concentration a, the exponents of such draws are sent to -inf first (one cheap pass).
+_SUBNORMAL_CHANCE = 1e-3
+
+
+def _exp_floor(lowest: float, highest: float, dtype: torch.dtype) -> float | None:
+    """The exponent ``e`` below which a boosted draw ``d exp(e)`` is below ``tiny`` for every
+    ``d`` of concentrations in ``[lowest, highest]`` (``lowest < 1``), with a margin for the
+    rounding of ``exp`` and the product: such draws are clamped to ``tiny`` either way, so
+    ``exp(-inf) = 0`` gives the same numbers. None where they are too rare to pay."""
+    tiny = torch.finfo(dtype).tiny
+    if tiny**lowest < _SUBNORMAL_CHANCE:
+        return None
+    largest_d = (highest + 1 if highest < 1 else highest) - 1 / 3
+    return math.log(tiny) - math.log(largest_d) - 0.01
+
+
 def _span(base: torch.Tensor) -> tuple[float, float]:
     return tuple(float(v) for v in torch.aminmax(base))
 
@@ -389,6 +411,9 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         flat = base.reshape(()) if base.numel() == 1 else a.reshape(-1)
     boost, regime, clamp_inv = _plan(lowest, highest, mode, a.dtype)
     n, dtype = a.numel(), a.dtype
+    floor = None
+    if boost and mode == "value" and regime == "direct":
+        floor = _exp_floor(lowest, highest, dtype)
     tiny = torch.finfo(dtype).tiny
     out = torch.empty(n, dtype=dtype)
     keep_u = mode == "uniform" or (keep_u and boost)
@@ -425,7 +450,7 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         log_u_block = None if log_u is None else log_u[start : start + m]
         block = out[start : start + m]
         accepted = _eager_round(
-            block, d, regime, generator, inv, mode, log_u_block, c, log_d, scratch
+            block, d, regime, generator, inv, mode, log_u_block, c, log_d, scratch, floor
         )
         done(block, slice(start, start + m))  # (the rejected ones are overwritten below)
         torch.logical_not(accepted, out=rejected[start : start + m])
@@ -441,7 +466,9 @@ def _eager(a: torch.Tensor, generator, mode: str, keep_u: bool = False, prepared
         d, inv, c, log_d = terms(pending)
         draws = torch.empty(pending.numel(), dtype=dtype)
         log_v = None if log_u is None else torch.empty(pending.numel(), dtype=dtype)
-        accepted = _eager_round(draws, d, regime, generator, inv, mode, log_v, c, log_d)
+        accepted = _eager_round(
+            draws, d, regime, generator, inv, mode, log_v, c, log_d, floor=floor
+        )
         # every candidate written, as in the blocks (a later round overwrites the rejected)
         out.index_copy_(0, pending, done(draws, pending))
         if log_u is not None:
