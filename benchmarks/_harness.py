@@ -133,6 +133,11 @@ class Row:
     compiled_s: float | None = None
     compiled_eager_s: float | None = None
     compile_s: float | None = None
+    #: the smallest and largest of the speedups of the single repeats (torch's time over
+    #: ours in the same round of the interleaved loop): with n repeats the median speedup
+    #: lies between them with probability 1 - 2^(1-n) (94% for 5), whatever the noise's law.
+    speedup_low: float | None = None
+    speedup_high: float | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -417,6 +422,7 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
     finally:
         if gc_was_enabled:
             gc.enable()
+    low, high = _paired_range(times[0], times[1]) if theirs is not None else (None, None)
     medians = iter(statistics.median(t) for t in times)
     ours_s = next(medians)
     theirs_s = next(medians) if theirs is not None else None
@@ -436,7 +442,18 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
         compiled_s=compiled_s,
         compiled_eager_s=eager_s,
         compile_s=compile_s,
+        speedup_low=low,
+        speedup_high=high,
     )
+
+
+def _paired_range(ours: list[float], theirs: list[float]) -> tuple[float | None, float | None]:
+    """Smallest and largest speedup ``theirs[i] / ours[i]`` of the rounds measured on both
+    sides (None, None with fewer than two rounds: a slow side is measured once)."""
+    ratios = [t / o for o, t in zip(ours, theirs) if o > 0]
+    if len(ours) != len(theirs) or len(ratios) < 2:
+        return None, None
+    return min(ratios), max(ratios)
 
 
 def _compile_error(exc: BaseException) -> str:
@@ -650,7 +667,12 @@ def print_summary(rows: list[Row]) -> None:
     )
     print(f"\nslower than torch (speedup < 1.0): {len(slower)}")
     for r in slower:
-        print(f"  {r.speedup:.2f}x  {r.name}  [{r.group}]")
+        print(f"  {r.speedup:.2f}x  {_range(r)}{r.name}  [{r.group}]")
+    beyond = [r for r in slower if r.speedup_high is not None and r.speedup_high < 1.0]
+    print(
+        f"  of which slower in every repeat (the largest single-repeat speedup < 1.0; the "
+        f"others are within the noise of parity): {len(beyond)}"
+    )
     above = sorted(
         (
             r
@@ -679,6 +701,13 @@ def print_summary(rows: list[Row]) -> None:
         for r in flagged:
             print(f"  {r.name}: {r.note}")
     _print_compiled_summary(rows)
+
+
+def _range(r: Row) -> str:
+    """``(low-high) `` of the single-repeat speedups, or nothing where not measured."""
+    if r.speedup_low is None or r.speedup_high is None:
+        return ""
+    return f"({r.speedup_low:.2f}-{r.speedup_high:.2f})  "
 
 
 def _print_compiled_summary(rows: list[Row]) -> None:

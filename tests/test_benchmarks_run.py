@@ -272,3 +272,31 @@ def test_fresh_leaves_are_freed_without_the_cyclic_collector():
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_speedup_range_of_the_single_repeats(capsys):
+    """Each row keeps the smallest and largest single-repeat speedup (torch's time over
+    ours in the same round), and the summary tells cases slower in every repeat from
+    those within the noise of parity."""
+    h = _harness()
+    assert h._paired_range([1.0, 2.0, 4.0], [2.0, 1.0, 6.0]) == (0.5, 2.0)
+    assert h._paired_range([1.0], [2.0]) == (None, None)  # a slow side: measured once
+    assert h._paired_range([1.0, 2.0], [2.0]) == (None, None)
+
+    x = torch.linspace(0.1, 1.0, 1000)
+    row = h._run_one(h.Case("f", lambda: x.exp(), lambda: x.exp()), repeats=3, target_s=0.0)
+    assert row.speedup_low <= row.speedup <= row.speedup_high
+    alone = h._run_one(h.Case("g", lambda: x.exp(), None), repeats=3, target_s=0.0)
+    assert alone.speedup_low is None and alone.speedup_high is None
+
+    rows = [
+        h.Row("always slower", 2.0, 1.0, speedup_low=0.4, speedup_high=0.6, group="large sample"),
+        h.Row("noisy", 1.0, 0.9, speedup_low=0.8, speedup_high=1.1, group="large sample"),
+        h.Row("faster", 1.0, 3.0, speedup_low=2.5, speedup_high=3.5, group="large sample"),
+    ]
+    h.print_summary(rows)
+    out = capsys.readouterr().out
+    assert "slower than torch (speedup < 1.0): 2" in out
+    assert "0.50x  (0.40-0.60)  always slower" in out
+    assert "0.90x  (0.80-1.10)  noisy" in out
+    assert re.search(r"of which slower in every repeat .*: 1$", out, re.M)
