@@ -516,7 +516,7 @@ def _advance(pending, first: int, stop: int, tolerance: float, out):
             done = lentz.done(tolerance)
             if converged is not None:
                 done |= converged
-            count = int(done.sum())
+            count = int(done.count_nonzero())  # (bool sum: ~4x the time)
             if not last and count * _COMPACT_FRACTION < done.numel():
                 entry[2] = done
                 survivors.append(entry)
