@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _inplace_ok, _scalar_tensor, as_params, broadcast_shapes
+from ..utils import _inplace_ok, _scalar_tensor, as_params
 from ._location_scale import lerp_sample
 
 __all__ = ["Uniform"]
@@ -86,19 +86,6 @@ class Uniform(Distribution):
     def _neg_log_width(self):
         # (log_ in place on the fresh difference: its backward needs neither)
         return torch.sub(self.high, self.low).log_().neg_()
-
-    def log_prob(self, value: Any) -> torch.Tensor:
-        """Log of the density at ``value``: ``-log(high - low)`` inside ``[low, high]``,
-        ``-inf`` outside. With validation on, a value outside raises, so the density is
-        the constant at every entry: no per-entry test (the base class's path otherwise)."""
-        if not (self._validate_args and isinstance(value, torch.Tensor)):
-            return super().log_prob(value)
-        log_density = self._log_density()
-        if value.dtype != log_density.dtype or self._run_in_float32:
-            return super().log_prob(value)
-        self._validate_sample(value, "log_prob")
-        shape = broadcast_shapes(value.shape, log_density.shape)
-        return log_density.expand(shape).clone(memory_format=torch.contiguous_format)
 
     def _log_prob(self, value):
         log_density = self._log_density()
