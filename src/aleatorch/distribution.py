@@ -210,6 +210,11 @@ class Distribution:
     #: parameters smaller than this are not cached: on them recomputing a term (a few
     #: elementwise ops) costs about as much as checking a cache key (~2 us).
     _cache_min_numel: int = 4096
+    #: ``value -> log_prob`` for a value that validation has just found in the support (or
+    #: None where it cannot help, e.g. another dtype), for a family whose ``_log_prob`` must
+    #: otherwise test every entry (Uniform); only the public ``log_prob`` calls it, after
+    #: a successful check. None: no such form.
+    _log_prob_in_support: Callable[[torch.Tensor], torch.Tensor | None] | None = None
     #: what to suggest when ``rsample`` is called and ``has_rsample`` is False.
     _rsample_hint = SCORE_FUNCTION_HINT
 
@@ -712,6 +717,10 @@ class Distribution:
         value = self._as_value(value, "log_prob")
         if self._validate_args:
             self._validate_sample(value, "log_prob")
+            if self._log_prob_in_support is not None:
+                out = self._log_prob_in_support(value)
+                if out is not None:
+                    return out
         else:  # a shape check costs nothing and turns torch's broadcasting error into ours
             self._check_value_shape(value, "log_prob")
         if self._run_in_float32:

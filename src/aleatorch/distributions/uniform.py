@@ -10,7 +10,7 @@ import torch
 from .. import constraints
 from ..distribution import Distribution
 from ..kl import register_kl
-from ..utils import _inplace_ok, _scalar_tensor, as_params
+from ..utils import _inplace_ok, _scalar_tensor, as_params, broadcast_shapes
 from ._location_scale import lerp_sample
 
 __all__ = ["Uniform"]
@@ -86,6 +86,18 @@ class Uniform(Distribution):
     def _neg_log_width(self):
         # (log_ in place on the fresh difference: its backward needs neither)
         return torch.sub(self.high, self.low).log_().neg_()
+
+    def _log_prob_in_support(self, value):
+        # Validation found every value in [low, high]: the density is the constant at every
+        # entry (a copy, no per-entry test). Not for a subclass with its own _log_prob, nor
+        # across dtypes (the result's dtype is the promoted one), nor in half precision.
+        if type(self)._log_prob is not Uniform._log_prob or self._run_in_float32:
+            return None
+        log_density = self._log_density()
+        if value.dtype != log_density.dtype:
+            return None
+        shape = broadcast_shapes(value.shape, log_density.shape)
+        return log_density.expand(shape).clone(memory_format=torch.contiguous_format)
 
     def _log_prob(self, value):
         log_density = self._log_density()
