@@ -120,4 +120,6 @@ class Chi2(Gamma):
             out = x_log_y(a - ONE[work], x).add_(x, alpha=-0.5)
             out = out.sub_(torch.lgamma(a).add_(a, alpha=_LOG_2))
             return out if work is dtype else out.to(dtype)
-        return super()._log_prob(value)
+        if small:
+            return super()._log_prob(value)
+        return self._cached_log_prob(value, df.dtype)

@@ -462,8 +462,14 @@ class Gamma(ExponentialFamily):
             out = x_log_y(a - ONE[work], x).addcmul_(rate, x, value=-1)
             out = out.addcmul_(a, rate.log()).sub_(torch.lgamma(a))
             return out if work is dtype else out.to(dtype)
-        dtype = torch.promote_types(torch.promote_types(a.dtype, rate.dtype), value.dtype)
-        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, a))
+        return self._cached_log_prob(value, torch.promote_types(a.dtype, rate.dtype))
+
+    def _cached_log_prob(self, value, param_dtype):
+        """``_log_prob`` from the cached parameter-only terms: ``concentration`` and ``rate``
+        are read only when those are formed (Chi2 derives both from ``df`` at every read,
+        two passes over the batch)."""
+        dtype = torch.promote_types(param_dtype, value.dtype)
+        work = self._cached("textbook", lambda: textbook_dtype(_TEXTBOOK_LIMIT, self.concentration))
         if work is not None:
             # a log r - lgamma(a) + (a - 1) log x - r x: terms of the size of the result
             # while a is moderate, or in float64 for float32 parameters up to 1e8
@@ -474,6 +480,7 @@ class Gamma(ExponentialFamily):
                     partial(_textbook_log_density, dtype=dtype), (a, rate, const, value)
                 )
             return _textbook_log_density(a, rate, const, value, dtype)
+        a, rate = self.concentration, self.rate
         terms = self._cached("log_normalizer", lambda: _log_density_terms(_work(a), _work(rate)))
         return gamma_log_density(a, rate, value, terms).to(dtype)
 
