@@ -293,10 +293,12 @@ def test_speedup_range_of_the_single_repeats(capsys):
         h.Row("always slower", 2.0, 1.0, speedup_low=0.4, speedup_high=0.6, group="large sample"),
         h.Row("noisy", 1.0, 0.9, speedup_low=0.8, speedup_high=1.1, group="large sample"),
         h.Row("faster", 1.0, 3.0, speedup_low=2.5, speedup_high=3.5, group="large sample"),
+        h.Row("Dirichlet 9x3 rsample+backward", 3.0, 1.0, group="large rsample+backward"),
     ]
     h.print_summary(rows)
     out = capsys.readouterr().out
-    assert "slower than torch (speedup < 1.0): 2" in out
+    assert "slower than torch (speedup < 1.0): 3" in out
+    assert re.search(r"0\.33x  Dirichlet 9x3 rsample\+backward .*\n +\(the exact implicit", out)
     assert "0.50x  (0.40-0.60)  always slower" in out
     assert "0.90x  (0.80-1.10)  noisy" in out
     assert re.search(r"of which slower in every repeat .*: 1$", out, re.M)
