@@ -680,11 +680,14 @@ def print_summary(rows: list[Row]) -> None:
     print(f"\nslower than torch (speedup < 1.0): {len(slower)}")
     for r in slower:
         print(f"  {r.speedup:.2f}x  {_range(r)}{r.name}  [{r.group}]{_known_reason(r.name)}")
-    beyond = [r for r in slower if r.speedup_high is not None and r.speedup_high < 1.0]
-    print(
-        f"  of which slower in every repeat (the largest single-repeat speedup < 1.0; the "
-        f"others are within the noise of parity): {len(beyond)}"
-    )
+    ranged = [r for r in slower if r.speedup_high is not None]
+    if ranged:
+        beyond = [r for r in ranged if r.speedup_high < 1.0]
+        print(
+            f"  of the {len(ranged)} with a range, slower in every repeat (the largest "
+            f"single-repeat speedup < 1.0; the others are within the noise of parity): "
+            f"{len(beyond)}"
+        )
     above = sorted(
         (
             r

@@ -301,4 +301,4 @@ def test_speedup_range_of_the_single_repeats(capsys):
     assert re.search(r"0\.33x  Dirichlet 9x3 rsample\+backward .*\n +\(the exact implicit", out)
     assert "0.50x  (0.40-0.60)  always slower" in out
     assert "0.90x  (0.80-1.10)  noisy" in out
-    assert re.search(r"of which slower in every repeat .*: 1$", out, re.M)
+    assert re.search(r"of the 2 with a range, slower in every repeat .*: 1$", out, re.M)
