@@ -114,3 +114,28 @@ def test_tanh_and_broadcast_values_fall_back_or_agree():
     x = torch.atanh(y)
     truth = _normal_log_pdf(x, loc, torch.tensor(2.0, dtype=torch.float64)) - torch.log1p(-y * y)
     torch.testing.assert_close(d.log_prob(y), truth, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", ["Normal", "Exponential"])
+def test_a_subclass_with_its_own_log_prob_keeps_it(family):
+    # The written-over form is the base class's formula: a subclass that changes _log_prob
+    # (or log_prob) must get its own density, not that formula.
+    n = 1 << 16
+    params = (torch.zeros(n), torch.ones(n)) if family == "Normal" else (torch.ones(n),)
+    value = torch.rand(n) + 0.5
+    parent = getattr(D, family)
+
+    class Private(parent):
+        def _log_prob(self, v):
+            return super()._log_prob(v) + 1.0
+
+    class Public(parent):
+        def log_prob(self, v):
+            return super().log_prob(v) + 1.0
+
+    for cls in (Private, Public):
+        affine = [D.transforms.AffineTransform(0.0, 2.0)]
+        with torch.no_grad():
+            got = D.TransformedDistribution(cls(*params), affine).log_prob(value.clone())
+        expected = parent(*params).log_prob(value / 2) + 1.0 - math.log(2.0)
+        torch.testing.assert_close(got, expected)

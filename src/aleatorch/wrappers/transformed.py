@@ -39,6 +39,17 @@ def _fits(dst: torch.Tensor, src: torch.Tensor) -> bool:
     )
 
 
+def _log_prob_over_of(base: Distribution):
+    """``base._log_prob_over`` where it computes the base's own ``log_prob``: None for a
+    subclass that overrides ``_log_prob`` or ``log_prob`` below the class defining it (its
+    density is not that class's formula)."""
+    cls = type(base)
+    owner = next((c for c in cls.__mro__ if "_log_prob_over" in c.__dict__), None)
+    if owner is None or cls._log_prob is not owner._log_prob or cls.log_prob is not owner.log_prob:
+        return None
+    return base._log_prob_over
+
+
 def _spent_pre_image(first: Transform, y: torch.Tensor, *others: torch.Tensor) -> bool:
     """Whether ``log_prob - log_det`` may be written over the base's argument ``y``: ``y``
     is the fresh output of ``first``'s inverse (an uncached affine, exp or tanh map), read by
@@ -330,7 +341,7 @@ class TransformedDistribution(Distribution):
         written over ``y`` by a base that can (``_log_prob_over``: one fresh buffer fewer);
         else None."""
         base = self.base_dist
-        over = getattr(base, "_log_prob_over", None)
+        over = _log_prob_over_of(base)
         if over is None or base._run_in_float32 or base.event_shape:
             return None
         if not terms or not _spent_pre_image(self.transforms[0], y, *terms):
