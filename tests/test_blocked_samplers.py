@@ -1,9 +1,9 @@
 """The blocked CPU sampler paths of issue 11 (``_samplers.draws.uniform_blocks``): the draws
 of each block (torch.rand's grid and law, or normals), the parameters cut to the blocks, and
-the laws of the samplers that use them (GeneralizedPareto, ContinuousBernoulli, Cauchy and
-the relaxed Bernoullis) at sizes of several blocks, against scipy or closed-form cdfs; the
-one-hot rows of OneHotCategorical, and the written-out backwards of the relaxed categoricals
-against autograd through softmax."""
+the laws of the samplers that use them (GeneralizedPareto, ContinuousBernoulli, Cauchy,
+Weibull and the relaxed Bernoullis) at sizes of several blocks, against scipy or closed-form
+cdfs; the one-hot rows of OneHotCategorical, and the written-out backwards of the relaxed
+categoricals against autograd through softmax."""
 
 from __future__ import annotations
 
@@ -112,6 +112,30 @@ def test_cauchy_blocks(dtype):
         for j in range(3):
             law = stats.cauchy(float(loc[j]), float(scale[i, 0]))
             assert _ks(x[:, i, j], law.cdf) > 1e-4, (i, j)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_weibull_blocks(dtype):
+    """One (scale, concentration) per column; the same generator gives the same draws. At
+    concentration 0.05 a share ``F(tiny)`` (1.3% in float32) is kept at ``tiny``: that atom's
+    size against the cdf (5 binomial standard errors), the rest against the cdf above it."""
+    scale = torch.tensor([1.0, 0.3, 5.0, 2.0, 1.0], dtype=dtype)
+    k = torch.tensor([0.3, 0.7, 1.0, 4.5, 0.05], dtype=dtype)
+    d = D.Weibull(scale, k)
+    n = _N // 5
+    x = d.sample((n,), generator=_gen(12))
+    assert x.dtype == dtype and torch.equal(x, d.sample((n,), generator=_gen(12)))
+    tiny = torch.finfo(dtype).tiny
+    assert float(x.min()) >= tiny and bool(x.isfinite().all())
+    for j in range(4):
+        law = stats.weibull_min(float(k[j]), scale=float(scale[j]))
+        assert _ks(x[:, j], law.cdf) > 1e-4, j
+    law = stats.weibull_min(0.05)
+    at_tiny = x[:, 4] <= tiny
+    p = law.cdf(tiny)
+    assert abs(float(at_tiny.double().mean()) - p) < 5 * math.sqrt(p * (1 - p) / n)
+    above = x[:, 4][~at_tiny]
+    assert _ks(above, lambda v: (law.cdf(v) - p) / (1 - p)) > 1e-4
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
