@@ -302,3 +302,53 @@ def test_speedup_range_of_the_single_repeats(capsys):
     assert "0.50x  (0.40-0.60)  always slower" in out
     assert "0.90x  (0.80-1.10)  noisy" in out
     assert re.search(r"of the 2 with a range, slower in every repeat .*: 1$", out, re.M)
+
+
+def test_samplers_above_their_floor_carry_their_reason(capsys):
+    """The summary prints ``KNOWN_ABOVE_FLOOR``'s reason beside a sampler above 3x its floor
+    whose name it lists (a family name is matched whole: ``Beta`` is not ``BetaX``), and
+    counts the samplers above with and without one."""
+    h = _harness()
+    rows = [
+        h.Row("Gamma 9x3 sample", 4.0, None, floor_s=1.0, group="large sample"),
+        h.Row("VonMises 9x3 sample", 5.0, None, floor_s=1.0, group="large sample"),
+        h.Row("Unexplained 9x3 rsample", 3.5, None, floor_s=1.0, group="large rsample"),
+        h.Row("Gammaish 9x3 sample", 3.2, None, floor_s=1.0, group="large sample"),
+        h.Row("Poisson 9x3 sample", 2.0, None, floor_s=1.0, group="large sample"),  # below 3x
+    ]
+    h.print_summary(rows)
+    out = capsys.readouterr().out
+    assert "samplers above 3x their floor: 4" in out
+    assert re.search(r"4\.0x  Gamma 9x3 sample .*\n +\(Marsaglia-Tsang in torch ops", out)
+    assert re.search(r"5\.0x  VonMises 9x3 sample .*\n +\(Best-Fisher rejection", out)
+    assert re.search(r"3\.5x  Unexplained 9x3 rsample .*\)\n  3\.2x  Gammaish", out)
+    assert re.search(r"3\.2x  Gammaish 9x3 sample .*\)\n  of the 4", out)
+    assert "Poisson" not in out
+    assert re.search(r"of the 4, with a measured reason .*: 2; without: 2$", out, re.M)
+
+
+def test_sampler_profile_splits_the_time():
+    """``sampler_profile.py`` runs and gives, per family, the median beside the floor and the
+    split into draws, rejection bookkeeping and arithmetic (VonMises: all three)."""
+    result = _run(
+        "sampler_profile.py",
+        "-k",
+        "VonMises",
+        "--entries",
+        "30000",
+        "--repeats",
+        "1",
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("VonMises "))
+    cells = [c.strip() for c in line.split("|")]
+    assert len(cells) == 7
+    median, floor = (float(c.removesuffix("ms")) for c in cells[1:3])
+    assert median > 0 and floor > 0
+    assert float(cells[3].removesuffix("x")) == pytest.approx(median / floor, rel=0.02, abs=0.01)
+    draws = float(cells[4].split("ms")[0])
+    rejection = float(cells[5].removesuffix("ms"))
+    arithmetic = float(cells[6].split("ms")[0])
+    assert draws > 0 and rejection > 0 and arithmetic > 0
+    assert "VonMises: floor = three uniforms per entry" in result.stdout
