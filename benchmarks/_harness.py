@@ -208,6 +208,11 @@ class Row:
     #: lies between them with probability 1 - 2^(1-n) (94% for 5), whatever the noise's law.
     speedup_low: float | None = None
     speedup_high: float | None = None
+    #: minor page faults per call (CPU), the mean over the timed calls of each side: a fresh
+    #: buffer's pages fault on first touch, so near parity they tell the allocator's state
+    #: (memory back from the heap or fresh from the system) from the work itself.
+    ours_faults: float | None = None
+    theirs_faults: float | None = None
 
     @property
     def speedup(self) -> float | None:
@@ -481,14 +486,18 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
         for fn, t, is_slow in zip(sides, firsts, slow, strict=True)
     ]
     times = [[t] if is_slow else [] for t, is_slow in zip(firsts, slow, strict=True)]
+    faults = [[0, 0] for _ in sides]  # minor page faults, calls
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
         for _ in range(repeats):
-            for fn, number, acc in zip(sides, numbers, times, strict=True):
+            for fn, number, acc, count in zip(sides, numbers, times, faults, strict=True):
                 if number:
+                    before = _minor_faults()
                     acc.append(_measure(fn, number))
+                    count[0] += _minor_faults() - before
+                    count[1] += number
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -514,7 +523,19 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
         compile_s=compile_s,
         speedup_low=low,
         speedup_high=high,
+        ours_faults=_per_call(faults[0]),
+        theirs_faults=_per_call(faults[1]) if theirs is not None else None,
     )
+
+
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _per_call(count: list[int]) -> float | None:
+    """Faults per call from ``[faults, calls]`` (None for a side measured only once)."""
+    faults, calls = count
+    return faults / calls if calls else None
 
 
 def _paired_range(ours: list[float], theirs: list[float]) -> tuple[float | None, float | None]:
@@ -800,10 +821,14 @@ def _above_reason(name: str) -> str:
 
 
 def _range(r: Row) -> str:
-    """``(low-high) `` of the single-repeat speedups, or nothing where not measured."""
-    if r.speedup_low is None or r.speedup_high is None:
-        return ""
-    return f"({r.speedup_low:.2f}-{r.speedup_high:.2f})  "
+    """``(low-high) `` of the single-repeat speedups, and the page faults per call of each
+    side, or nothing where not measured."""
+    out = ""
+    if r.speedup_low is not None and r.speedup_high is not None:
+        out = f"({r.speedup_low:.2f}-{r.speedup_high:.2f})  "
+    if r.ours_faults is not None and r.theirs_faults is not None:
+        out += f"[faults/call {r.ours_faults:.0f} vs {r.theirs_faults:.0f}]  "
+    return out
 
 
 def _print_compiled_summary(rows: list[Row]) -> None:

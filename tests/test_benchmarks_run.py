@@ -7,6 +7,7 @@ Timings are never asserted: timed tests stay out of the suite.
 """
 
 import json
+import mmap
 import pathlib
 import re
 import subprocess
@@ -286,12 +287,32 @@ def test_speedup_range_of_the_single_repeats(capsys):
     x = torch.linspace(0.1, 1.0, 1000)
     row = h._run_one(h.Case("f", lambda: x.exp(), lambda: x.exp()), repeats=3, target_s=0.0)
     assert row.speedup_low <= row.speedup <= row.speedup_high
+    assert row.ours_faults >= 0 and row.theirs_faults >= 0
     alone = h._run_one(h.Case("g", lambda: x.exp(), None), repeats=3, target_s=0.0)
     assert alone.speedup_low is None and alone.speedup_high is None
+    assert alone.ours_faults >= 0 and alone.theirs_faults is None
+    # each call touching every page of a fresh anonymous 8 MB mapping faults on each page
+
+    def touch_fresh_pages():
+        m = mmap.mmap(-1, 1 << 23)
+        m[:: mmap.PAGESIZE] = b"\1" * ((1 << 23) // mmap.PAGESIZE)
+        m.close()
+
+    fresh = h._run_one(h.Case("fresh", touch_fresh_pages, lambda: x.exp()), repeats=3, target_s=0.0)
+    assert fresh.ours_faults >= (1 << 23) // mmap.PAGESIZE > 100 > fresh.theirs_faults
 
     rows = [
         h.Row("always slower", 2.0, 1.0, speedup_low=0.4, speedup_high=0.6, group="large sample"),
-        h.Row("noisy", 1.0, 0.9, speedup_low=0.8, speedup_high=1.1, group="large sample"),
+        h.Row(
+            "noisy",
+            1.0,
+            0.9,
+            speedup_low=0.8,
+            speedup_high=1.1,
+            group="large sample",
+            ours_faults=700.4,
+            theirs_faults=12.0,
+        ),
         h.Row("faster", 1.0, 3.0, speedup_low=2.5, speedup_high=3.5, group="large sample"),
         h.Row("Dirichlet 9x3 rsample+backward", 3.0, 1.0, group="large rsample+backward"),
     ]
@@ -300,7 +321,7 @@ def test_speedup_range_of_the_single_repeats(capsys):
     assert "slower than torch (speedup < 1.0): 3" in out
     assert re.search(r"0\.33x  Dirichlet 9x3 rsample\+backward .*\n +\(the exact implicit", out)
     assert "0.50x  (0.40-0.60)  always slower" in out
-    assert "0.90x  (0.80-1.10)  noisy" in out
+    assert "0.90x  (0.80-1.10)  [faults/call 700 vs 12]  noisy" in out
     assert re.search(r"of the 2 with a range, slower in every repeat .*: 1$", out, re.M)
 
 
