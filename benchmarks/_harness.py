@@ -3,9 +3,10 @@
 Every benchmark is a list of :class:`Case`: the same operation written with aleatorch and with
 ``torch.distributions``, timed in one process on one thread, and optionally a *floor*: the
 least work any implementation must do (draw the random numbers a sampler needs, or read the
-inputs and write the output once). Measurements are interleaved (ours, torch, floor, ours, ...)
-so that drifts of the machine hit every side alike, and each side's time is the median over
-the repeats. ``speedup = torch time / aleatorch time``: above 1 means aleatorch is faster;
+inputs and write the output once). Measurements are interleaved in rounds (floor, ours,
+torch, floor, torch, ours; see ``_round_order``) so that drifts of the machine, and the cost
+of following another call, hit every side alike, and each side's time is the median over
+the rounds. ``speedup = torch time / aleatorch time``: above 1 means aleatorch is faster;
 ``/floor = aleatorch time / floor time``: 1 would be as fast as possible. Optionally (a
 case's ``compiled``, ``bench_large.py --compiled``) the same method compiled by
 ``torch.compile``: ``/compiled = eager time / compiled time`` (issue 11's target: at most
@@ -487,17 +488,22 @@ def _run_one(case: Case, repeats: int, target_s: float) -> Row | None:
     ]
     times = [[t] if is_slow else [] for t, is_slow in zip(firsts, slow, strict=True)]
     faults = [[0, 0] for _ in sides]  # minor page faults, calls
+    order = _round_order(len(sides), theirs is not None, floor is not None)
     gc_was_enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     try:
         for _ in range(repeats):
-            for fn, number, acc, count in zip(sides, numbers, times, faults, strict=True):
-                if number:
+            this_round: list[list[float]] = [[] for _ in sides]
+            for i in order:
+                if numbers[i]:
                     before = _minor_faults()
-                    acc.append(_measure(fn, number))
-                    count[0] += _minor_faults() - before
-                    count[1] += number
+                    this_round[i].append(_measure(sides[i], numbers[i]))
+                    faults[i][0] += _minor_faults() - before
+                    faults[i][1] += numbers[i]
+            for acc, measured in zip(times, this_round, strict=True):
+                if measured:
+                    acc.append(statistics.fmean(measured))
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -536,6 +542,25 @@ def _per_call(count: list[int]) -> float | None:
     """Faults per call from ``[faults, calls]`` (None for a side measured only once)."""
     faults, calls = count
     return faults / calls if calls else None
+
+
+def _round_order(n: int, paired: bool, floor: bool) -> list[int]:
+    """The order in which one round measures the sides ``0 .. n-1`` (ours, then torch's
+    where ``paired``, then the floor where ``floor``, then the eager and compiled sides).
+
+    Which side runs first after another matters on a shared machine: the one that follows
+    a lighter call (the floor, or the last side of the previous round) takes the page faults
+    of regrowing the heap that the other then reuses (measured: ours after the floor and
+    torch after ours read 0.77-1.08x for memory-bound rsample + backward cases that read
+    1.12-1.66x in the swapped order). So where both libraries are timed, each is measured
+    twice a round, once after the floor (or the round's start) and once after the other:
+    ``floor, ours, torch, floor, torch, ours``, and a side's time in a round is the mean of
+    its two. The eager and compiled sides follow in the same mirrored way."""
+    if not paired:
+        return list(range(n))
+    head = [2] if floor else []
+    rest = list(range(2 + floor, n))
+    return head + [0, 1] + head + [1, 0] + rest + rest[::-1]
 
 
 def _paired_range(ours: list[float], theirs: list[float]) -> tuple[float | None, float | None]:

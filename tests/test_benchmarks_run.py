@@ -373,3 +373,27 @@ def test_sampler_profile_splits_the_time():
     arithmetic = float(cells[6].split("ms")[0])
     assert draws > 0 and rejection > 0 and arithmetic > 0
     assert "VonMises: floor = three uniforms per entry" in result.stdout
+
+
+def test_rounds_measure_each_library_after_the_floor_and_after_the_other():
+    """Where both libraries are timed, a round runs ``floor, ours, torch, floor, torch,
+    ours`` (each library once after the floor, once after the other; the eager and compiled
+    sides mirrored after them), else each side once."""
+    h = _harness()
+    assert h._round_order(3, True, True) == [2, 0, 1, 2, 1, 0]
+    assert h._round_order(2, True, False) == [0, 1, 1, 0]
+    assert h._round_order(5, True, True) == [2, 0, 1, 2, 1, 0, 3, 4, 4, 3]
+    assert h._round_order(2, False, True) == [0, 1]
+
+    calls = []
+    case = h.Case(
+        "order",
+        lambda: calls.append("ours"),
+        lambda: calls.append("torch"),
+        check=None,
+        floor=lambda: calls.append("floor"),
+    )
+    row = h._run_one(case, repeats=2, target_s=0.0)
+    timed = calls[3:]  # after each side's first (warm-up) call
+    assert timed == ["floor", "ours", "torch", "floor", "torch", "ours"] * 2
+    assert row.ours_s > 0 and row.theirs_s > 0 and row.floor_s > 0
