@@ -12,7 +12,7 @@ from .._samplers.counts import word_thresholds, words_below
 from ..exp_family import ExponentialFamily
 from ..kl import register_kl
 from ..special import softplus
-from ..utils import _readable
+from ..utils import _inplace_ok, _readable
 from ._params import BinaryGivenParameter, binary_kl, probs_or_logits, rsample_hint
 
 __all__ = ["Bernoulli"]
@@ -181,8 +181,16 @@ class Bernoulli(BinaryGivenParameter, ExponentialFamily):
     def _entropy(self):
         # H = -p log p - q log q, with 0 log 0 = 0 (see _floored_log_probs).
         log_p, log_q = self._floored_log_probs
-        q = torch.sigmoid(-self.logits) if self._given == "logits" else self._failure_prob
-        return torch.addcmul(self.probs * log_p, q, log_q).neg_()
+        p = self.probs
+        given_logits = self._given == "logits"
+        if _inplace_ok(self._param, p, log_p, log_q) and p.shape == log_p.shape == log_q.shape:
+            # no graph: one fresh buffer, every later step written over it
+            if given_logits:
+                h = torch.neg(self.logits).sigmoid_().mul_(log_q)
+                return h.addcmul_(p, log_p).neg_()
+            return torch.mul(p, log_p).addcmul_(self._failure_prob, log_q).neg_()
+        q = torch.sigmoid(-self.logits) if given_logits else self._failure_prob
+        return torch.addcmul(p * log_p, q, log_q).neg_()
 
     def _enumerate_support(self):
         values = torch.arange(2, dtype=self._param.dtype, device=self._param.device)
