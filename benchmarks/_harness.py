@@ -97,9 +97,10 @@ KNOWN_ABOVE_FLOOR = [
         "and the cosine and logarithm steps of every round",
     ),
     (
-        ("Poisson ", "Binomial"),
-        "exact inversion in float64 through cdf tables and their guides: per draw a random "
-        "word, two gathers (about 0.7 floor) and the compares; near 3x",
+        ("Poisson ", "Binomial", "NegativeBinomial ", "Multinomial "),
+        "exact inversion in float64 through cdf tables and their guides (Multinomial: one "
+        "table over its outcomes): per draw a random word, two gathers (about 0.7 floor) and "
+        "the compares; near 3x",
     ),
     (
         ("ContinuousBernoulli ",),
@@ -112,15 +113,15 @@ KNOWN_ABOVE_FLOOR = [
         "25 in-cache elementwise steps beyond the uniforms",
     ),
     (
-        ("HalfCauchy ",),
+        ("HalfCauchy ", "Cauchy "),
         "the ratio of two normals keeps the far tail that one 24-bit uniform would cut near "
         "1e7: the two normals alone cost 2-3.3 floors",
     ),
     (
-        ("OneHotCategorical", "MixtureSameFamily("),
-        "a categorical draw by inversion (each row's cumulative sum and search) and the "
-        "one-hot write or the components' gather: about two floors beyond the one uniform "
-        "per draw",
+        ("Categorical ", "OneHotCategorical", "MixtureSameFamily("),
+        "a categorical draw by inversion (each row's cumulative sum and search; the floor's "
+        "read of the probabilities is one pass) and the one-hot write or the components' "
+        "gather: about two floors beyond the one uniform per draw",
     ),
     (
         ("LogisticNormal ", "RelaxedBernoulli ", "LogitRelaxedBernoulli "),
