@@ -59,6 +59,41 @@ def _blocks_off(module, monkeypatch):
     monkeypatch.setattr(module, "_BLOCK", 10**12)
 
 
+@pytest.mark.parametrize(
+    ("loc_shape", "scale_shape"),
+    [((3000, 100), (3000, 100)), ((3000, 1), (100,)), ((), (3000, 100))],
+    ids=["full", "row and column", "scalar loc"],
+)
+def test_log_normal_first_blocked_log_prob_forms_no_cache_and_agrees(loc_shape, scale_shape):
+    """The first blocked log_prob of a distribution forms its float64 terms block by block
+    and keeps nothing; the second forms them whole and keeps them; the numbers are the same
+    bit for bit, and the same as with a graph (the whole-tensor formula)."""
+    g = torch.Generator().manual_seed(9)
+    loc = torch.randn(loc_shape, generator=g) * 2
+    scale = torch.rand(scale_shape, generator=g) + 1e-3
+    x = D.LogNormal(loc, scale).sample(generator=g).expand(3000, 100).contiguous()
+    assert x.numel() >= 2 * log_normal._BLOCK
+    d = D.LogNormal(loc, scale, validate_args=False)
+    first = d.log_prob(x)
+    assert d._cached_if_formed("float64_standardizer") is None
+    second = d.log_prob(x)
+    assert d._cached_if_formed("float64_standardizer") is not None
+    assert torch.equal(first, second) and torch.equal(first, d.log_prob(x))
+    with_graph = D.LogNormal(loc.clone().requires_grad_(), scale, validate_args=False)
+    assert torch.equal(first, with_graph.log_prob(x).detach())
+
+
+def test_cached_if_formed_sees_only_valid_entries():
+    d = D.Gamma(torch.rand(5000) + 1, torch.ones(5000))
+    assert d._cached_if_formed("textbook") is None  # nothing formed yet
+    d.log_prob(torch.ones(5000))
+    held = d._cached_if_formed("textbook")
+    assert held is not None and held == d._cached("textbook", lambda: None)
+    with torch.no_grad():
+        d.concentration.add_(1.0)  # an in-place update: the entry is stale
+    assert d._cached_if_formed("textbook") is None
+
+
 @pytest.mark.parametrize("loc_shape", [(300000,), (1,), ()], ids=["full", "one", "scalar"])
 def test_log_normal_float32_log_prob_blocks_match_the_whole_tensor_path(loc_shape, monkeypatch):
     g = torch.Generator().manual_seed(4)

@@ -1047,6 +1047,20 @@ class Distribution:
             cache[name] = (key, value, params)
         return value
 
+    def _cached_if_formed(self, name: str) -> Any:
+        """What ``_cached(name, ...)`` holds for the parameters as they are now, or None
+        where it holds nothing valid (or would not keep it): a look that computes nothing, so
+        that a caller may form the term in cache-sized pieces for a single use instead."""
+        cache = self.__dict__.get("_cache")
+        entry = cache.get(name) if cache else None
+        if entry is None or _no_caching():
+            return None
+        try:
+            key = tuple([(id(t), t._version, t.requires_grad) for t in self._cache_sources()])
+        except RuntimeError:  # inference tensors have no version counter
+            return None
+        return entry[1] if entry[0] == key else None
+
     def _cache_sources(self) -> tuple[torch.Tensor, ...]:
         """The tensors cached terms derive from: the parameters given at construction."""
         state = self.__dict__

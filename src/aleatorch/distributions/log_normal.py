@@ -43,6 +43,8 @@ _WIDER = {torch.float32: torch.float64, torch.float16: torch.float32, torch.bflo
 # float32 log_prob with no graph: evaluated in blocks of this many entries (two buffers reused,
 # in cache: the float64 log is most of the cost, fresh 1M-entry buffers the rest)
 _BLOCK = 131072
+# ... and on a first call, which forms the parameter terms too (seven buffers, 1.3 MB, in L2)
+_ONE_USE_BLOCK = 32768
 
 
 def _residual(wide, narrow):
@@ -51,27 +53,29 @@ def _residual(wide, narrow):
     return torch.where(torch.isfinite(lo), lo, 0.0).to(narrow.dtype)
 
 
-def _log_prob_blocks(value, shift, inverse, const):
+def _log_prob_blocks(value, terms, block=_BLOCK):
     """``LogNormal._log_prob_in_place`` below float64 (the same steps, the same numbers) on
-    blocks of leading rows of ``value`` (of the result's shape): parameters of that leading
-    size are sliced alike, others broadcast whole."""
+    blocks of leading rows of ``value`` (of the result's shape). ``terms(cut)`` gives the
+    block's ``(shift, inverse, const)``, ``cut(t)`` being a parameter's rows of the block
+    (those of that leading size sliced alike, others broadcast whole)."""
     rows = value.shape[0]
-    step = max(1, _BLOCK * rows // value.numel())
+    step = max(1, block * rows // value.numel())
     out = torch.empty_like(value)
     wide = torch.empty((step, *value.shape[1:]), dtype=torch.float64, device=value.device)
     narrow = torch.empty((step, *value.shape[1:]), dtype=value.dtype, device=value.device)
-
-    def rows_of(t, i, j):
-        return t[i:j] if t.dim() == value.dim() and t.shape[0] == rows else t
-
     for i in range(0, rows, step):
         j = min(rows, i + step)
+
+        def cut(t, i=i, j=j):
+            return t[i:j] if t.dim() == value.dim() and t.shape[0] == rows else t
+
+        shift, inverse, const = terms(cut)
         w, log_value, z = wide[: j - i], narrow[: j - i], out[i:j]
         w.copy_(value[i:j]).log_()
         log_value.copy_(w)
-        torch.addcmul(rows_of(shift, i, j), w, rows_of(inverse, i, j), out=w)
+        torch.addcmul(shift, w, inverse, out=w)
         z.copy_(w)
-        torch.addcmul(rows_of(const, i, j), z, z, value=0.5, out=z).add_(log_value).neg_()
+        torch.addcmul(const, z, z, value=0.5, out=z).add_(log_value).neg_()
     return out
 
 
@@ -86,6 +90,42 @@ def _log_of_positive(x: float) -> tuple[float, float] | None:
         return None
     log_x = math.log(x)
     return log_x, -log_x
+
+
+def _log_term_of(scale: torch.Tensor) -> torch.Tensor:
+    """``log(sigma) + log(2 pi)/2``."""
+    return torch.add(scale.log(), _number_operand(_HALF_LOG_2PI, scale))
+
+
+def _float64_standardizer_of(loc: torch.Tensor, scale: torch.Tensor):
+    """``(-mu / sigma, 1 / sigma)`` in float64: ``z = log(x) / sigma - mu / sigma``."""
+    inverse = scale.to(torch.float64).reciprocal()
+    return -loc.to(torch.float64) * inverse, inverse
+
+
+def _block_terms(loc: torch.Tensor, scale: torch.Tensor):
+    """``terms(cut)`` for :func:`_log_prob_blocks` that forms each block's ``(shift,
+    inverse, const)`` from the block's parameters (the same numbers as
+    :func:`_float64_standardizer_of` and :func:`_log_term_of`) into scratch buffers reused
+    from block to block (a fresh buffer per block and term would take its page faults)."""
+    scratch: dict[str, torch.Tensor] = {}
+
+    def buffer(key: str, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
+        held = scratch.get(key)
+        if held is None or held.shape != shape:
+            held = scratch[key] = torch.empty(shape, dtype=dtype, device=loc.device)
+        return held
+
+    def terms(cut):
+        mu, sigma = cut(loc), cut(scale)
+        inverse = buffer("inverse", sigma.shape, torch.float64).copy_(sigma).reciprocal_()
+        minus_mu = buffer("loc", mu.shape, torch.float64).copy_(mu).neg_()
+        shape = broadcast_shapes(mu.shape, sigma.shape)
+        shift = torch.mul(minus_mu, inverse, out=buffer("shift", shape, torch.float64))
+        const = torch.log(sigma, out=buffer("const", sigma.shape, sigma.dtype))
+        return shift, inverse, const.add_(_number_operand(_HALF_LOG_2PI, sigma))
+
+    return terms
 
 
 class LogNormal(TransformedDistribution):
@@ -178,10 +218,10 @@ class LogNormal(TransformedDistribution):
         )
         if out is not None:
             return out
-        const = self._log_term()
         full = broadcast_shapes(value.shape, self.loc.shape) == value.shape
         if full and _inplace_ok(value, self.loc, self.scale):
-            return self._log_prob_in_place(value, const)
+            return self._log_prob_in_place(value)
+        const = self._log_term()
         if value.dtype == torch.float64 or self.loc.dtype == torch.float64:
             log_value = value.log()
             z = (log_value - self.loc) / self.scale
@@ -197,22 +237,17 @@ class LogNormal(TransformedDistribution):
 
     def _log_term(self):
         # log(sigma) + log(2 pi)/2, shared by log_prob and entropy
-        scale = self.scale
-        return self._cached(
-            "log_normalizer",
-            lambda: torch.add(scale.log(), _number_operand(_HALF_LOG_2PI, scale)),
-        )
+        return self._cached("log_normalizer", lambda: _log_term_of(self.scale))
 
-    def _log_prob_in_place(self, value, const):
+    def _log_prob_in_place(self, value):
         """``_log_prob`` with no graph (CPU eager) for a value of the result's shape: the same
-        steps over few fresh buffers."""
+        steps over few fresh buffers (in blocks below float64, on large values)."""
         if value.dtype == torch.float64 or self.loc.dtype == torch.float64:
             log_value = value.log()
             z = torch.sub(log_value, self.loc).div_(self.scale)
         else:
             if value.numel() >= 2 * _BLOCK and value.dim() > 0:
-                shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
-                return _log_prob_blocks(value, shift, inverse, const)
+                return self._log_prob_blocked(value)
             wide = value.to(torch.float64).log_()
             log_value = wide.to(value.dtype)
             if value.numel() < _FEW and self.loc.numel() < _FEW:
@@ -222,12 +257,30 @@ class LogNormal(TransformedDistribution):
                 shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
                 torch.addcmul(shift, wide, inverse, out=wide)
             z = wide.to(value.dtype)
-        return torch.addcmul(const, z, z, value=0.5, out=z).add_(log_value).neg_()
+        return torch.addcmul(self._log_term(), z, z, value=0.5, out=z).add_(log_value).neg_()
+
+    def _log_prob_blocked(self, value):
+        """``_log_prob_in_place`` in blocks: the parameter terms read from the cache, or on a
+        first call that finds none formed block by block (see ``_blocks_of_one_use``)."""
+        if self._blocks_of_one_use():
+            return _log_prob_blocks(value, _block_terms(self.loc, self.scale), _ONE_USE_BLOCK)
+        shift, inverse = self._cached("float64_standardizer", self._float64_standardizer)
+        const = self._log_term()
+        return _log_prob_blocks(value, lambda cut: (cut(shift), cut(inverse), cut(const)))
 
     def _float64_standardizer(self):
-        """``(-mu / sigma, 1 / sigma)`` in float64: ``z = log(x) / sigma - mu / sigma``."""
-        inverse = self.scale.to(torch.float64).reciprocal()
-        return -self.loc.to(torch.float64) * inverse, inverse
+        return _float64_standardizer_of(self.loc, self.scale)
+
+    def _blocks_of_one_use(self) -> bool:
+        """Whether a blocked log_prob forms its parameter terms block by block: on the first
+        call, when none are held (a distribution built for one log_prob, as in a training
+        step, would otherwise form 40 bytes per entry of float64 terms it never reuses, ~6 ms
+        per 1M); from the second call on, the terms are formed whole and kept."""
+        if self._cached_if_formed("float64_standardizer") is not None:
+            return False
+        first = not self.__dict__.get("_blocked_log_prob_seen", False)
+        self.__dict__["_blocked_log_prob_seen"] = True
+        return first
 
     def _erfc_half(self, value, sign):
         # Phi(sign z) = erfc(-sign u) / 2, u = z / sqrt 2 = hi + lo, corrected to first order
