@@ -400,6 +400,25 @@ def rng_floor(d: Any, draws: int | None = None) -> Draws:
     return fn(d, draws)
 
 
+def floor_op(d: Any, dtype: torch.dtype) -> Callable[[], None]:
+    """The floor of ``d.sample()`` as one call: each draw of :func:`rng_floor` made (in
+    ``dtype``), each read done (a reduction), each write done (a zero-filled output)."""
+    ops = []
+    for kind, x in rng_floor(d):
+        if kind == "read":
+            ops.append(lambda t=x: t.sum())
+        elif kind == "write":
+            ops.append(lambda n=x: torch.zeros(n, dtype=dtype))
+        else:
+            ops.append(lambda n=x, f=getattr(torch, kind): f(n, dtype=dtype))
+
+    def floor() -> None:
+        for op in ops:
+            op()
+
+    return floor
+
+
 def floor_description(d: Any) -> str:
     """What the floor of ``d.sample()`` is, in words."""
     words = FLOORS.get(type(d).__name__, _DEFAULT)[1]

@@ -31,8 +31,8 @@ from _registry import (
     families,
     float64_pair,
     floor_description,
+    floor_op,
     leaves,
-    rng_floor,
     with_fresh_leaves,
 )
 
@@ -44,23 +44,6 @@ def _read_write(inputs: list[torch.Tensor], like: torch.Tensor) -> Callable[[], 
         for t in inputs:
             t.sum()
         return torch.zeros_like(like)
-
-    return floor
-
-
-def _draws(d, dtype: torch.dtype) -> Callable[[], object]:
-    ops = []
-    for kind, x in rng_floor(d):
-        if kind == "read":
-            ops.append(lambda t=x: t.sum())
-        elif kind == "write":
-            ops.append(lambda n=x: torch.zeros(n, dtype=dtype))
-        else:
-            ops.append(lambda n=x, f=getattr(torch, kind): f(n, dtype=dtype))
-
-    def floor() -> None:
-        for op in ops:
-            op()
 
     return floor
 
@@ -122,7 +105,7 @@ def _family_cases(label: str, spec: Spec, n: int, compiled: bool = False) -> lis
     params = leaves(big, differentiable=False)
     dtype = value.dtype if value.is_floating_point() else torch.get_default_dtype()
     entropy_like = torch.zeros(ours.batch_shape)
-    draws = _draws(ours, dtype)
+    draws = floor_op(ours, dtype)
     words = floor_description(ours)
 
     def torch_side(fn: Callable[[object], object]) -> Callable[[], object] | None:

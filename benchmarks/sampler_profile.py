@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 import torch
 from _harness import setup
-from _registry import batched, families, floor_description, rng_floor
+from _registry import batched, families, floor_description, floor_op
 
 DRAW_OPS = frozenset(
     "aten::uniform_ aten::normal_ aten::random_ aten::exponential_ aten::bernoulli_ "
@@ -70,18 +70,6 @@ def _median_s(fn: Callable[[], object], repeats: int) -> float:
         fn()
         times.append(time.process_time() - start)
     return statistics.median(times)
-
-
-def _floor(d, dtype: torch.dtype) -> Callable[[], None]:
-    ops = []
-    for kind, x in rng_floor(d):
-        if kind == "read":
-            ops.append(lambda t=x: t.sum())
-        elif kind == "write":
-            ops.append(lambda n=x: torch.zeros(n, dtype=dtype))
-        else:
-            ops.append(lambda n=x, f=getattr(torch, kind): f(n, dtype=dtype))
-    return lambda: [op() for op in ops] and None
 
 
 def _pass_s(numel: int, dtype: torch.dtype, repeats: int) -> float:
@@ -139,7 +127,7 @@ def main() -> None:
         sampler = getattr(d, method)
         x = sampler()
         dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
-        floor_s = _median_s(_floor(d, dtype), opts.repeats)
+        floor_s = _median_s(floor_op(d, dtype), opts.repeats)
         median_s = _median_s(sampler, opts.repeats)
         parts, ops = _split(sampler, 3)
         pass_s = _pass_s(x.numel(), dtype, opts.repeats)
