@@ -53,6 +53,15 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _cache_key(params: tuple[torch.Tensor, ...]) -> tuple | None:
+    """What a cache entry is keyed on: each parameter's identity, version counter and
+    ``requires_grad``; None for inference tensors, which have no version counter."""
+    try:
+        return tuple([(id(t), t._version, t.requires_grad) for t in params])
+    except RuntimeError:
+        return None
+
+
 def _no_caching() -> bool:
     """Whether a cache must be bypassed: inside a compiled region, a torch.func transform or
     inference mode (see :meth:`Distribution._cached`)."""
@@ -1027,9 +1036,8 @@ class Distribution:
         if first is None or first.numel() < self._cache_min_numel or _no_caching():
             return compute()
         params = self._cache_sources()
-        try:
-            key = tuple([(id(t), t._version, t.requires_grad) for t in params])
-        except RuntimeError:  # inference tensors have no version counter
+        key = _cache_key(params)
+        if key is None:
             return compute()
         cache = self.__dict__.setdefault("_cache", {})
         entry = cache.get(name)
@@ -1055,11 +1063,8 @@ class Distribution:
         entry = cache.get(name) if cache else None
         if entry is None or _no_caching():
             return None
-        try:
-            key = tuple([(id(t), t._version, t.requires_grad) for t in self._cache_sources()])
-        except RuntimeError:  # inference tensors have no version counter
-            return None
-        return entry[1] if entry[0] == key else None
+        key = _cache_key(self._cache_sources())
+        return entry[1] if key is not None and entry[0] == key else None
 
     def _cache_sources(self) -> tuple[torch.Tensor, ...]:
         """The tensors cached terms derive from: the parameters given at construction."""
